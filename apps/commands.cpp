@@ -1,0 +1,264 @@
+#include "commands.hpp"
+
+#include "io/presets.hpp"
+#include "io/results.hpp"
+#include "runner/experiment.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <sstream>
+#include <unistd.h>
+
+namespace adamgn::cli {
+namespace {
+
+struct Flags {
+  FlagValues task, arm, run;
+  std::vector<std::string> sets;
+  std::string output, preset, scale, arms;
+  bool jsonl = false, quiet = false;
+};
+
+void option(CLI::App* app, FlagValues& into, const std::string& flag, const std::string& key,
+            const std::string& help) {
+  app->add_option_function<std::string>(
+      flag, [&into, key](const std::string& v) { into[key] = v; }, help);
+}
+
+void switch_flag(CLI::App* app, FlagValues& into, const std::string& flag, const std::string& key,
+                 const std::string& help) {
+  app->add_flag_function(flag, [&into, key](std::int64_t) { into[key] = "true"; }, help);
+}
+
+void add_optimizer_flags(CLI::App* app, Flags& f) {
+  auto* g = app;
+  option(g, f.arm, "--name", "name", "arm name in the output (default: from --precond/--power)");
+  option(g, f.arm, "--precond", "precond", "adam | gn | sgd");
+  option(g, f.arm, "--power", "power", "p in D = (s + alpha)^p: -0.5 or -1 (default adam -0.5, gn -1)");
+  option(g, f.arm, "--basis", "basis", "identity | eigen");
+  option(g, f.arm, "--lr", "lr", "learning rate");
+  option(g, f.arm, "--schedule", "schedule", "constant | step:K[:FACTOR] | cosine");
+  option(g, f.arm, "--alpha", "alpha", "regularizer added to the diagonal statistic");
+  option(g, f.arm, "--beta2", "beta2", "Adam second-moment decay in [0, 1)");
+  option(g, f.arm, "--beta1", "beta1", "momentum in [0, 1), kept in parameter space");
+  option(g, f.arm, "--batch", "batch", "gradient batch: N | full (exact population gradient)");
+  option(g, f.arm, "--gn-batch", "gn_batch", "GN batch: N | population (exact GN)");
+  option(g, f.arm, "--basis-every", "basis_every", "refresh the basis every K steps");
+}
+
+void add_run_flags(CLI::App* app, Flags& f) {
+  option(app, f.run, "--steps", "steps", "optimizer steps per run");
+  option(app, f.run, "--seeds", "seeds", "number of seeds");
+  option(app, f.run, "--seed", "seed", "first seed");
+  option(app, f.run, "--threads", "threads", "threads for arms x seeds (0 = all cores)");
+  option(app, f.run, "--log-every", "log_every", "log the loss every K steps (0 = about 100 points)");
+  option(app, f.run, "--diverge-factor", "diverge_factor", "loss above this multiple of the initial loss = diverged");
+  option(app, f.run, "--target-loss", "target_loss", "record the first logged step with loss <= this");
+  app->add_option("-o,--output", f.output, "write the result JSON to FILE (default: stdout)");
+  app->add_flag("--jsonl", f.jsonl, "stream one JSON object per finished run to stdout");
+  app->add_flag("-q,--quiet", f.quiet, "no human summary on stderr");
+}
+
+json values_to_object(const FlagValues& values) {
+  json j = json::object();
+  for (const auto& [k, v] : values) j[k] = parse_scalar(v);
+  return j;
+}
+
+std::string sci(double x) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3e", x);
+  return buf;
+}
+
+void print_summary(const ExperimentResult& res) {
+  const auto& spec = res.spec;
+  std::ostringstream out;
+  out << "adamgn: " << (spec.preset.empty() ? res.task_config.value("name", "") : spec.preset) << " — "
+      << res.task_config.value("name", "") << ", " << spec.arms.size() << " arm(s) x " << spec.run.seeds
+      << " seed(s), " << spec.run.steps << " steps, " << sci(res.wall_seconds) << " s\n";
+  if (!spec.claim.empty()) out << "  claim: " << spec.claim << "\n";
+  const bool target = spec.run.target_loss > 0.0;
+  char line[256];
+  std::snprintf(line, sizeof line, "  %-18s %7s  %-26s%s\n", "arm", "ok/div", "final loss (mean ± se)",
+                target ? "  steps to target (n reached)" : "");
+  out << line;
+  for (std::size_t a = 0; a < spec.arms.size(); ++a) {
+    const ArmSummary s = summarize_arm(res.runs[a]);
+    const std::string ok = std::to_string(s.n_ok) + "/" + std::to_string(s.n_diverged);
+    const std::string loss =
+        s.loss_mean.empty() ? "all diverged" : sci(s.loss_mean.back()) + " ± " + sci(s.loss_se.back());
+    std::string tgt;
+    if (target)
+      tgt = "  " + (s.n_reached_target > 0 ? sci(s.steps_to_target_mean) : std::string("-")) + " (" +
+            std::to_string(s.n_reached_target) + ")";
+    std::snprintf(line, sizeof line, "  %-18s %7s  %-26s%s\n", spec.arms[a].name.c_str(), ok.c_str(),
+                  loss.c_str(), tgt.c_str());
+    out << line;
+  }
+  std::cerr << out.str();
+}
+
+// Runs a resolved experiment document and writes its outputs as the flags ask.
+int execute(const json& doc, const Flags& f) {
+  ExperimentSpec spec = parse_experiment(doc, f.scale);
+  if (!f.output.empty()) check_output_path(f.output);
+  const bool progress = !f.quiet && !f.jsonl && isatty(STDERR_FILENO);
+  const std::size_t total = spec.arms.size() * static_cast<std::size_t>(spec.run.seeds);
+  std::size_t done = 0;
+  auto on_run = [&](const ExperimentSpec& s, const RunResult& r) {
+    ++done;
+    if (f.jsonl) std::cout << run_line_json(s, r).dump() << "\n" << std::flush;
+    if (progress) std::cerr << "\r  runs " << done << "/" << total << std::flush;
+  };
+  const ExperimentResult res = run_experiment(spec, on_run);
+  if (progress) std::cerr << "\r";
+  const std::string text = result_json(res).dump() + "\n";
+  if (!f.output.empty()) write_file_atomically(f.output, text);
+  else if (!f.jsonl) std::cout << text;
+  if (!f.quiet) print_summary(res);
+  return 0;
+}
+
+void apply_set(json& doc, const std::string& assignment) {
+  const auto eq = assignment.find('=');
+  if (eq == std::string::npos || eq == 0)
+    throw UsageError("--set " + assignment + " must look like KEY=VALUE");
+  const std::string key = assignment.substr(0, eq);
+  const json value = parse_scalar(assignment.substr(eq + 1));
+  auto starts = [&](const char* p) { return key.rfind(p, 0) == 0; };
+  if (starts("task.") || starts("run.")) {
+    const auto dot = key.find('.');
+    doc[key.substr(0, dot)][key.substr(dot + 1)] = value;
+  } else if (starts("arms.")) {
+    const std::string rest = key.substr(5);
+    const auto dot = rest.find('.');
+    if (dot == std::string::npos) throw UsageError("--set " + key + " must be arms.NAME.KEY=VALUE");
+    const std::string name = rest.substr(0, dot);
+    bool found = false;
+    for (auto& arm : doc["arms"])
+      if (arm.value("name", "") == name) {
+        arm[rest.substr(dot + 1)] = value;
+        found = true;
+      }
+    if (!found) throw UsageError("--set " + key + ": no arm named " + name);
+  } else if (key.find('.') == std::string::npos) {
+    if (!doc.contains("arms") || !doc["arms"].is_array()) throw UsageError("--set " + key + ": the preset has no arms");
+    for (auto& arm : doc["arms"]) arm[key] = value;
+  } else {
+    throw UsageError("--set " + key + ": keys are task.KEY, run.KEY, arms.NAME.KEY or an optimizer KEY");
+  }
+}
+
+void keep_arms(json& doc, const std::string& list) {
+  std::stringstream ss(list);
+  std::string name;
+  json kept = json::array();
+  while (std::getline(ss, name, ',')) {
+    bool found = false;
+    for (const auto& arm : doc["arms"])
+      if (arm.value("name", "") == name) {
+        kept.push_back(arm);
+        found = true;
+      }
+    if (!found) throw UsageError("--arms " + list + ": no arm named " + name);
+  }
+  doc["arms"] = kept;
+}
+
+}  // namespace
+
+void add_task_command(CLI::App& root, const std::string& task, std::vector<Command>& out) {
+  auto f = std::make_shared<Flags>();
+  CLI::App* app = root.add_subcommand(task, task == "quadratic"
+                                                ? "linear regression with Gaussian inputs (paper §3)"
+                                                : "reparameterized logistic regression (paper §4)");
+  if (task == "quadratic") {
+    option(app, f->task, "--cov", "cov", "block | half | one | spectrum");
+    option(app, f->task, "--dim", "dim", "dimension (block: 2d, default 100; half/one: 5)");
+    option(app, f->task, "--spectrum", "spectrum", "eigenvalues A,B,... for --cov spectrum");
+    switch_flag(app, f->task, "--rotate", "rotate", "rotate the spectrum by a random rotation");
+    option(app, f->task, "--problem-seed", "problem_seed", "seed of the covariance's rotation");
+    option(app, f->task, "--margin", "margin", "half/one: required ratio advantage (default 1.5)");
+  } else {
+    option(app, f->task, "--dim", "dim", "dimension (default 2048)");
+    option(app, f->task, "--power-law", "power_law", "nu_i ∝ i^-C (default 0.6)");
+    option(app, f->task, "--p-label", "p_label", "Pr(y = 1 | x) (default 0.75)");
+    option(app, f->task, "--init", "init", "theta0 in every coordinate (default 1/sqrt(dim))");
+  }
+  add_optimizer_flags(app, *f);
+  add_run_flags(app, *f);
+  out.push_back({app, [f, task] {
+                   json t = values_to_object(f->task);
+                   t["name"] = task;
+                   json arm = values_to_object(f->arm);
+                   if (arm.contains("name")) arm["name"] = f->arm.at("name");
+                   const json doc{{"task", t}, {"run", values_to_object(f->run)}, {"arms", json::array({arm})}};
+                   return execute(doc, *f);
+                 }});
+}
+
+void add_run_command(CLI::App& root, std::vector<Command>& out) {
+  auto f = std::make_shared<Flags>();
+  CLI::App* app = root.add_subcommand("run", "run a preset (name or JSON file)");
+  app->add_option("--preset", f->preset, "preset name (see `adamgn presets`) or FILE.json")->required();
+  app->add_option("--set", f->sets, "override KEY=VALUE: task.K, run.K, arms.NAME.K, or K for every arm");
+  app->add_option("--scale", f->scale, "quick (default) | paper | another scale the preset defines");
+  app->add_option("--arms", f->arms, "run only these arms (comma-separated names)");
+  add_run_flags(app, *f);
+  out.push_back({app, [f] {
+                   json doc = load_preset(f->preset);
+                   for (const auto& s : f->sets) apply_set(doc, s);
+                   if (!f->arms.empty()) keep_arms(doc, f->arms);
+                   for (const auto& [k, v] : f->run) doc["run"][k] = parse_scalar(v);
+                   return execute(doc, *f);
+                 }});
+}
+
+void add_presets_command(CLI::App& root, std::vector<Command>& out) {
+  CLI::App* app = root.add_subcommand("presets", "list the built-in presets and the claim each shows");
+  out.push_back({app, [] {
+                   for (const auto& p : embedded_presets()) {
+                     const json doc = load_preset(p.name);
+                     std::cout << p.name << "\t" << doc.value("claim", "") << "\n";
+                   }
+                   return 0;
+                 }});
+}
+
+void add_bench_command(CLI::App& root, std::vector<Command>& out) {
+  auto names = std::make_shared<std::vector<std::string>>();
+  auto steps = std::make_shared<std::string>();
+  CLI::App* app = root.add_subcommand(
+      "bench", "steps per second of one run (seed 0) of every arm of the given presets (default: all)");
+  app->add_option("--preset", *names, "preset names (repeatable)");
+  app->add_option("--steps", *steps, "steps per timed run (default: the preset's)");
+  out.push_back({app, [names, steps] {
+                   std::vector<std::string> list = *names;
+                   if (list.empty())
+                     for (const auto& p : embedded_presets()) list.push_back(p.name);
+                   std::cout << "| preset | arm | steps | seconds | steps/s |\n|---|---|---|---|---|\n";
+                   Eigen::setNbThreads(1);
+                   for (const auto& name : list) {
+                     json doc = load_preset(name);
+                     if (!steps->empty()) doc["run"]["steps"] = parse_scalar(*steps);
+                     const ExperimentSpec spec = parse_experiment(doc);
+                     auto factory = make_task_factory(spec.task);
+                     check_compatible(spec, *factory);
+                     for (const auto& arm : spec.arms) {
+                       const RunResult r = run_one(*factory, arm.optimizer, spec.run, spec.run.seed);
+                       const Index done = r.diverged ? r.diverged_at : spec.run.steps;
+                       char line[256];
+                       std::snprintf(line, sizeof line, "| %s | %s | %lld | %.4f | %.4g |\n", name.c_str(),
+                                     arm.name.c_str(), static_cast<long long>(done), r.wall_seconds,
+                                     static_cast<double>(done) / r.wall_seconds);
+                       std::cout << line << std::flush;
+                     }
+                   }
+                   return 0;
+                 }});
+}
+
+}  // namespace adamgn::cli

@@ -1,0 +1,27 @@
+// The adamgn subcommands. Each turns parsed flags into an experiment document and hands it to the
+// library; nothing here computes anything.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace adamgn::cli {
+
+// Flag values as typed on the command line, keyed by the config field they set.
+using FlagValues = std::map<std::string, std::string>;
+
+struct Command {
+  CLI::App* app;
+  std::function<int()> run;
+};
+
+void add_task_command(CLI::App& root, const std::string& task, std::vector<Command>& out);
+void add_run_command(CLI::App& root, std::vector<Command>& out);
+void add_presets_command(CLI::App& root, std::vector<Command>& out);
+void add_bench_command(CLI::App& root, std::vector<Command>& out);
+
+}  // namespace adamgn::cli

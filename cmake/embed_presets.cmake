@@ -1,0 +1,10 @@
+# Writes a C++ file holding every preset JSON file as a string (name = file name without .json).
+set(body "#include \"io/presets.hpp\"\n\nnamespace adamgn {\n\nconst std::vector<EmbeddedPreset>& embedded_presets() {\n  static const std::vector<EmbeddedPreset> presets = {\n")
+list(SORT FILES)
+foreach(f IN LISTS FILES)
+  get_filename_component(name ${f} NAME_WE)
+  file(READ ${f} text)
+  string(APPEND body "      {\"${name}\", R\"adamgn_preset(${text})adamgn_preset\"},\n")
+endforeach()
+string(APPEND body "  };\n  return presets;\n}\n\n}  // namespace adamgn\n")
+file(WRITE ${OUT} "${body}")

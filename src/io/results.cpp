@@ -1,0 +1,154 @@
+#include "io/results.hpp"
+
+#include "io/version.hpp"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace adamgn {
+namespace {
+
+json summary_json(const ArmSummary& s, bool with_target) {
+  json j{{"steps", s.steps}, {"loss_mean", s.loss_mean}, {"loss_se", s.loss_se},
+         {"n_ok", s.n_ok},   {"n_diverged", s.n_diverged}};
+  j["final_loss_mean"] = s.loss_mean.empty() ? json(nullptr) : json(s.loss_mean.back());
+  j["final_loss_se"] = s.loss_se.empty() ? json(nullptr) : json(s.loss_se.back());
+  if (with_target) {
+    j["n_reached_target"] = s.n_reached_target;
+    j["steps_to_target_mean"] = s.n_reached_target > 0 ? json(s.steps_to_target_mean) : json(nullptr);
+  }
+  return j;
+}
+
+std::string folder_of(const std::string& path) {
+  const auto slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+}  // namespace
+
+ArmSummary summarize_arm(const std::vector<RunResult>& runs) {
+  ArmSummary s;
+  const RunResult* first_ok = nullptr;
+  double target_sum = 0.0;
+  for (const auto& r : runs) {
+    if (r.diverged) {
+      ++s.n_diverged;
+      continue;
+    }
+    ++s.n_ok;
+    if (!first_ok) first_ok = &r;
+    if (r.steps_to_target >= 0) {
+      ++s.n_reached_target;
+      target_sum += static_cast<double>(r.steps_to_target);
+    }
+  }
+  if (s.n_reached_target > 0) s.steps_to_target_mean = target_sum / static_cast<double>(s.n_reached_target);
+  if (!first_ok) return s;
+  s.steps = first_ok->steps;
+  const std::size_t points = s.steps.size();
+  s.loss_mean.assign(points, 0.0);
+  s.loss_se.assign(points, 0.0);
+  const double n = static_cast<double>(s.n_ok);
+  for (std::size_t k = 0; k < points; ++k) {
+    double sum = 0.0;
+    for (const auto& r : runs)
+      if (!r.diverged) sum += r.loss[k];
+    const double mean = sum / n;
+    double ss = 0.0;
+    for (const auto& r : runs)
+      if (!r.diverged) ss += (r.loss[k] - mean) * (r.loss[k] - mean);
+    s.loss_mean[k] = mean;
+    s.loss_se[k] = s.n_ok > 1 ? std::sqrt(ss / (n - 1.0) / n) : 0.0;
+  }
+  return s;
+}
+
+json program_json() {
+  return json{{"name", "adamgn"}, {"version", version_string()}, {"git_commit", git_commit()}};
+}
+
+json run_json(const RunResult& r) {
+  json j{{"seed", r.seed},
+         {"status", r.diverged ? "diverged" : "ok"},
+         {"diverged_at", r.diverged ? json(r.diverged_at) : json(nullptr)},
+         {"steps", r.steps},
+         {"loss", r.loss},
+         {"wall_seconds", r.wall_seconds},
+         {"basis_failures", r.basis_failures},
+         {"steps_to_target", r.steps_to_target >= 0 ? json(r.steps_to_target) : json(nullptr)}};
+  for (auto it = r.record.begin(); it != r.record.end(); ++it) j[it.key()] = it.value();
+  return j;
+}
+
+json result_json(const ExperimentResult& result) {
+  const ExperimentSpec& spec = result.spec;
+  json arms = json::array();
+  json arm_configs = json::array();
+  const bool with_target = spec.run.target_loss > 0.0;
+  for (std::size_t a = 0; a < spec.arms.size(); ++a) {
+    json runs = json::array();
+    for (const auto& r : result.runs[a]) runs.push_back(run_json(r));
+    arms.push_back(json{{"name", spec.arms[a].name},
+                        {"optimizer", spec.arms[a].optimizer.to_json()},
+                        {"runs", std::move(runs)},
+                        {"summary", summary_json(summarize_arm(result.runs[a]), with_target)}});
+    arm_configs.push_back(json{{"name", spec.arms[a].name}, {"optimizer", spec.arms[a].optimizer.to_json()}});
+  }
+  json doc{{"schema", "adamgn.result/1"},
+           {"program", program_json()},
+           {"preset", spec.preset.empty() ? json(nullptr) : json(spec.preset)},
+           {"claim", spec.claim},
+           {"measure", spec.measure},
+           {"config", {{"task", result.task_config}, {"run", spec.run.to_json()}, {"arms", arm_configs}}},
+           {"task_info", result.task_info},
+           {"arms", std::move(arms)},
+           {"wall_seconds", result.wall_seconds}};
+  return doc;
+}
+
+json run_line_json(const ExperimentSpec& spec, const RunResult& r) {
+  const auto& arm = spec.arms[static_cast<std::size_t>(r.arm)];
+  json j{{"schema", "adamgn.run/1"},
+         {"preset", spec.preset.empty() ? json(nullptr) : json(spec.preset)},
+         {"arm", arm.name},
+         {"optimizer", arm.optimizer.to_json()}};
+  for (auto& [k, v] : run_json(r).items()) j[k] = v;
+  return j;
+}
+
+void check_output_path(const std::string& path) {
+  const std::string folder = folder_of(path);
+  struct stat st {};
+  if (stat(folder.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    throw UsageError("-o " + path + ": folder " + folder + " does not exist");
+  if (access(folder.c_str(), W_OK) != 0) throw UsageError("-o " + path + ": folder " + folder + " is not writable");
+}
+
+void write_file_atomically(const std::string& path, const std::string& text) {
+  check_output_path(path);
+  const std::string tmp = path + ".tmp." + std::to_string(getpid());
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << text;
+    out.flush();
+    if (!out) {
+      std::remove(tmp.c_str());
+      throw UsageError("cannot write " + path + ": " + std::strerror(errno));
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    std::remove(tmp.c_str());
+    throw UsageError("cannot write " + path + ": " + std::strerror(err));
+  }
+}
+
+}  // namespace adamgn

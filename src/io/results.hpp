@@ -1,0 +1,35 @@
+// The result document (schema "adamgn.result/1", documented in docs/output.md) and the
+// streaming per-run lines ("adamgn.run/1"). No NaN or infinity is ever written: a diverged run's
+// curve simply ends at its last finite point.
+#pragma once
+
+#include "runner/experiment.hpp"
+
+#include <string>
+
+namespace adamgn {
+
+// Mean and standard error across the runs of one arm that finished without diverging, at every
+// logged step.
+struct ArmSummary {
+  std::vector<Index> steps;
+  std::vector<double> loss_mean, loss_se;
+  Index n_ok = 0, n_diverged = 0;
+  Index n_reached_target = 0;
+  double steps_to_target_mean = 0.0;
+};
+ArmSummary summarize_arm(const std::vector<RunResult>& runs);
+
+json program_json();
+json run_json(const RunResult& r);
+json result_json(const ExperimentResult& result);
+// One self-contained line for --jsonl.
+json run_line_json(const ExperimentSpec& spec, const RunResult& r);
+
+// Writes `text` to `path` through a temporary file in the same folder and a rename, so that a
+// reader never sees a half-written file. Throws UsageError if the folder does not exist.
+void write_file_atomically(const std::string& path, const std::string& text);
+// Throws UsageError if `path` cannot be created (missing folder), before any work is done.
+void check_output_path(const std::string& path);
+
+}  // namespace adamgn

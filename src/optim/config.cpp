@@ -1,0 +1,161 @@
+#include "optim/config.hpp"
+
+#include <cmath>
+#include <sstream>
+
+namespace adamgn {
+namespace {
+
+std::string num(double x) {
+  std::ostringstream s;
+  s << x;
+  return s.str();
+}
+
+SampleSize read_sample_size(ObjectReader& r, const char* key, const char* exact_word) {
+  const json& v = r.raw(key);
+  if (v.is_string() && v.get<std::string>() == exact_word) return SampleSize::population();
+  const json parsed = v.is_string() ? parse_scalar(v.get<std::string>()) : v;
+  if (parsed.is_number_integer() && parsed.get<std::int64_t>() >= 1)
+    return SampleSize::samples(parsed.get<Index>());
+  throw UsageError(r.path_of(key) + " = " + show(v) + " must be a positive integer or '" +
+                   exact_word + "'");
+}
+
+json sample_size_json(SampleSize s, const char* exact_word) {
+  return s.exact ? json(exact_word) : json(s.n);
+}
+
+}  // namespace
+
+const char* to_string(Precond p) {
+  switch (p) {
+    case Precond::adam: return "adam";
+    case Precond::gn: return "gn";
+    case Precond::sgd: return "sgd";
+  }
+  return "?";
+}
+
+const char* to_string(BasisKind b) {
+  switch (b) {
+    case BasisKind::identity: return "identity";
+    case BasisKind::eigen: return "eigen";
+  }
+  return "?";
+}
+
+double Schedule::multiplier(Index t, Index total) const {
+  switch (kind) {
+    case Kind::constant: return 1.0;
+    case Kind::step: return std::pow(factor, static_cast<double>(t / every));
+    case Kind::cosine:
+      return 0.5 * (1.0 + std::cos(M_PI * static_cast<double>(t) / static_cast<double>(total)));
+  }
+  return 1.0;
+}
+
+std::string Schedule::text() const {
+  switch (kind) {
+    case Kind::constant: return "constant";
+    case Kind::cosine: return "cosine";
+    case Kind::step: return "step:" + std::to_string(every) + ":" + num(factor);
+  }
+  return "?";
+}
+
+Schedule Schedule::parse(const std::string& text, const std::string& where) {
+  Schedule s;
+  auto bad = [&] {
+    return UsageError(where + " = " + text + " must be constant, cosine, step:K or step:K:FACTOR");
+  };
+  if (text == "constant") return s;
+  if (text == "cosine") {
+    s.kind = Kind::cosine;
+    return s;
+  }
+  if (text.rfind("step:", 0) != 0) throw bad();
+  s.kind = Kind::step;
+  const std::string rest = text.substr(5);
+  const auto colon = rest.find(':');
+  const json k = parse_scalar(rest.substr(0, colon));
+  if (!k.is_number_integer() || k.get<Index>() < 1) throw bad();
+  s.every = k.get<Index>();
+  if (colon != std::string::npos) {
+    const json f = parse_scalar(rest.substr(colon + 1));
+    if (!f.is_number()) throw bad();
+    s.factor = f.get<double>();
+    if (!(s.factor > 0.0 && s.factor <= 1.0))
+      throw UsageError(where + " = " + text + ": the decay factor must be in (0, 1]");
+  }
+  return s;
+}
+
+void OptimizerConfig::read(ObjectReader& r) {
+  bool power_given = r.has("power");
+  if (r.has("precond")) {
+    std::string p;
+    r.read("precond", p);
+    if (p == "adam") precond = Precond::adam;
+    else if (p == "gn") precond = Precond::gn;
+    else if (p == "sgd") precond = Precond::sgd;
+    else throw UsageError(r.path_of("precond") + " = " + p + " must be adam, gn or sgd");
+    if (!power_given) power = precond == Precond::gn ? -1.0 : -0.5;
+  }
+  r.read("power", power);
+  if (r.has("basis")) {
+    std::string b;
+    r.read("basis", b);
+    if (b == "identity") basis = BasisKind::identity;
+    else if (b == "eigen") basis = BasisKind::eigen;
+    else throw UsageError(r.path_of("basis") + " = " + b + " must be identity or eigen");
+  }
+  r.read("lr", lr);
+  if (r.has("schedule")) {
+    std::string s;
+    r.read("schedule", s);
+    schedule = Schedule::parse(s, r.path_of("schedule"));
+  }
+  r.read("alpha", alpha);
+  r.read("beta2", beta2);
+  r.read("beta1", beta1);
+  if (r.has("batch")) batch = read_sample_size(r, "batch", "full");
+  if (r.has("gn_batch")) gn_batch = read_sample_size(r, "gn_batch", "population");
+  r.read("basis_every", basis_every);
+}
+
+void OptimizerConfig::validate() const {
+  if (!(lr > 0.0)) throw UsageError("lr = " + num(lr) + " must be > 0");
+  if (!(power < 0.0 && power >= -2.0)) throw UsageError("power = " + num(power) + " must be in [-2, 0)");
+  if (!(alpha >= 0.0)) throw UsageError("alpha = " + num(alpha) + " must be >= 0");
+  if (!(beta2 >= 0.0 && beta2 < 1.0)) throw UsageError("beta2 = " + num(beta2) + " must be in [0, 1)");
+  if (!(beta1 >= 0.0 && beta1 < 1.0)) throw UsageError("beta1 = " + num(beta1) + " must be in [0, 1)");
+  if (basis_every < 1)
+    throw UsageError("basis_every = " + std::to_string(basis_every) + " must be >= 1");
+  if (precond == Precond::sgd && basis != BasisKind::identity)
+    throw UsageError("basis = " + std::string(to_string(basis)) +
+                     " does not apply to precond = sgd (sgd uses U = I, D = I)");
+}
+
+json OptimizerConfig::to_json() const {
+  return json{{"precond", to_string(precond)},
+              {"power", power},
+              {"basis", to_string(basis)},
+              {"lr", lr},
+              {"schedule", schedule.text()},
+              {"alpha", alpha},
+              {"beta2", beta2},
+              {"beta1", beta1},
+              {"batch", sample_size_json(batch, "full")},
+              {"gn_batch", sample_size_json(gn_batch, "population")},
+              {"basis_every", basis_every}};
+}
+
+std::string OptimizerConfig::label() const {
+  if (precond == Precond::sgd) return "sgd";
+  std::string p = power == -1.0 ? "-1" : power == -0.5 ? "-1/2" : num(power);
+  if (precond == Precond::adam) return power == -0.5 ? "adam" : "adam^" + p;
+  return "gn^" + p;
+}
+
+}  // namespace adamgn

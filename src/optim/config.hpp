@@ -1,0 +1,51 @@
+// Optimizer configuration: one struct with in-class defaults and one validate() (STYLE.md 3).
+// Field names are the command-line flag names (--gn-batch -> gn_batch).
+#pragma once
+
+#include "core/types.hpp"
+#include "io/reader.hpp"
+#include "tasks/task.hpp"
+
+#include <string>
+
+namespace adamgn {
+
+enum class Precond { adam, gn, sgd };
+enum class BasisKind { identity, eigen };
+
+// Learning-rate schedule (SPEC "Update" step 5).
+struct Schedule {
+  enum class Kind { constant, step, cosine } kind = Kind::constant;
+  Index every = 0;      // step: decay every `every` steps
+  double factor = 0.5;  // step: multiply by `factor`
+  // Multiplier of the base learning rate at 0-based step t of a run of `total` steps.
+  double multiplier(Index t, Index total) const;
+  std::string text() const;
+  static Schedule parse(const std::string& text, const std::string& where);
+};
+
+struct OptimizerConfig {
+  Precond precond = Precond::adam;
+  double power = -0.5;  // resolved default: -0.5 for adam, -1 for gn
+  BasisKind basis = BasisKind::identity;
+  double lr = 1e-3;
+  Schedule schedule;
+  double alpha = 0.0;
+  double beta2 = 0.99;
+  double beta1 = 0.0;
+  SampleSize batch = SampleSize::population();
+  SampleSize gn_batch = SampleSize::samples(4096);
+  Index basis_every = 1;
+
+  void validate() const;  // throws UsageError naming the field and value
+  // Reads the optimizer keys present in `r` on top of the current values.
+  void read(ObjectReader& r);
+  json to_json() const;
+  // Short label such as "adam", "gn^-1", "gn^-1/2", "sgd".
+  std::string label() const;
+};
+
+const char* to_string(Precond p);
+const char* to_string(BasisKind b);
+
+}  // namespace adamgn

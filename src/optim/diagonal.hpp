@@ -1,0 +1,47 @@
+// Diagonal statistics s of paper Algorithm 1 (lines 12-15), expressed in the current basis. The
+// optimizer turns s into the preconditioner D = (s + alpha)^p; a diagonal never sees the task.
+#pragma once
+
+#include "optim/basis.hpp"
+
+namespace adamgn {
+
+class Diagonal {
+ public:
+  virtual ~Diagonal() = default;
+  // Curvature needed to compute the statistic in basis `b`.
+  virtual CurvatureNeed need(const Basis& b) const = 0;
+  // s for 1-based step `t`, from the rotated gradient and (when needed) the curvature.
+  virtual void statistic(const Vec& g_rot, const Curvature& c, const Basis& b, Index t, Vec& s) = 0;
+  // Per-run state held in basis coordinates that must follow the basis when it changes.
+  virtual Vec* second_moment() { return nullptr; }
+};
+
+// Adam's second moment: v <- beta2 v + (1 - beta2) g_rot^2, bias-corrected, s = v / (1 - beta2^t).
+// beta2 = 0 is this step's squared rotated gradient.
+class AdamDiagonal : public Diagonal {
+ public:
+  explicit AdamDiagonal(double beta2) : beta2_(beta2) {}
+  CurvatureNeed need(const Basis&) const override { return CurvatureNeed::none; }
+  void statistic(const Vec& g_rot, const Curvature& c, const Basis& b, Index t, Vec& s) override;
+  Vec* second_moment() override { return &v_; }
+
+ private:
+  double beta2_;
+  Vec v_;
+};
+
+// The GN diagonal in the basis, s = diag(U^T H U) (paper eq. 3): eigenvalues in the eigenbasis,
+// diag(H) in the identity basis. Recomputed only when the curvature or the basis changed.
+class GaussNewtonDiagonal : public Diagonal {
+ public:
+  CurvatureNeed need(const Basis& b) const override { return b.gn_need(); }
+  void statistic(const Vec& g_rot, const Curvature& c, const Basis& b, Index t, Vec& s) override;
+
+ private:
+  Vec h_;
+  std::uint64_t curvature_version_ = ~std::uint64_t{0};
+  std::uint64_t basis_version_ = ~std::uint64_t{0};
+};
+
+}  // namespace adamgn

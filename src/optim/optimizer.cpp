@@ -1,0 +1,75 @@
+#include "optim/optimizer.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace adamgn {
+
+std::unique_ptr<Basis> make_basis(BasisKind kind, Index dim) {
+  switch (kind) {
+    case BasisKind::identity: return std::make_unique<IdentityBasis>();
+    case BasisKind::eigen: return std::make_unique<EigenBasis>(dim);
+  }
+  return nullptr;
+}
+
+Optimizer::Optimizer(const OptimizerConfig& config, Index dim, Index total_steps,
+                     std::unique_ptr<Basis> basis)
+    : config_(config),
+      total_steps_(total_steps),
+      basis_(basis ? std::move(basis) : make_basis(config.basis, dim)) {
+  if (config.precond == Precond::adam) diagonal_ = std::make_unique<AdamDiagonal>(config.beta2);
+  if (config.precond == Precond::gn) diagonal_ = std::make_unique<GaussNewtonDiagonal>();
+}
+
+double Optimizer::step(Task& task, Vec& theta, Index t, Rng& data_rng, Rng& curvature_rng) {
+  const double loss = task.loss_and_gradient(theta, config_.batch, data_rng, grad_);
+  const double lr = config_.lr * config_.schedule.multiplier(t, total_steps_);
+  const Index t1 = t + 1;
+
+  const Vec* direction = &grad_;
+  if (config_.beta1 > 0.0) {
+    if (momentum_.size() != grad_.size()) momentum_ = Vec::Zero(grad_.size());
+    momentum_ = config_.beta1 * momentum_ + (1.0 - config_.beta1) * grad_;
+    direction_ = momentum_ / (1.0 - std::pow(config_.beta1, static_cast<double>(t1)));
+    direction = &direction_;
+  }
+  if (!diagonal_) {
+    theta.noalias() -= lr * *direction;
+    return loss;
+  }
+
+  const bool refresh_step = t % config_.basis_every == 0 && !(curvature_fixed_ && basis_built_);
+  const CurvatureNeed need = std::max(refresh_step ? basis_->refresh_need() : CurvatureNeed::none,
+                                      diagonal_->need(*basis_));
+  if (need != CurvatureNeed::none && !(curvature_fixed_ && curvature_.level >= need)) {
+    task.curvature(theta, config_.gn_batch, curvature_rng, need, curvature_);
+    curvature_.level = need;
+    ++curvature_.version;
+    curvature_fixed_ = task.curvature_is_constant(config_.gn_batch);
+  }
+  if (refresh_step && basis_->refresh_need() != CurvatureNeed::none) {
+    if (basis_->refresh(curvature_, diagonal_->second_moment())) {
+      basis_built_ = true;
+    } else {
+      ++basis_failures_;
+    }
+  }
+
+  basis_->rotate(grad_, rotated_);
+  diagonal_->statistic(rotated_, curvature_, *basis_, t1, stat_);
+  if (direction != &grad_) basis_->rotate(*direction, rotated_);
+
+  const double p = config_.power, alpha = config_.alpha;
+  for (Index i = 0; i < rotated_.size(); ++i) {
+    const double s = stat_[i] + alpha;
+    double d = 0.0;
+    if (s > 0.0) d = p == -0.5 ? 1.0 / std::sqrt(s) : p == -1.0 ? 1.0 / s : std::pow(s, p);
+    rotated_[i] *= d;
+  }
+  basis_->unrotate(rotated_, update_);
+  theta.noalias() -= lr * update_;
+  return loss;
+}
+
+}  // namespace adamgn

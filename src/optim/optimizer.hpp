@@ -1,0 +1,44 @@
+// One step of paper Algorithm 1 with any Basis and any Diagonal:
+//   g = batch gradient; H from a separate batch; U refreshed every basis_every steps;
+//   g~ = U^T m (m = g, or its bias-corrected EMA when beta1 > 0, kept in parameter space);
+//   D = (s + alpha)^p with s from the Diagonal (components with s + alpha <= 0 get D = 0);
+//   theta <- theta - lr_t U (D o g~).
+// sgd is theta <- theta - lr_t m.
+#pragma once
+
+#include "optim/basis.hpp"
+#include "optim/config.hpp"
+#include "optim/diagonal.hpp"
+
+#include <memory>
+
+namespace adamgn {
+
+class Optimizer {
+ public:
+  // `basis` replaces the basis named in `config` (tests use fixed bases this way).
+  Optimizer(const OptimizerConfig& config, Index dim, Index total_steps,
+            std::unique_ptr<Basis> basis = nullptr);
+
+  // Step `t` (0-based) at theta; returns the batch-mean loss at theta before the update.
+  double step(Task& task, Vec& theta, Index t, Rng& data_rng, Rng& curvature_rng);
+
+  Index basis_failures() const { return basis_failures_; }
+  const Basis& basis() const { return *basis_; }
+  Diagonal* diagonal() { return diagonal_.get(); }
+
+ private:
+  OptimizerConfig config_;
+  Index total_steps_;
+  std::unique_ptr<Basis> basis_;
+  std::unique_ptr<Diagonal> diagonal_;  // null for sgd
+  Curvature curvature_;
+  bool curvature_fixed_ = false;  // exact, theta-independent curvature already computed
+  bool basis_built_ = false;
+  Index basis_failures_ = 0;
+  Vec grad_, momentum_, direction_, rotated_, stat_, update_;
+};
+
+std::unique_ptr<Basis> make_basis(BasisKind kind, Index dim);
+
+}  // namespace adamgn

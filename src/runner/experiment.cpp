@@ -1,0 +1,230 @@
+#include "runner/experiment.hpp"
+
+#include "optim/basis.hpp"
+#include "optim/optimizer.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <exception>
+#include <set>
+#include <sstream>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace adamgn {
+namespace {
+
+std::string fmt(double x) {
+  std::ostringstream s;
+  s << x;
+  return s.str();
+}
+
+// Recursively merges `patch` into `base` (objects merge key by key, everything else replaces).
+void merge(json& base, const json& patch) {
+  if (!patch.is_object() || !base.is_object()) {
+    base = patch;
+    return;
+  }
+  for (auto it = patch.begin(); it != patch.end(); ++it) {
+    if (base.contains(it.key())) merge(base[it.key()], it.value());
+    else base[it.key()] = it.value();
+  }
+}
+
+}  // namespace
+
+void RunConfig::read(ObjectReader& r) {
+  r.read("steps", steps);
+  r.read("seeds", seeds);
+  r.read("seed", seed);
+  r.read("threads", threads);
+  r.read("log_every", log_every);
+  r.read("diverge_factor", diverge_factor);
+  r.read("target_loss", target_loss);
+}
+
+void RunConfig::validate() const {
+  if (steps < 1) throw UsageError("run.steps = " + std::to_string(steps) + " must be >= 1");
+  if (seeds < 1) throw UsageError("run.seeds = " + std::to_string(seeds) + " must be >= 1");
+  if (threads < 0) throw UsageError("run.threads = " + std::to_string(threads) + " must be >= 0");
+  if (log_every < 0) throw UsageError("run.log_every = " + std::to_string(log_every) + " must be >= 0");
+  if (!(diverge_factor > 1.0)) throw UsageError("run.diverge_factor = " + fmt(diverge_factor) + " must be > 1");
+  if (!(target_loss >= 0.0)) throw UsageError("run.target_loss = " + fmt(target_loss) + " must be >= 0");
+}
+
+json RunConfig::to_json() const {
+  return json{{"steps", steps},         {"seeds", seeds},
+              {"seed", seed},           {"threads", threads},
+              {"log_every", resolved_log_every()}, {"diverge_factor", diverge_factor},
+              {"target_loss", target_loss}};
+}
+
+ExperimentSpec parse_experiment(json doc, const std::string& scale) {
+  if (!doc.is_object()) throw UsageError("an experiment must be a JSON object");
+  if (!scale.empty() && scale != "quick") {
+    if (!doc.contains("scales") || !doc["scales"].contains(scale))
+      throw UsageError("scale = " + scale + " is not defined by this preset");
+    merge(doc, doc["scales"][scale]);
+  }
+  ExperimentSpec spec;
+  ObjectReader r(doc, "");
+  r.read("name", spec.preset);
+  r.read("claim", spec.claim);
+  r.read("measure", spec.measure);
+  if (r.has("scales")) r.raw("scales");
+  if (r.has("tuning")) spec.tuning = r.raw("tuning");
+  if (!r.has("task")) throw UsageError("the experiment has no 'task'");
+  spec.task = r.raw("task");
+  if (r.has("run")) {
+    ObjectReader rr(r.raw("run"), "run");
+    spec.run.read(rr);
+    rr.finish();
+  }
+  spec.run.validate();
+  json defaults = json::object();
+  if (r.has("defaults")) defaults = r.raw("defaults");
+  if (!defaults.is_object()) throw UsageError("'defaults' must be a JSON object");
+  if (!r.has("arms")) throw UsageError("the experiment has no 'arms'");
+  const json& arms = r.raw("arms");
+  if (!arms.is_array() || arms.empty()) throw UsageError("'arms' must be a non-empty list");
+  r.finish();
+
+  std::set<std::string> names;
+  for (std::size_t i = 0; i < arms.size(); ++i) {
+    json arm = defaults;
+    merge(arm, arms[i]);
+    const std::string path = "arms[" + std::to_string(i) + "]";
+    ObjectReader ar(arm, path);
+    ArmSpec a;
+    ar.read("name", a.name);
+    a.optimizer.read(ar);
+    ar.finish();
+    if (a.name.empty()) a.name = a.optimizer.label();
+    if (!names.insert(a.name).second) throw UsageError(path + ".name = " + a.name + " is used twice");
+    try {
+      a.optimizer.validate();
+    } catch (const UsageError& e) {
+      throw UsageError("arm " + a.name + ": " + e.what());
+    }
+    spec.arms.push_back(std::move(a));
+  }
+  return spec;
+}
+
+void check_compatible(const ExperimentSpec& spec, const TaskFactory& factory) {
+  for (const auto& a : spec.arms) {
+    if (a.optimizer.basis == BasisKind::eigen && !factory.gn_is_diagonal() &&
+        factory.dim() > EigenBasis::kMaxDense)
+      throw UsageError("arm " + a.name + ": basis = eigen needs the full " +
+                       std::to_string(factory.dim()) + " x " + std::to_string(factory.dim()) +
+                       " GN matrix; the limit is " + std::to_string(EigenBasis::kMaxDense) +
+                       " parameters");
+  }
+}
+
+RunResult run_one(const TaskFactory& factory, const OptimizerConfig& opt, const RunConfig& run,
+                  std::uint64_t seed) {
+  const auto start = std::chrono::steady_clock::now();
+  RunResult res;
+  res.seed = seed;
+  auto task = factory.make(seed);
+  res.record = task->run_record();
+  Rng data_rng = Rng::stream(seed, "data");
+  Rng curvature_rng = Rng::stream(seed, "curvature");
+  Vec theta = task->initial_parameters();
+  Optimizer optimizer(opt, theta.size(), run.steps);
+
+  const Index log_every = run.resolved_log_every();
+  const double loss0 = task->evaluate(theta).loss;
+  const double limit = run.diverge_factor * std::max(loss0, 1e-300);
+  auto record = [&](Index step, double loss) {
+    res.steps.push_back(step);
+    res.loss.push_back(loss);
+    if (run.target_loss > 0.0 && res.steps_to_target < 0 && loss <= run.target_loss) res.steps_to_target = step;
+  };
+  auto diverge = [&](Index step) {
+    res.diverged = true;
+    res.diverged_at = step;
+  };
+  if (!std::isfinite(loss0)) diverge(0);
+  else record(0, loss0);
+
+  for (Index t = 0; t < run.steps && !res.diverged; ++t) {
+    const double batch_loss = optimizer.step(*task, theta, t, data_rng, curvature_rng);
+    if (!std::isfinite(batch_loss) || batch_loss > limit) {
+      diverge(t);
+      break;
+    }
+    if (!theta.allFinite()) {
+      diverge(t + 1);
+      break;
+    }
+    const Index step = t + 1;
+    if (step % log_every == 0 || step == run.steps) {
+      const double loss = task->evaluate(theta).loss;
+      if (!std::isfinite(loss) || loss > limit) diverge(step);
+      else record(step, loss);
+    }
+  }
+  // A curve ends at its last finite point: points logged at or after the divergence step are
+  // not part of it.
+  while (res.diverged && !res.steps.empty() && res.steps.back() >= res.diverged_at) {
+    res.steps.pop_back();
+    res.loss.pop_back();
+  }
+  res.basis_failures = optimizer.basis_failures();
+  res.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return res;
+}
+
+ExperimentResult run_experiment(const ExperimentSpec& spec,
+                                const std::function<void(const ExperimentSpec&, const RunResult&)>& on_run) {
+  const auto start = std::chrono::steady_clock::now();
+  auto factory = make_task_factory(spec.task);
+  check_compatible(spec, *factory);
+
+  ExperimentResult out;
+  out.spec = spec;
+  out.task_config = factory->config();
+  out.task_info = factory->info();
+  const Index n_arms = static_cast<Index>(spec.arms.size());
+  const Index n_seeds = spec.run.seeds;
+  out.runs.assign(static_cast<std::size_t>(n_arms), std::vector<RunResult>(static_cast<std::size_t>(n_seeds)));
+
+  Eigen::setNbThreads(1);  // parallelism is across runs; each run is single-threaded
+  const Index jobs = n_arms * n_seeds;
+  std::exception_ptr failure;
+#ifdef _OPENMP
+  const int threads = spec.run.threads > 0 ? static_cast<int>(spec.run.threads) : omp_get_max_threads();
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+#endif
+  for (Index job = 0; job < jobs; ++job) {
+    // Seed-major order keeps the arms of one seed close together in time.
+    const Index arm = job % n_arms, s = job / n_arms;
+    try {
+      RunResult r = run_one(*factory, spec.arms[static_cast<std::size_t>(arm)].optimizer, spec.run,
+                            spec.run.seed + static_cast<std::uint64_t>(s));
+      r.arm = arm;
+      out.runs[static_cast<std::size_t>(arm)][static_cast<std::size_t>(s)] = std::move(r);
+      if (on_run) {
+#ifdef _OPENMP
+#pragma omp critical(adamgn_on_run)
+#endif
+        on_run(spec, out.runs[static_cast<std::size_t>(arm)][static_cast<std::size_t>(s)]);
+      }
+    } catch (...) {
+#ifdef _OPENMP
+#pragma omp critical(adamgn_failure)
+#endif
+      if (!failure) failure = std::current_exception();
+    }
+  }
+  if (failure) std::rethrow_exception(failure);
+  out.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return out;
+}
+
+}  // namespace adamgn

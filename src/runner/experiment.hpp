@@ -1,0 +1,81 @@
+// An experiment: one task, several arms (optimizer configurations), several seeds. Arms and
+// seeds run in parallel (OpenMP), each run single-threaded and fed from its own named random
+// streams, so every arm at a given seed sees the same problem and data and results do not depend
+// on the thread count.
+#pragma once
+
+#include "optim/config.hpp"
+#include "tasks/factory.hpp"
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace adamgn {
+
+struct RunConfig {
+  Index steps = 100;
+  Index seeds = 1;
+  std::uint64_t seed = 0;      // seeds used: seed, seed + 1, ..., seed + seeds - 1
+  Index threads = 0;           // 0: all available
+  Index log_every = 0;         // 0: about 100 points per curve
+  double diverge_factor = 1e6; // loss above this multiple of the initial loss = diverged
+  double target_loss = 0.0;    // > 0: record the first logged step at or below it
+
+  void read(ObjectReader& r);
+  void validate() const;
+  json to_json() const;
+  Index resolved_log_every() const { return log_every > 0 ? log_every : std::max<Index>(1, steps / 100); }
+};
+
+struct ArmSpec {
+  std::string name;
+  OptimizerConfig optimizer;
+};
+
+struct ExperimentSpec {
+  std::string preset;   // empty when built from flags
+  std::string claim;
+  std::string measure;  // how arms are compared
+  json task = json::object();
+  RunConfig run;
+  std::vector<ArmSpec> arms;
+  json tuning = nullptr;  // the preset's record of how its hyperparameters were found
+};
+
+// Reads an experiment document strictly (see presets/README.md for the format). `scale`
+// selects an entry of "scales" to merge first ("" or "quick": none).
+ExperimentSpec parse_experiment(json doc, const std::string& scale = "");
+
+struct RunResult {
+  Index arm = 0;
+  std::uint64_t seed = 0;
+  bool diverged = false;
+  Index diverged_at = -1;
+  std::vector<Index> steps;
+  std::vector<double> loss;
+  double wall_seconds = 0.0;
+  Index basis_failures = 0;
+  Index steps_to_target = -1;
+  json record = json::object();
+};
+
+// One run: the optimizer on the seed's task instance for run.steps steps.
+RunResult run_one(const TaskFactory& factory, const OptimizerConfig& opt, const RunConfig& run,
+                  std::uint64_t seed);
+
+struct ExperimentResult {
+  ExperimentSpec spec;
+  json task_config;
+  json task_info;
+  std::vector<std::vector<RunResult>> runs;  // [arm][seed index]
+  double wall_seconds = 0.0;
+};
+
+// Checks every arm against the task (e.g. the dense-eigenbasis size limit) before anything runs.
+void check_compatible(const ExperimentSpec& spec, const TaskFactory& factory);
+
+ExperimentResult run_experiment(const ExperimentSpec& spec,
+                                const std::function<void(const ExperimentSpec&, const RunResult&)>& on_run = {});
+
+}  // namespace adamgn

@@ -1,0 +1,155 @@
+#include "tasks/logistic.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+
+namespace adamgn {
+namespace {
+
+struct LogisticProblem {
+  LogisticConfig cfg;
+  Vec nu;
+  std::vector<double> cdf;
+  double theta_star = 0.0;
+};
+
+double sigmoid(double z) { return 1.0 / (1.0 + std::exp(-z)); }
+// log sigma(z) and log(1 - sigma(z)) for z >= 0 without cancellation.
+double log_sigmoid(double z) { return -std::log1p(std::exp(-z)); }
+double log_one_minus_sigmoid(double z) { return -z - std::log1p(std::exp(-z)); }
+
+class LogisticTask : public Task {
+ public:
+  explicit LogisticTask(std::shared_ptr<const LogisticProblem> p)
+      : p_(std::move(p)), layout_(Layout::single_vector("theta", p_->cfg.dim)) {}
+
+  const Layout& layout() const override { return layout_; }
+  Vec initial_parameters() const override { return Vec::Constant(p_->cfg.dim, p_->cfg.init); }
+
+  double loss_and_gradient(const Vec& theta, SampleSize n, Rng& rng, Vec& grad) override {
+    const double P = p_->cfg.p_label;
+    const Index d = p_->cfg.dim;
+    if (n.exact) {
+      double loss = 0.0;
+      grad.resize(d);
+      for (Index i = 0; i < d; ++i) {
+        const double z = theta[i] * theta[i];
+        grad[i] = 2.0 * p_->nu[i] * theta[i] * (sigmoid(z) - P);
+        loss -= p_->nu[i] * (P * log_sigmoid(z) + (1.0 - P) * log_one_minus_sigmoid(z));
+      }
+      return loss;
+    }
+    grad = Vec::Zero(d);
+    double loss = 0.0;
+    for (Index k = 0; k < n.n; ++k) {
+      const Index i = draw(rng);
+      const bool y = rng.uniform() < P;
+      const double z = theta[i] * theta[i];
+      grad[i] += (sigmoid(z) - (y ? 1.0 : 0.0)) * 2.0 * theta[i];
+      loss -= y ? log_sigmoid(z) : log_one_minus_sigmoid(z);
+    }
+    grad /= static_cast<double>(n.n);
+    return loss / static_cast<double>(n.n);
+  }
+
+  void curvature(const Vec& theta, SampleSize n, Rng& rng, CurvatureNeed, Curvature& out) override {
+    const Index d = p_->cfg.dim;
+    out.structurally_diagonal = true;
+    auto per_coordinate = [&](Index i) {
+      const double q = sigmoid(theta[i] * theta[i]);
+      return 4.0 * theta[i] * theta[i] * q * (1.0 - q);
+    };
+    if (n.exact) {
+      out.diag.resize(d);
+      for (Index i = 0; i < d; ++i) out.diag[i] = p_->nu[i] * per_coordinate(i);
+      return;
+    }
+    out.diag = Vec::Zero(d);
+    for (Index k = 0; k < n.n; ++k) {
+      const Index i = draw(rng);
+      out.diag[i] += per_coordinate(i);
+    }
+    out.diag /= static_cast<double>(n.n);
+  }
+
+  Evaluation evaluate(const Vec& theta) override {
+    const double P = p_->cfg.p_label;
+    double excess = 0.0;
+    for (Index i = 0; i < p_->cfg.dim; ++i) {
+      const double z = theta[i] * theta[i];
+      const double kl = P * (std::log(P) - log_sigmoid(z)) +
+                        (1.0 - P) * (std::log1p(-P) - log_one_minus_sigmoid(z));
+      excess += p_->nu[i] * kl;
+    }
+    return Evaluation{excess};
+  }
+
+ private:
+  Index draw(Rng& rng) const {
+    const double u = rng.uniform();
+    const auto it = std::upper_bound(p_->cdf.begin(), p_->cdf.end(), u);
+    return std::min<Index>(static_cast<Index>(it - p_->cdf.begin()), p_->cfg.dim - 1);
+  }
+
+  std::shared_ptr<const LogisticProblem> p_;
+  Layout layout_;
+};
+
+class LogisticFactory : public TaskFactory {
+ public:
+  explicit LogisticFactory(std::shared_ptr<const LogisticProblem> p) : p_(std::move(p)) {}
+  std::string name() const override { return "logistic"; }
+  Index dim() const override { return p_->cfg.dim; }
+  bool gn_is_diagonal() const override { return true; }
+  std::unique_ptr<Task> make(std::uint64_t) const override { return std::make_unique<LogisticTask>(p_); }
+  json config() const override {
+    const auto& c = p_->cfg;
+    return json{{"name", "logistic"}, {"dim", c.dim}, {"power_law", c.power_law},
+                {"p_label", c.p_label}, {"init", c.init}};
+  }
+  json info() const override {
+    return json{{"theta_star", p_->theta_star},
+                {"nu_max_over_nu_min", p_->nu.maxCoeff() / p_->nu.minCoeff()}};
+  }
+
+ private:
+  std::shared_ptr<const LogisticProblem> p_;
+};
+
+std::string fmt(double x) {
+  std::ostringstream s;
+  s << x;
+  return s.str();
+}
+
+}  // namespace
+
+std::unique_ptr<TaskFactory> make_logistic(ObjectReader& r) {
+  auto p = std::make_shared<LogisticProblem>();
+  LogisticConfig& c = p->cfg;
+  r.read("dim", c.dim);
+  r.read("power_law", c.power_law);
+  r.read("p_label", c.p_label);
+  const bool init_given = r.has("init");
+  r.read("init", c.init);
+  r.finish();
+  if (c.dim < 1) throw UsageError(r.path_of("dim") + " = " + std::to_string(c.dim) + " must be >= 1");
+  if (!(c.power_law >= 0.0)) throw UsageError(r.path_of("power_law") + " = " + fmt(c.power_law) + " must be >= 0");
+  if (!(c.p_label > 0.5 && c.p_label < 1.0))
+    throw UsageError(r.path_of("p_label") + " = " + fmt(c.p_label) +
+                     " must be in (0.5, 1) so that sigma(theta^2) = P has a solution");
+  if (!init_given) c.init = 1.0 / std::sqrt(static_cast<double>(c.dim));
+  if (!(c.init > 0.0)) throw UsageError(r.path_of("init") + " = " + fmt(c.init) + " must be > 0");
+
+  p->nu.resize(c.dim);
+  for (Index i = 0; i < c.dim; ++i) p->nu[i] = std::pow(static_cast<double>(i + 1), -c.power_law);
+  p->nu /= p->nu.sum();
+  p->cdf.resize(static_cast<std::size_t>(c.dim));
+  double acc = 0.0;
+  for (Index i = 0; i < c.dim; ++i) p->cdf[static_cast<std::size_t>(i)] = acc += p->nu[i];
+  p->theta_star = std::sqrt(std::log(c.p_label / (1.0 - c.p_label)));
+  return std::make_unique<LogisticFactory>(std::move(p));
+}
+
+}  // namespace adamgn

@@ -1,0 +1,227 @@
+#include "tasks/quadratic.hpp"
+
+#include <cmath>
+#include <sstream>
+
+namespace adamgn {
+namespace {
+
+// Eigenvalues chosen for the A.3 constructions (5-dim); the rotation is searched.
+const double kHalfSpectrum[5] = {100.0, 30.0, 1.0, 0.1, 0.05};
+const double kOneSpectrum[5] = {10.0, 1.0, 1.0, 1.0, 0.1};
+constexpr int kMaxRotationTries = 100000;
+
+struct QuadraticProblem {
+  QuadraticConfig cfg;
+  Index dim = 0;
+  Mat sigma;
+  Vec sigma_diag;
+  Mat factor;  // sigma = factor * factor^T, factor is dim x rank
+  json info = json::object();
+};
+
+class QuadraticTask : public Task {
+ public:
+  QuadraticTask(std::shared_ptr<const QuadraticProblem> p, std::uint64_t seed)
+      : p_(std::move(p)), layout_(Layout::single_vector("theta", p_->dim)) {
+    Rng rng = Rng::stream(seed, "task");
+    theta_star_.resize(p_->dim);
+    rng.fill_normal(theta_star_);
+  }
+
+  const Layout& layout() const override { return layout_; }
+  Vec initial_parameters() const override { return Vec::Zero(p_->dim); }
+
+  double loss_and_gradient(const Vec& theta, SampleSize n, Rng& rng, Vec& grad) override {
+    const Vec delta = theta - theta_star_;
+    if (n.exact) {
+      grad.noalias() = p_->sigma * delta;
+      return 0.5 * delta.dot(grad);
+    }
+    sample(n.n, rng);
+    const Vec residual = x_ * delta;
+    grad.noalias() = x_.transpose() * residual / static_cast<double>(n.n);
+    return 0.5 * residual.squaredNorm() / static_cast<double>(n.n);
+  }
+
+  void curvature(const Vec&, SampleSize n, Rng& rng, CurvatureNeed need, Curvature& out) override {
+    if (n.exact) {
+      out.diag = p_->sigma_diag;
+      if (need == CurvatureNeed::full) out.full = p_->sigma;
+      return;
+    }
+    sample(n.n, rng);
+    const double inv = 1.0 / static_cast<double>(n.n);
+    if (need == CurvatureNeed::full) {
+      out.full.noalias() = x_.transpose() * x_ * inv;
+      out.diag = out.full.diagonal();
+    } else {
+      out.diag = x_.colwise().squaredNorm().transpose() * inv;
+    }
+  }
+
+  bool curvature_is_constant(SampleSize n) const override { return n.exact; }
+
+  Evaluation evaluate(const Vec& theta) override {
+    const Vec delta = theta - theta_star_;
+    return Evaluation{0.5 * delta.dot(p_->sigma * delta)};
+  }
+
+  json run_record() const override {
+    if (p_->dim > 1000) return json::object();
+    return json{{"theta0", std::vector<double>(static_cast<std::size_t>(p_->dim), 0.0)},
+                {"theta_star", std::vector<double>(theta_star_.data(), theta_star_.data() + theta_star_.size())}};
+  }
+
+ private:
+  void sample(Index n, Rng& rng) {
+    z_.resize(n, p_->factor.cols());
+    rng.fill_normal(z_);
+    x_.noalias() = z_ * p_->factor.transpose();
+  }
+
+  std::shared_ptr<const QuadraticProblem> p_;
+  Layout layout_;
+  Vec theta_star_;
+  Mat z_, x_;
+};
+
+class QuadraticFactory : public TaskFactory {
+ public:
+  explicit QuadraticFactory(std::shared_ptr<const QuadraticProblem> p) : p_(std::move(p)) {}
+  std::string name() const override { return "quadratic"; }
+  Index dim() const override { return p_->dim; }
+  std::unique_ptr<Task> make(std::uint64_t seed) const override {
+    return std::make_unique<QuadraticTask>(p_, seed);
+  }
+  json config() const override {
+    const auto& c = p_->cfg;
+    return json{{"name", "quadratic"}, {"cov", c.cov},         {"dim", p_->dim},
+                {"spectrum", c.spectrum}, {"rotate", c.rotate}, {"problem_seed", c.problem_seed},
+                {"margin", c.margin}};
+  }
+  json info() const override { return p_->info; }
+
+ private:
+  std::shared_ptr<const QuadraticProblem> p_;
+};
+
+double kappa(const Vec& ev) { return ev.maxCoeff() / ev.minCoeff(); }
+double kappa_s(const Vec& ev) { return ev.sum() / ev.minCoeff(); }
+
+Vec eigenvalues_of(const Mat& a) {
+  Eigen::SelfAdjointEigenSolver<Mat> s(a, Eigen::EigenvaluesOnly);
+  return s.eigenvalues();
+}
+
+std::string fmt(double x) {
+  std::ostringstream s;
+  s << x;
+  return s.str();
+}
+
+}  // namespace
+
+PowerRatios power_ratios(const Mat& sigma) {
+  const Vec d = sigma.diagonal();
+  const Vec p1 = d.cwiseInverse().cwiseSqrt();           // P^1/2 for P = diag^-1
+  const Vec p2 = d.cwiseSqrt().cwiseInverse().cwiseSqrt();  // P^1/2 for P = diag^-1/2
+  const Vec e1 = eigenvalues_of(p1.asDiagonal() * sigma * p1.asDiagonal());
+  const Vec e2 = eigenvalues_of(p2.asDiagonal() * sigma * p2.asDiagonal());
+  return PowerRatios{kappa(e1) / kappa(e2), kappa_s(e1) / kappa_s(e2)};
+}
+
+std::unique_ptr<TaskFactory> make_quadratic(ObjectReader& r) {
+  auto p = std::make_shared<QuadraticProblem>();
+  QuadraticConfig& c = p->cfg;
+  r.read("cov", c.cov);
+  r.read("dim", c.dim);
+  r.read("spectrum", c.spectrum);
+  r.read("rotate", c.rotate);
+  r.read("problem_seed", c.problem_seed);
+  r.read("margin", c.margin);
+  r.finish();
+
+  if (c.dim < 0) throw UsageError(r.path_of("dim") + " = " + std::to_string(c.dim) + " must be >= 1");
+  if (!(c.margin >= 1.0)) throw UsageError(r.path_of("margin") + " = " + fmt(c.margin) + " must be >= 1");
+  if (c.cov != "spectrum" && !c.spectrum.empty())
+    throw UsageError(r.path_of("spectrum") + " applies only to cov = spectrum");
+  Rng problem_rng = Rng::stream(c.problem_seed, "problem");
+
+  if (c.cov == "block") {
+    if (c.dim == 0) c.dim = 100;
+    if (c.dim < 2 || c.dim % 2 != 0)
+      throw UsageError(r.path_of("dim") + " = " + std::to_string(c.dim) + " must be even and >= 2 for cov = block");
+    const Index h = c.dim / 2;
+    p->sigma = Mat::Zero(c.dim, c.dim);
+    p->sigma.topLeftCorner(h, h).setOnes();
+    p->sigma.bottomRightCorner(h, h).setIdentity();
+    p->factor = Mat::Zero(c.dim, h + 1);  // x = (z0 * 1, z_1..z_h)
+    p->factor.block(0, 0, h, 1).setOnes();
+    p->factor.bottomRightCorner(h, h).setIdentity();
+    if (c.rotate) throw UsageError(r.path_of("rotate") + " does not apply to cov = block");
+  } else if (c.cov == "half" || c.cov == "one" || c.cov == "spectrum") {
+    Vec lambda;
+    if (c.cov == "spectrum") {
+      if (c.spectrum.empty()) throw UsageError(r.path_of("spectrum") + " is required for cov = spectrum");
+      lambda = Eigen::Map<const Vec>(c.spectrum.data(), static_cast<Index>(c.spectrum.size()));
+      if (c.dim != 0 && c.dim != lambda.size())
+        throw UsageError(r.path_of("dim") + " = " + std::to_string(c.dim) + " does not match the " +
+                         std::to_string(lambda.size()) + " spectrum values");
+      if (lambda.minCoeff() <= 0.0)
+        throw UsageError(r.path_of("spectrum") + " values must all be > 0");
+    } else {
+      if (c.dim != 0 && c.dim != 5)
+        throw UsageError(r.path_of("dim") + " = " + std::to_string(c.dim) + " must be 5 for cov = " + c.cov);
+      if (c.rotate) throw UsageError(r.path_of("rotate") + " does not apply to cov = " + c.cov + " (always rotated)");
+      lambda = Eigen::Map<const Vec>(c.cov == "half" ? kHalfSpectrum : kOneSpectrum, 5);
+    }
+    c.dim = lambda.size();
+    Mat u = Mat::Identity(c.dim, c.dim);
+    if (c.cov == "spectrum") {
+      if (c.rotate) u = random_rotation(c.dim, problem_rng);
+    } else {
+      const bool want_half = c.cov == "half";
+      int tries = 0;
+      for (;; ++tries) {
+        if (tries == kMaxRotationTries)
+          throw UsageError("cov = " + c.cov + ": no rotation with margin " + fmt(c.margin) +
+                           " found for problem_seed " + std::to_string(c.problem_seed));
+        u = random_rotation(c.dim, problem_rng);
+        const Mat s = u * lambda.asDiagonal() * u.transpose();
+        const PowerRatios pr = power_ratios(s);
+        const double a = want_half ? pr.r : 1.0 / pr.r;
+        const double b = want_half ? pr.kappa_s : 1.0 / pr.kappa_s;
+        if (a >= c.margin && b >= c.margin) break;
+      }
+      p->info["rotation_tries"] = tries + 1;
+    }
+    p->sigma = u * lambda.asDiagonal() * u.transpose();
+    p->sigma = 0.5 * (p->sigma + p->sigma.transpose());
+    p->factor = u * lambda.cwiseSqrt().asDiagonal();
+    p->info["eigenvalues"] = std::vector<double>(lambda.data(), lambda.data() + lambda.size());
+  } else {
+    throw UsageError(r.path_of("cov") + " = " + c.cov + " must be block, half, one or spectrum");
+  }
+  p->dim = c.dim;
+  p->sigma_diag = p->sigma.diagonal();
+  if (c.cov != "block") {
+    const PowerRatios pr = power_ratios(p->sigma);
+    p->info["r_ratio"] = pr.r;
+    p->info["kappa_s_ratio"] = pr.kappa_s;
+    p->info["ratio_note"] =
+        "ratios of GN^-1 over GN^-1/2 condition numbers in the identity basis; > 1 favours GN^-1/2";
+    if (c.dim <= 50) {
+      json rows = json::array();
+      for (Index i = 0; i < c.dim; ++i) {
+        std::vector<double> row(static_cast<std::size_t>(c.dim));
+        for (Index j = 0; j < c.dim; ++j) row[static_cast<std::size_t>(j)] = p->sigma(i, j);
+        rows.push_back(row);
+      }
+      p->info["covariance"] = rows;
+    }
+  }
+  return std::make_unique<QuadraticFactory>(std::move(p));
+}
+
+}  // namespace adamgn

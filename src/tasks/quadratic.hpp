@@ -1,0 +1,38 @@
+// Linear regression with Gaussian inputs (paper §3): x ~ N(0, Sigma), y = theta*^T x, loss
+// 1/2 E[((theta - theta*)^T x)^2]. Full batch uses the exact population loss 1/2 D^T Sigma D and
+// gradient Sigma D (D = theta - theta*); the GN matrix is Sigma (exact) or X^T X / n (sampled).
+//
+// Covariances:
+//   block     paper eq. (4): [[1 1^T, 0], [0, I]], dim = 2d (default 100).
+//   half/one  5 x 5 U Lambda U^T (paper A.3) with U drawn from the problem seed until both the
+//             full-batch ratio r(Sigma) (A.3) and the small-batch kappa_s ratio (Lemma 2) favour
+//             the intended power by at least `margin` (half: GN^-1/2, one: GN^-1).
+//   spectrum  user eigenvalues, optionally rotated by a random rotation from the problem seed.
+// theta0 = 0; theta* ~ N(0, I) from the seed's "task" stream.
+#pragma once
+
+#include "tasks/factory.hpp"
+
+namespace adamgn {
+
+struct QuadraticConfig {
+  std::string cov = "block";
+  Index dim = 0;  // 0: the covariance's default (block 100, half/one 5, spectrum its length)
+  std::vector<double> spectrum;
+  bool rotate = false;
+  std::uint64_t problem_seed = 0;
+  double margin = 1.5;  // half/one: required advantage of the intended power in both ratios
+};
+
+// Condition-number ratios of A(P) = P^1/2 Sigma P^1/2 for P = diag(Sigma)^-1 over
+// P = diag(Sigma)^-1/2: r (paper A.3, lambda_max / lambda_min) and the Lemma 2 analogue
+// with kappa_s = Tr / lambda_min. Values > 1 favour GN^-1/2, < 1 favour GN^-1.
+struct PowerRatios {
+  double r = 1.0;
+  double kappa_s = 1.0;
+};
+PowerRatios power_ratios(const Mat& sigma);
+
+std::unique_ptr<TaskFactory> make_quadratic(ObjectReader& r);
+
+}  // namespace adamgn

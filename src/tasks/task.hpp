@@ -1,0 +1,67 @@
+// The task interface (STYLE.md point 2). A task is one problem instance for one seed: it knows its
+// parameter layout and initial point, produces batch-mean losses and gradients from fresh samples
+// (or the exact population quantities), Gauss-Newton curvature from a separate sample stream, and
+// evaluates the parameters. Tasks know nothing about optimizers.
+#pragma once
+
+#include "core/random.hpp"
+#include "core/types.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <memory>
+
+namespace adamgn {
+
+// How many samples a gradient or curvature estimate uses; `exact` means the population (or
+// full-dataset) quantity.
+struct SampleSize {
+  bool exact = true;
+  Index n = 0;
+  static SampleSize population() { return {true, 0}; }
+  static SampleSize samples(Index n) { return {false, n}; }
+};
+
+// What an optimizer needs to know about the GN matrix H this step.
+enum class CurvatureNeed { none, diagonal, full };
+
+// GN information. `diag` is always filled when anything was asked for. `full` is filled when
+// `full` was asked for, unless the task's GN is diagonal by structure (one-hot inputs), in which
+// case `structurally_diagonal` is set and `diag` is the whole matrix.
+struct Curvature {
+  CurvatureNeed level = CurvatureNeed::none;
+  bool structurally_diagonal = false;
+  Vec diag;
+  Mat full;
+  std::uint64_t version = 0;  // bumped by the optimizer whenever a new estimate is stored
+};
+
+struct Evaluation {
+  double loss = 0.0;  // the curve a run records (population / excess loss for the convex tasks)
+};
+
+class Task {
+ public:
+  virtual ~Task() = default;
+
+  virtual const Layout& layout() const = 0;
+  virtual Vec initial_parameters() const = 0;
+
+  // Batch-mean loss at theta and its gradient, from `n` fresh samples drawn from `rng` or exact.
+  virtual double loss_and_gradient(const Vec& theta, SampleSize n, Rng& rng, Vec& grad) = 0;
+
+  // GN matrix (or its diagonal) at theta from `n` fresh samples drawn from `rng`, or exact.
+  virtual void curvature(const Vec& theta, SampleSize n, Rng& rng, CurvatureNeed need,
+                         Curvature& out) = 0;
+
+  // True when the curvature estimate with this sample size does not depend on theta and is the
+  // same every call (exact GN of a quadratic), so an optimizer may compute it once.
+  virtual bool curvature_is_constant(SampleSize /*n*/) const { return false; }
+
+  virtual Evaluation evaluate(const Vec& theta) = 0;
+
+  // Per-run facts that let the run be replayed outside the tool (e.g. theta_star).
+  virtual nlohmann::json run_record() const { return nlohmann::json::object(); }
+};
+
+}  // namespace adamgn
