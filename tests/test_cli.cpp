@@ -1,1 +1,147 @@
+// The adamgn binary end to end: every error path a user can hit gives one line naming the
+// problem, exit code 2 and no output file; a diverged run is a result with exit code 0.
 #include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace {
+
+struct Result {
+  int code = -1;
+  std::string out, err;
+};
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string scratch_dir() {
+  static std::string dir = [] {
+    char tmpl[] = "/tmp/adamgn-cli-XXXXXX";
+    return std::string(mkdtemp(tmpl));
+  }();
+  return dir;
+}
+
+Result adamgn(const std::string& args) {
+  const std::string out = scratch_dir() + "/stdout", err = scratch_dir() + "/stderr";
+  const std::string cmd = std::string(ADAMGN_BINARY) + " " + args + " >" + out + " 2>" + err;
+  const int status = std::system(cmd.c_str());
+  Result r;
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = slurp(out);
+  r.err = slurp(err);
+  return r;
+}
+
+bool exists(const std::string& path) { return access(path.c_str(), F_OK) == 0; }
+
+int lines(const std::string& s) {
+  int n = 0;
+  for (char c : s) n += c == '\n';
+  return n;
+}
+
+void check_usage_error(const std::string& args, const std::string& must_mention) {
+  const std::string file = scratch_dir() + "/out.json";
+  std::remove(file.c_str());
+  INFO("adamgn " << args);
+  const Result r = adamgn(args + " -o " + file);
+  CHECK(r.code == 2);
+  CHECK(lines(r.err) == 1);
+  CHECK(r.err.rfind("adamgn: error: ", 0) == 0);
+  CHECK(r.err.find(must_mention) != std::string::npos);
+  CHECK(r.out.empty());
+  CHECK_FALSE(exists(file));
+}
+
+}  // namespace
+
+TEST_CASE("user errors: one line, exit code 2, no file") {
+  check_usage_error("quadratic --lerning-rate 0.1", "--lerning-rate");
+  check_usage_error("quadratic --lr -1", "lr = -1");
+  check_usage_error("quadratic --beta2 1.2", "beta2 = 1.2");
+  check_usage_error("quadratic --power 0.5", "power = 0.5");
+  check_usage_error("quadratic --batch 0", "batch = 0");
+  check_usage_error("quadratic --gn-batch lots", "gn_batch = lots");
+  check_usage_error("quadratic --schedule linear", "schedule = linear");
+  check_usage_error("quadratic --precond lion", "precond = lion");
+  check_usage_error("quadratic --cov spectrum", "task.spectrum");
+  check_usage_error("quadratic --cov block --dim 7", "task.dim = 7");
+  check_usage_error("quadratic --steps 0", "run.steps = 0");
+  check_usage_error("quadratic --cov spectrum --spectrum 1,x,3", "task.spectrum");
+  check_usage_error("quadratic --dim 5000 --basis eigen", "limit is 4096");
+  check_usage_error("logistic --p-label 0.2", "task.p_label = 0.2");
+  check_usage_error("run --preset fig99", "fig99");
+  check_usage_error("run --preset fig1-left --set task.lerning_rate=1", "task.lerning_rate");
+  check_usage_error("run --preset fig1-left --set arms.nobody.lr=1", "no arm named nobody");
+  check_usage_error("run --preset fig1-left --set beta2=2", "beta2 = 2");
+  check_usage_error("run --preset fig1-left --scale huge", "scale = huge");
+  check_usage_error("run --preset " + scratch_dir() + "/missing.json", "missing.json");
+  {
+    std::ofstream bad(scratch_dir() + "/bad.json");
+    bad << "{\"task\": {\"name\": \"quadratic\"}, \"arms\": [";
+  }
+  check_usage_error("run --preset " + scratch_dir() + "/bad.json", "invalid JSON");
+  const Result r = adamgn("quadratic --steps 5 -o /nonexistent-folder/out.json");
+  CHECK(r.code == 2);
+  CHECK(r.err.find("/nonexistent-folder") != std::string::npos);
+  CHECK(lines(r.err) == 1);
+  CHECK(adamgn("frobnicate").code == 2);
+}
+
+TEST_CASE("a diverged run is a result: exit code 0, status diverged, finite JSON") {
+  const std::string file = scratch_dir() + "/div.json";
+  const Result r = adamgn("quadratic --precond sgd --lr 10 --steps 100 --seeds 2 -q -o " + file);
+  CHECK(r.code == 0);
+  const std::string text = slurp(file);
+  CHECK(text.find("NaN") == std::string::npos);
+  CHECK(text.find("Infinity") == std::string::npos);
+  const auto doc = nlohmann::json::parse(text);
+  CHECK(doc["arms"][0]["runs"][0]["status"] == "diverged");
+  CHECK(doc["arms"][0]["runs"][0]["diverged_at"].is_number_integer());
+  CHECK(doc["arms"][0]["summary"]["n_diverged"] == 2);
+}
+
+TEST_CASE("output modes: file, stdout, --jsonl lines, presets list, version") {
+  const std::string file = scratch_dir() + "/fig.json";
+  Result r = adamgn("run --preset fig1-left --set run.steps=20 --seeds 2 -o " + file);
+  CHECK(r.code == 0);
+  CHECK(r.out.empty());
+  CHECK(r.err.find("final loss") != std::string::npos);  // the human summary
+  const auto doc = nlohmann::json::parse(slurp(file));
+  CHECK(doc["schema"] == "adamgn.result/1");
+  CHECK(doc["preset"] == "fig1-left");
+  CHECK(doc["config"]["run"]["steps"] == 20);
+  CHECK(doc["config"]["run"]["seeds"] == 2);
+
+  r = adamgn("logistic --dim 64 --steps 10 --seeds 3 --jsonl -q");
+  CHECK(r.code == 0);
+  CHECK(lines(r.out) == 3);
+  std::stringstream ss(r.out);
+  std::string line;
+  while (std::getline(ss, line)) CHECK(nlohmann::json::parse(line)["schema"] == "adamgn.run/1");
+
+  r = adamgn("quadratic --cov half --steps 10 -q");
+  CHECK(r.code == 0);
+  CHECK(nlohmann::json::parse(r.out)["config"]["task"]["cov"] == "half");
+
+  r = adamgn("presets");
+  CHECK(r.code == 0);
+  CHECK(r.out.find("fig1-left\t") != std::string::npos);
+
+  r = adamgn("--version");
+  CHECK(r.code == 0);
+  CHECK(!r.out.empty());
+}

@@ -1,1 +1,142 @@
-#include <doctest/doctest.h>
+// The runner: paired seeds, thread-count independence, divergence as a result, summaries, and
+// the result document.
+#include "helpers.hpp"
+#include "io/presets.hpp"
+#include "io/results.hpp"
+
+#include <cmath>
+#include <functional>
+
+using namespace adamgn;
+using namespace adamgn::test;
+
+namespace {
+
+ExperimentSpec spec_of(const json& doc) { return parse_experiment(doc); }
+
+json small_experiment(int threads) {
+  return json{{"task", {{"name", "quadratic"}, {"cov", "half"}}},
+              {"run", {{"steps", 60}, {"seeds", 5}, {"threads", threads}, {"log_every", 7}}},
+              {"defaults", {{"batch", 2}, {"gn_batch", 16}}},
+              {"arms",
+               {{{"name", "adam"}, {"precond", "adam"}, {"lr", 0.01}},
+                {{"name", "gn-eigen"}, {"precond", "gn"}, {"basis", "eigen"}, {"lr", 0.05}, {"alpha", 1e-3}},
+                {{"name", "gn-half"}, {"precond", "gn"}, {"power", -0.5}, {"lr", 0.05}},
+                {{"name", "exploding"}, {"precond", "sgd"}, {"lr", 100.0}}}}};
+}
+
+// Walks a JSON value and fails on any non-finite number.
+void check_finite(const json& j) {
+  if (j.is_number_float()) CHECK(std::isfinite(j.get<double>()));
+  if (j.is_structured())
+    for (const auto& e : j) check_finite(e);
+}
+
+}  // namespace
+
+TEST_CASE("results do not depend on the thread count") {
+  const auto one = run_experiment(spec_of(small_experiment(1)));
+  const auto two = run_experiment(spec_of(small_experiment(2)));
+  for (std::size_t a = 0; a < one.runs.size(); ++a)
+    for (std::size_t s = 0; s < one.runs[a].size(); ++s) {
+      CHECK(one.runs[a][s].loss == two.runs[a][s].loss);
+      CHECK(one.runs[a][s].steps == two.runs[a][s].steps);
+      CHECK(one.runs[a][s].diverged_at == two.runs[a][s].diverged_at);
+    }
+}
+
+TEST_CASE("every arm at a seed sees the same problem and initial loss; seeds differ") {
+  const auto res = run_experiment(spec_of(small_experiment(2)));
+  for (std::size_t s = 0; s < 5; ++s) {
+    for (std::size_t a = 1; a < res.runs.size(); ++a) {
+      CHECK(res.runs[a][s].loss.front() == res.runs[0][s].loss.front());
+      CHECK(res.runs[a][s].record == res.runs[0][s].record);
+    }
+    if (s > 0) CHECK(res.runs[0][s].loss.front() != res.runs[0][0].loss.front());
+  }
+}
+
+TEST_CASE("divergence is a recorded result with a finite curve") {
+  const auto res = run_experiment(spec_of(small_experiment(2)));
+  for (const auto& r : res.runs[3]) {
+    CHECK(r.diverged);
+    CHECK(r.diverged_at >= 0);
+    CHECK(r.diverged_at <= 60);
+    for (std::size_t k = 0; k < r.steps.size(); ++k) {
+      CHECK(r.steps[k] < r.diverged_at);
+      CHECK(std::isfinite(r.loss[k]));
+    }
+  }
+  const json doc = result_json(res);
+  check_finite(doc);
+  const json& arm = doc["arms"][3];
+  CHECK(arm["summary"]["n_diverged"] == 5);
+  CHECK(arm["summary"]["n_ok"] == 0);
+  CHECK(arm["summary"]["final_loss_mean"].is_null());
+  CHECK(arm["runs"][0]["status"] == "diverged");
+  CHECK(!doc.dump().empty());
+}
+
+TEST_CASE("summary: mean and standard error over the runs that did not diverge") {
+  std::vector<RunResult> runs(4);
+  const double finals[3] = {1.0, 2.0, 6.0};
+  for (int i = 0; i < 3; ++i) {
+    runs[static_cast<std::size_t>(i)].steps = {0, 10};
+    runs[static_cast<std::size_t>(i)].loss = {10.0, finals[i]};
+    runs[static_cast<std::size_t>(i)].steps_to_target = i == 2 ? -1 : 10;
+  }
+  runs[3].diverged = true;
+  runs[3].diverged_at = 4;
+  runs[3].steps = {0};
+  runs[3].loss = {10.0};
+  const ArmSummary s = summarize_arm(runs);
+  CHECK(s.n_ok == 3);
+  CHECK(s.n_diverged == 1);
+  CHECK(s.steps == std::vector<Index>{0, 10});
+  CHECK(s.loss_mean[1] == doctest::Approx(3.0));
+  // sample variance of {1, 2, 6} is 7, se = sqrt(7 / 3)
+  CHECK(s.loss_se[1] == doctest::Approx(std::sqrt(7.0 / 3.0)));
+  CHECK(s.loss_se[0] == 0.0);
+  CHECK(s.n_reached_target == 2);
+  CHECK(s.steps_to_target_mean == doctest::Approx(10.0));
+}
+
+TEST_CASE("result document: schema, resolved configuration, per-run records") {
+  const auto res = run_experiment(spec_of(small_experiment(2)));
+  const json doc = result_json(res);
+  CHECK(doc["schema"] == "adamgn.result/1");
+  CHECK(doc["program"]["version"].is_string());
+  CHECK(doc["program"]["git_commit"].is_string());
+  CHECK(doc["config"]["task"]["cov"] == "half");
+  CHECK(doc["config"]["run"]["log_every"] == 7);
+  for (const char* key : {"precond", "power", "basis", "lr", "schedule", "alpha", "beta2", "beta1", "batch",
+                          "gn_batch", "basis_every"})
+    CHECK(doc["arms"][0]["optimizer"].contains(key));
+  const json& run = doc["arms"][0]["runs"][0];
+  for (const char* key : {"seed", "status", "diverged_at", "steps", "loss", "wall_seconds", "theta0", "theta_star"})
+    CHECK(run.contains(key));
+  CHECK(run["steps"] == json({0, 7, 14, 21, 28, 35, 42, 49, 56, 60}));
+  CHECK(doc["arms"][0]["summary"]["loss_mean"].size() == run["loss"].size());
+  CHECK(doc["task_info"].contains("r_ratio"));
+  const json line = run_line_json(res.spec, res.runs[1][2]);
+  CHECK(line["schema"] == "adamgn.run/1");
+  CHECK(line["arm"] == "gn-eigen");
+  CHECK(line["seed"] == 2);
+}
+
+TEST_CASE("every built-in preset parses at both scales and runs a few steps") {
+  for (const auto& p : embedded_presets()) {
+    INFO("preset " << std::string(p.name));
+    json doc = load_preset(p.name);
+    CHECK(doc.value("name", "") == p.name);
+    CHECK(!doc.value("claim", "").empty());
+    CHECK(!doc.value("measure", "").empty());
+    CHECK(doc.contains("tuning"));
+    CHECK(doc["scales"].contains("paper"));
+    parse_experiment(doc, "paper");
+    doc["run"]["steps"] = 3;
+    doc["run"]["seeds"] = 2;
+    const auto res = run_experiment(parse_experiment(doc));
+    CHECK(res.runs.size() == doc["arms"].size());
+  }
+}

@@ -120,7 +120,8 @@ json run_line_json(const ExperimentSpec& spec, const RunResult& r) {
          {"preset", spec.preset.empty() ? json(nullptr) : json(spec.preset)},
          {"arm", arm.name},
          {"optimizer", arm.optimizer.to_json()}};
-  for (auto& [k, v] : run_json(r).items()) j[k] = v;
+  const json fields = run_json(r);
+  for (auto it = fields.begin(); it != fields.end(); ++it) j[it.key()] = it.value();
   return j;
 }
 

@@ -7,8 +7,8 @@ namespace adamgn {
 namespace {
 
 // Eigenvalues chosen for the A.3 constructions (5-dim); the rotation is searched.
-const double kHalfSpectrum[5] = {100.0, 30.0, 1.0, 0.1, 0.05};
-const double kOneSpectrum[5] = {10.0, 1.0, 1.0, 1.0, 0.1};
+const double kHalfSpectrum[5] = {1000.0, 1.0, 1.0, 1.0, 1.0};
+const double kOneSpectrum[5] = {1.0, 1.0, 1.0, 1.0, 0.001};
 constexpr int kMaxRotationTries = 100000;
 
 struct QuadraticProblem {

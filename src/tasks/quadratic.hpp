@@ -21,7 +21,7 @@ struct QuadraticConfig {
   std::vector<double> spectrum;
   bool rotate = false;
   std::uint64_t problem_seed = 0;
-  double margin = 1.5;  // half/one: required advantage of the intended power in both ratios
+  double margin = 1.8;  // half/one: required advantage of the intended power in both ratios
 };
 
 // Condition-number ratios of A(P) = P^1/2 Sigma P^1/2 for P = diag(Sigma)^-1 over
