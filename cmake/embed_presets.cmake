@@ -1,5 +1,6 @@
 # Writes a C++ file holding every preset JSON file as a string (name = file name without .json).
 set(body "#include \"io/presets.hpp\"\n\nnamespace adamgn {\n\nconst std::vector<EmbeddedPreset>& embedded_presets() {\n  static const std::vector<EmbeddedPreset> presets = {\n")
+string(REPLACE "|" ";" FILES "${FILES}")
 list(SORT FILES)
 foreach(f IN LISTS FILES)
   get_filename_component(name ${f} NAME_WE)

@@ -77,6 +77,11 @@ TEST_CASE("schedules") {
   CHECK(cosine.multiplier(50, 100) == doctest::Approx(0.5));
   CHECK(Schedule::parse("constant", "s").multiplier(77, 100) == 1.0);
   CHECK(step.text() == "step:10:0.25");
+  const Schedule pct = Schedule::parse("step:10%", "schedule");
+  CHECK(pct.multiplier(99, 1000) == 1.0);
+  CHECK(pct.multiplier(100, 1000) == 0.5);
+  CHECK(pct.multiplier(10, 100) == 0.5);
+  CHECK(pct.text() == "step:10%:0.5");
 }
 
 TEST_CASE("command-line scalars") {

@@ -121,7 +121,7 @@ bool EigenBasis::refresh(const Curvature& c, Vec* v) {
     sort_and_fix_signs(values, vectors);
     next.set_matrix(std::move(vectors));
   }
-  if (v != nullptr) carry_second_moment(next, *v);
+  if (v != nullptr && v->size() == n_) carry_second_moment(next, *v);
   adopt(std::move(next));
   eigenvalues_ = values.cwiseMax(0.0);
   built_from_ = c.version;

@@ -1,5 +1,6 @@
 #include "optim/config.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -48,7 +49,12 @@ const char* to_string(BasisKind b) {
 double Schedule::multiplier(Index t, Index total) const {
   switch (kind) {
     case Kind::constant: return 1.0;
-    case Kind::step: return std::pow(factor, static_cast<double>(t / every));
+    case Kind::step: {
+      const Index k = every_percent > 0.0
+                          ? std::max<Index>(1, std::llround(every_percent / 100.0 * static_cast<double>(total)))
+                          : every;
+      return std::pow(factor, static_cast<double>(t / k));
+    }
     case Kind::cosine:
       return 0.5 * (1.0 + std::cos(M_PI * static_cast<double>(t) / static_cast<double>(total)));
   }
@@ -59,7 +65,8 @@ std::string Schedule::text() const {
   switch (kind) {
     case Kind::constant: return "constant";
     case Kind::cosine: return "cosine";
-    case Kind::step: return "step:" + std::to_string(every) + ":" + num(factor);
+    case Kind::step:
+      return "step:" + (every_percent > 0.0 ? num(every_percent) + "%" : std::to_string(every)) + ":" + num(factor);
   }
   return "?";
 }
@@ -67,7 +74,7 @@ std::string Schedule::text() const {
 Schedule Schedule::parse(const std::string& text, const std::string& where) {
   Schedule s;
   auto bad = [&] {
-    return UsageError(where + " = " + text + " must be constant, cosine, step:K or step:K:FACTOR");
+    return UsageError(where + " = " + text + " must be constant, cosine, step:K[:FACTOR] or step:P%[:FACTOR]");
   };
   if (text == "constant") return s;
   if (text == "cosine") {
@@ -78,9 +85,16 @@ Schedule Schedule::parse(const std::string& text, const std::string& where) {
   s.kind = Kind::step;
   const std::string rest = text.substr(5);
   const auto colon = rest.find(':');
-  const json k = parse_scalar(rest.substr(0, colon));
-  if (!k.is_number_integer() || k.get<Index>() < 1) throw bad();
-  s.every = k.get<Index>();
+  std::string every = rest.substr(0, colon);
+  if (!every.empty() && every.back() == '%') {
+    const json pct = parse_scalar(every.substr(0, every.size() - 1));
+    if (!pct.is_number() || !(pct.get<double>() > 0.0 && pct.get<double>() <= 100.0)) throw bad();
+    s.every_percent = pct.get<double>();
+  } else {
+    const json k = parse_scalar(every);
+    if (!k.is_number_integer() || k.get<Index>() < 1) throw bad();
+    s.every = k.get<Index>();
+  }
   if (colon != std::string::npos) {
     const json f = parse_scalar(rest.substr(colon + 1));
     if (!f.is_number()) throw bad();

@@ -13,10 +13,13 @@ namespace adamgn {
 enum class Precond { adam, gn, sgd };
 enum class BasisKind { identity, eigen };
 
-// Learning-rate schedule (SPEC "Update" step 5).
+// Learning-rate schedule (SPEC "Update" step 5): "constant", "cosine", or "step:K[:FACTOR]"
+// which multiplies the rate by FACTOR (default 0.5) every K steps; K may be a percentage of the
+// run ("step:10%"), so that a preset's schedule scales with its step count.
 struct Schedule {
   enum class Kind { constant, step, cosine } kind = Kind::constant;
-  Index every = 0;      // step: decay every `every` steps
+  Index every = 0;      // step: decay every `every` steps ...
+  double every_percent = 0.0;  // ... or every this percentage of the run ("step:10%")
   double factor = 0.5;  // step: multiply by `factor`
   // Multiplier of the base learning rate at 0-based step t of a run of `total` steps.
   double multiplier(Index t, Index total) const;
