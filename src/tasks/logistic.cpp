@@ -77,10 +77,10 @@ class LogisticTask : public Task {
     const double P = p_->cfg.p_label;
     double excess = 0.0;
     for (Index i = 0; i < p_->cfg.dim; ++i) {
-      const double z = theta[i] * theta[i];
-      const double kl = P * (std::log(P) - log_sigmoid(z)) +
-                        (1.0 - P) * (std::log1p(-P) - log_one_minus_sigmoid(z));
-      excess += p_->nu[i] * kl;
+      // KL(P || q) with r = q - P, written with log1p so it stays accurate (and >= 0) as q -> P.
+      const double r = sigmoid(theta[i] * theta[i]) - P;
+      const double kl = -P * std::log1p(r / P) - (1.0 - P) * std::log1p(-r / (1.0 - P));
+      excess += p_->nu[i] * std::max(kl, 0.0);
     }
     return Evaluation{excess};
   }
