@@ -31,6 +31,12 @@ std::string show(const json& value) {
   return value.dump();
 }
 
+std::string show_number(double x) {
+  std::ostringstream s;
+  s << x;
+  return s.str();
+}
+
 json parse_scalar(const std::string& text) {
   double d;
   if (parse_double(text, d) && std::isfinite(d)) {

@@ -41,6 +41,8 @@ class ObjectReader {
 
 // "value" rendered for error messages: strings without quotes, numbers as written.
 std::string show(const json& value);
+// A number as a user would write it in a message ("0.001", "1e-08").
+std::string show_number(double x);
 
 // Parse a command-line value: a number if the whole text is one, true/false, else the string.
 json parse_scalar(const std::string& text);

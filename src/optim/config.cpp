@@ -7,11 +7,6 @@
 namespace adamgn {
 namespace {
 
-std::string num(double x) {
-  std::ostringstream s;
-  s << x;
-  return s.str();
-}
 
 SampleSize read_sample_size(ObjectReader& r, const char* key, const char* exact_word) {
   const json& v = r.raw(key);
@@ -66,7 +61,7 @@ std::string Schedule::text() const {
     case Kind::constant: return "constant";
     case Kind::cosine: return "cosine";
     case Kind::step:
-      return "step:" + (every_percent > 0.0 ? num(every_percent) + "%" : std::to_string(every)) + ":" + num(factor);
+      return "step:" + (every_percent > 0.0 ? show_number(every_percent) + "%" : std::to_string(every)) + ":" + show_number(factor);
   }
   return "?";
 }
@@ -139,11 +134,11 @@ void OptimizerConfig::read(ObjectReader& r) {
 }
 
 void OptimizerConfig::validate() const {
-  if (!(lr > 0.0)) throw UsageError("lr = " + num(lr) + " must be > 0");
-  if (!(power < 0.0 && power >= -2.0)) throw UsageError("power = " + num(power) + " must be in [-2, 0)");
-  if (!(alpha >= 0.0)) throw UsageError("alpha = " + num(alpha) + " must be >= 0");
-  if (!(beta2 >= 0.0 && beta2 < 1.0)) throw UsageError("beta2 = " + num(beta2) + " must be in [0, 1)");
-  if (!(beta1 >= 0.0 && beta1 < 1.0)) throw UsageError("beta1 = " + num(beta1) + " must be in [0, 1)");
+  if (!(lr > 0.0)) throw UsageError("lr = " + show_number(lr) + " must be > 0");
+  if (!(power < 0.0 && power >= -2.0)) throw UsageError("power = " + show_number(power) + " must be in [-2, 0)");
+  if (!(alpha >= 0.0)) throw UsageError("alpha = " + show_number(alpha) + " must be >= 0");
+  if (!(beta2 >= 0.0 && beta2 < 1.0)) throw UsageError("beta2 = " + show_number(beta2) + " must be in [0, 1)");
+  if (!(beta1 >= 0.0 && beta1 < 1.0)) throw UsageError("beta1 = " + show_number(beta1) + " must be in [0, 1)");
   if (basis_every < 1)
     throw UsageError("basis_every = " + std::to_string(basis_every) + " must be >= 1");
   if (precond == Precond::sgd && basis != BasisKind::identity)
@@ -167,7 +162,7 @@ json OptimizerConfig::to_json() const {
 
 std::string OptimizerConfig::label() const {
   if (precond == Precond::sgd) return "sgd";
-  std::string p = power == -1.0 ? "-1" : power == -0.5 ? "-1/2" : num(power);
+  std::string p = power == -1.0 ? "-1" : power == -0.5 ? "-1/2" : show_number(power);
   if (precond == Precond::adam) return power == -0.5 ? "adam" : "adam^" + p;
   return "gn^" + p;
 }

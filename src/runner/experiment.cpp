@@ -16,11 +16,6 @@
 namespace adamgn {
 namespace {
 
-std::string fmt(double x) {
-  std::ostringstream s;
-  s << x;
-  return s.str();
-}
 
 // Recursively merges `patch` into `base` (objects merge key by key, everything else replaces).
 void merge(json& base, const json& patch) {
@@ -51,8 +46,8 @@ void RunConfig::validate() const {
   if (seeds < 1) throw UsageError("run.seeds = " + std::to_string(seeds) + " must be >= 1");
   if (threads < 0) throw UsageError("run.threads = " + std::to_string(threads) + " must be >= 0");
   if (log_every < 0) throw UsageError("run.log_every = " + std::to_string(log_every) + " must be >= 0");
-  if (!(diverge_factor > 1.0)) throw UsageError("run.diverge_factor = " + fmt(diverge_factor) + " must be > 1");
-  if (!(target_loss >= 0.0)) throw UsageError("run.target_loss = " + fmt(target_loss) + " must be >= 0");
+  if (!(diverge_factor > 1.0)) throw UsageError("run.diverge_factor = " + show_number(diverge_factor) + " must be > 1");
+  if (!(target_loss >= 0.0)) throw UsageError("run.target_loss = " + show_number(target_loss) + " must be >= 0");
 }
 
 json RunConfig::to_json() const {

@@ -117,11 +117,6 @@ class LogisticFactory : public TaskFactory {
   std::shared_ptr<const LogisticProblem> p_;
 };
 
-std::string fmt(double x) {
-  std::ostringstream s;
-  s << x;
-  return s.str();
-}
 
 }  // namespace
 
@@ -135,12 +130,12 @@ std::unique_ptr<TaskFactory> make_logistic(ObjectReader& r) {
   r.read("init", c.init);
   r.finish();
   if (c.dim < 1) throw UsageError(r.path_of("dim") + " = " + std::to_string(c.dim) + " must be >= 1");
-  if (!(c.power_law >= 0.0)) throw UsageError(r.path_of("power_law") + " = " + fmt(c.power_law) + " must be >= 0");
+  if (!(c.power_law >= 0.0)) throw UsageError(r.path_of("power_law") + " = " + show_number(c.power_law) + " must be >= 0");
   if (!(c.p_label > 0.5 && c.p_label < 1.0))
-    throw UsageError(r.path_of("p_label") + " = " + fmt(c.p_label) +
+    throw UsageError(r.path_of("p_label") + " = " + show_number(c.p_label) +
                      " must be in (0.5, 1) so that sigma(theta^2) = P has a solution");
   if (!init_given) c.init = 1.0 / std::sqrt(static_cast<double>(c.dim));
-  if (!(c.init > 0.0)) throw UsageError(r.path_of("init") + " = " + fmt(c.init) + " must be > 0");
+  if (!(c.init > 0.0)) throw UsageError(r.path_of("init") + " = " + show_number(c.init) + " must be > 0");
 
   p->nu.resize(c.dim);
   for (Index i = 0; i < c.dim; ++i) p->nu[i] = std::pow(static_cast<double>(i + 1), -c.power_law);

@@ -114,11 +114,6 @@ Vec eigenvalues_of(const Mat& a) {
   return s.eigenvalues();
 }
 
-std::string fmt(double x) {
-  std::ostringstream s;
-  s << x;
-  return s.str();
-}
 
 }  // namespace
 
@@ -143,7 +138,7 @@ std::unique_ptr<TaskFactory> make_quadratic(ObjectReader& r) {
   r.finish();
 
   if (c.dim < 0) throw UsageError(r.path_of("dim") + " = " + std::to_string(c.dim) + " must be >= 1");
-  if (!(c.margin >= 1.0)) throw UsageError(r.path_of("margin") + " = " + fmt(c.margin) + " must be >= 1");
+  if (!(c.margin >= 1.0)) throw UsageError(r.path_of("margin") + " = " + show_number(c.margin) + " must be >= 1");
   if (c.cov != "spectrum" && !c.spectrum.empty())
     throw UsageError(r.path_of("spectrum") + " applies only to cov = spectrum");
   Rng problem_rng = Rng::stream(c.problem_seed, "problem");
@@ -185,7 +180,7 @@ std::unique_ptr<TaskFactory> make_quadratic(ObjectReader& r) {
       int tries = 0;
       for (;; ++tries) {
         if (tries == kMaxRotationTries)
-          throw UsageError("cov = " + c.cov + ": no rotation with margin " + fmt(c.margin) +
+          throw UsageError("cov = " + c.cov + ": no rotation with margin " + show_number(c.margin) +
                            " found for problem_seed " + std::to_string(c.problem_seed));
         u = random_rotation(c.dim, problem_rng);
         const Mat s = u * lambda.asDiagonal() * u.transpose();
