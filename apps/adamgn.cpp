@@ -13,6 +13,9 @@ int main(int argc, char** argv) {
   std::vector<adamgn::cli::Command> commands;
   adamgn::cli::add_task_command(app, "quadratic", commands);
   adamgn::cli::add_task_command(app, "logistic", commands);
+  adamgn::cli::add_task_command(app, "parity", commands);
+  adamgn::cli::add_task_command(app, "staircase", commands);
+  adamgn::cli::add_task_command(app, "teacher", commands);
   adamgn::cli::add_run_command(app, commands);
   adamgn::cli::add_presets_command(app, commands);
   adamgn::cli::add_bench_command(app, commands);

@@ -37,7 +37,7 @@ void add_optimizer_flags(CLI::App* app, Flags& f) {
   option(g, f.arm, "--name", "name", "arm name in the output (default: from --precond/--power)");
   option(g, f.arm, "--precond", "precond", "adam | gn | sgd");
   option(g, f.arm, "--power", "power", "p in D = (s + alpha)^p: -0.5 or -1 (default adam -0.5, gn -1)");
-  option(g, f.arm, "--basis", "basis", "identity | eigen");
+  option(g, f.arm, "--basis", "basis", "identity | eigen | kronecker | interp:G | interp-eigen:G");
   option(g, f.arm, "--lr", "lr", "learning rate");
   option(g, f.arm, "--schedule", "schedule", "constant | step:K[:FACTOR] | cosine");
   option(g, f.arm, "--alpha", "alpha", "regularizer added to the diagonal statistic");
@@ -172,10 +172,26 @@ void keep_arms(json& doc, const std::string& list) {
 
 void add_task_command(CLI::App& root, const std::string& task, std::vector<Command>& out) {
   auto f = std::make_shared<Flags>();
-  CLI::App* app = root.add_subcommand(task, task == "quadratic"
-                                                ? "linear regression with Gaussian inputs (paper §3)"
-                                                : "reparameterized logistic regression (paper §4)");
-  if (task == "quadratic") {
+  static const std::map<std::string, std::string> about = {
+      {"quadratic", "linear regression with Gaussian inputs (paper §3)"},
+      {"logistic", "reparameterized logistic regression (paper §4)"},
+      {"parity", "sparse parity with a one-hidden-layer ReLU MLP (paper §5, C.2)"},
+      {"staircase", "staircase (sum of parities) with a one-hidden-layer ReLU MLP (paper §5, C.2)"},
+      {"teacher", "random ReLU teacher, student twice as wide (paper §5, C.2)"}};
+  CLI::App* app = root.add_subcommand(task, about.at(task));
+  if (task == "parity" || task == "staircase" || task == "teacher") {
+    option(app, f->task, "--dim", "dim", "input dimension (parity 20, staircase 21, teacher 20)");
+    if (task == "teacher") {
+      option(app, f->task, "--teacher-width", "teacher_width", "teacher hidden width (default 16)");
+    } else {
+      option(app, f->task, "--k", "k", task == "parity" ? "parity degree (default 6)" : "number of segments (default 3)");
+    }
+    option(app, f->task, "--width", "width", "student hidden width (default 512; teacher: 2 x teacher width)");
+    option(app, f->task, "--precision", "precision", "f32 (default) | f64 for forward, backward and curvature");
+    switch_flag(app, f->task, "--output-bias", "output_bias", "add an output bias c");
+    option(app, f->task, "--eval-size", "eval_size", "size of the fixed probe and test batches (default 4096)");
+    option(app, f->task, "--problem-seed", "problem_seed", "seed of the data distribution and test set");
+  } else if (task == "quadratic") {
     option(app, f->task, "--cov", "cov", "block | half | one | spectrum");
     option(app, f->task, "--dim", "dim", "dimension (block: 2d, default 100; half/one: 5)");
     option(app, f->task, "--spectrum", "spectrum", "eigenvalues A,B,... for --cov spectrum");

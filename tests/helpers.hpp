@@ -24,7 +24,7 @@ inline Vec trajectory_end(const TaskFactory& f, const OptimizerConfig& c, Index 
   auto task = f.make(seed);
   Rng data = Rng::stream(seed, "data"), curv = Rng::stream(seed, "curvature");
   Vec theta = task->initial_parameters();
-  Optimizer opt(c, theta.size(), steps, std::move(basis));
+  Optimizer opt(c, task->layout(), steps, std::move(basis));
   for (Index t = 0; t < steps; ++t) opt.step(*task, theta, t, data, curv);
   if (second_moment && opt.diagonal() && opt.diagonal()->second_moment())
     *second_moment = *opt.diagonal()->second_moment();

@@ -83,6 +83,13 @@ TEST_CASE("user errors: one line, exit code 2, no file") {
   check_usage_error("quadratic --cov spectrum --spectrum 1,x,3", "task.spectrum");
   check_usage_error("quadratic --dim 5000 --basis eigen", "limit is 4096");
   check_usage_error("logistic --p-label 0.2", "task.p_label = 0.2");
+  check_usage_error("parity --steps 2", "batch = full is not available for task parity");
+  check_usage_error("parity --batch 8 --precond gn --gn-batch population", "gn_batch = population");
+  check_usage_error("parity --batch 8 --basis eigen", "limit is 4096");
+  check_usage_error("staircase --k 4 --batch 8", "task.k = 4 must divide dim = 21");
+  check_usage_error("teacher --precision f16 --batch 8", "task.precision = f16");
+  check_usage_error("parity --batch 8 --basis interp:2", "basis = interp:2");
+  check_usage_error("quadratic --basis kronecker", "needs per-sample pseudo-gradients");
   check_usage_error("run --preset fig99", "fig99");
   check_usage_error("run --preset fig1-left --set task.lerning_rate=1", "task.lerning_rate");
   check_usage_error("run --preset fig1-left --set arms.nobody.lr=1", "no arm named nobody");
@@ -136,6 +143,20 @@ TEST_CASE("output modes: file, stdout, --jsonl lines, presets list, version") {
   r = adamgn("quadratic --cov half --steps 10 -q");
   CHECK(r.code == 0);
   CHECK(nlohmann::json::parse(r.out)["config"]["task"]["cov"] == "half");
+
+  r = adamgn("teacher --width 8 --batch 16 --gn-batch 64 --basis kronecker --precond gn --alpha 1e-3 --lr 0.01 "
+             "--steps 5 --log-every 5 --seeds 2 -q");
+  CHECK(r.code == 0);
+  {
+    const auto doc = nlohmann::json::parse(r.out);
+    const auto& run = doc["arms"][0]["runs"][0];
+    CHECK(run["test_loss"].size() == run["steps"].size());
+    CHECK_FALSE(run.contains("test_accuracy"));  // teacher is a regression
+    CHECK(doc["arms"][0]["summary"].contains("final_test_loss_mean"));
+  }
+  r = adamgn("parity --width 16 --batch 16 --steps 4 --log-every 2 --seeds 1 -q");
+  CHECK(r.code == 0);
+  CHECK(nlohmann::json::parse(r.out)["arms"][0]["runs"][0]["test_accuracy"].size() == 3);
 
   r = adamgn("presets");
   CHECK(r.code == 0);

@@ -80,7 +80,7 @@ TEST_CASE("A.1: batch-1 GN^-1 in the eigenbasis follows E[l_t+1] = (1 - 2 lr + (
     Rng data = Rng::stream(static_cast<std::uint64_t>(s), "data"), curv = Rng::stream(static_cast<std::uint64_t>(s), "curvature");
     Vec theta = task->initial_parameters();
     const double l0 = task->evaluate(theta).loss;
-    Optimizer opt(c, d, 20);
+    Optimizer opt(c, task->layout(), 20);
     std::size_t k = 0;
     for (Index t = 0; t < 20; ++t) {
       opt.step(*task, theta, t, data, curv);

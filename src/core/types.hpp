@@ -21,13 +21,16 @@ class UsageError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+using RowMat = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
 // One named parameter block inside the flat parameter vector: a matrix (rows x cols, stored
-// row-major in the flat vector) or a vector (cols == 1).
+// row-major in the flat vector) or a vector (rows entries, cols == 1, matrix == false).
 struct Block {
   std::string name;
   Index rows = 0;
   Index cols = 1;
   Index offset = 0;
+  bool matrix = false;
   Index size() const { return rows * cols; }
 };
 
@@ -36,9 +39,13 @@ struct Layout {
   Index size() const { return blocks.empty() ? 0 : blocks.back().offset + blocks.back().size(); }
   static Layout single_vector(const std::string& name, Index n) {
     Layout l;
-    l.blocks.push_back(Block{name, n, 1, 0});
+    l.add_vector(name, n);
     return l;
   }
+  void add_matrix(const std::string& name, Index rows, Index cols) {
+    blocks.push_back(Block{name, rows, cols, size(), true});
+  }
+  void add_vector(const std::string& name, Index n) { blocks.push_back(Block{name, n, 1, size(), false}); }
 };
 
 }  // namespace adamgn

@@ -18,6 +18,18 @@ json summary_json(const ArmSummary& s, bool with_target) {
          {"n_ok", s.n_ok},   {"n_diverged", s.n_diverged}};
   j["final_loss_mean"] = s.loss_mean.empty() ? json(nullptr) : json(s.loss_mean.back());
   j["final_loss_se"] = s.loss_se.empty() ? json(nullptr) : json(s.loss_se.back());
+  if (!s.test_loss_mean.empty()) {
+    j["test_loss_mean"] = s.test_loss_mean;
+    j["test_loss_se"] = s.test_loss_se;
+    j["final_test_loss_mean"] = s.test_loss_mean.back();
+    j["final_test_loss_se"] = s.test_loss_se.back();
+  }
+  if (!s.test_accuracy_mean.empty()) {
+    j["test_accuracy_mean"] = s.test_accuracy_mean;
+    j["test_accuracy_se"] = s.test_accuracy_se;
+    j["final_test_accuracy_mean"] = s.test_accuracy_mean.back();
+    j["final_test_accuracy_se"] = s.test_accuracy_se.back();
+  }
   if (with_target) {
     j["n_reached_target"] = s.n_reached_target;
     j["steps_to_target_mean"] = s.n_reached_target > 0 ? json(s.steps_to_target_mean) : json(nullptr);
@@ -53,21 +65,27 @@ ArmSummary summarize_arm(const std::vector<RunResult>& runs) {
   if (s.n_reached_target > 0) s.steps_to_target_mean = target_sum / static_cast<double>(s.n_reached_target);
   if (!first_ok) return s;
   s.steps = first_ok->steps;
-  const std::size_t points = s.steps.size();
-  s.loss_mean.assign(points, 0.0);
-  s.loss_se.assign(points, 0.0);
   const double n = static_cast<double>(s.n_ok);
-  for (std::size_t k = 0; k < points; ++k) {
-    double sum = 0.0;
-    for (const auto& r : runs)
-      if (!r.diverged) sum += r.loss[k];
-    const double mean = sum / n;
-    double ss = 0.0;
-    for (const auto& r : runs)
-      if (!r.diverged) ss += (r.loss[k] - mean) * (r.loss[k] - mean);
-    s.loss_mean[k] = mean;
-    s.loss_se[k] = s.n_ok > 1 ? std::sqrt(ss / (n - 1.0) / n) : 0.0;
-  }
+  // Mean and standard error, point by point, of one curve over the runs that did not diverge.
+  auto curve = [&](std::vector<double> RunResult::*field, std::vector<double>& mean_out, std::vector<double>& se_out) {
+    const std::size_t points = (first_ok->*field).size();
+    mean_out.assign(points, 0.0);
+    se_out.assign(points, 0.0);
+    for (std::size_t k = 0; k < points; ++k) {
+      double sum = 0.0;
+      for (const auto& r : runs)
+        if (!r.diverged) sum += (r.*field)[k];
+      const double mean = sum / n;
+      double ss = 0.0;
+      for (const auto& r : runs)
+        if (!r.diverged) ss += ((r.*field)[k] - mean) * ((r.*field)[k] - mean);
+      mean_out[k] = mean;
+      se_out[k] = s.n_ok > 1 ? std::sqrt(ss / (n - 1.0) / n) : 0.0;
+    }
+  };
+  curve(&RunResult::loss, s.loss_mean, s.loss_se);
+  curve(&RunResult::test_loss, s.test_loss_mean, s.test_loss_se);
+  curve(&RunResult::test_accuracy, s.test_accuracy_mean, s.test_accuracy_se);
   return s;
 }
 
@@ -84,6 +102,8 @@ json run_json(const RunResult& r) {
          {"wall_seconds", r.wall_seconds},
          {"basis_failures", r.basis_failures},
          {"steps_to_target", r.steps_to_target >= 0 ? json(r.steps_to_target) : json(nullptr)}};
+  if (!r.test_loss.empty()) j["test_loss"] = r.test_loss;
+  if (!r.test_accuracy.empty()) j["test_accuracy"] = r.test_accuracy;
   for (auto it = r.record.begin(); it != r.record.end(); ++it) j[it.key()] = it.value();
   return j;
 }

@@ -14,6 +14,7 @@ namespace adamgn {
 struct ArmSummary {
   std::vector<Index> steps;
   std::vector<double> loss_mean, loss_se;
+  std::vector<double> test_loss_mean, test_loss_se, test_accuracy_mean, test_accuracy_se;
   Index n_ok = 0, n_diverged = 0;
   Index n_reached_target = 0;
   double steps_to_target_mean = 0.0;

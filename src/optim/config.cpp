@@ -37,6 +37,9 @@ const char* to_string(BasisKind b) {
   switch (b) {
     case BasisKind::identity: return "identity";
     case BasisKind::eigen: return "eigen";
+    case BasisKind::kronecker: return "kronecker";
+    case BasisKind::interp_kronecker: return "interp";
+    case BasisKind::interp_eigen: return "interp-eigen";
   }
   return "?";
 }
@@ -115,9 +118,22 @@ void OptimizerConfig::read(ObjectReader& r) {
   if (r.has("basis")) {
     std::string b;
     r.read("basis", b);
+    const auto bad = [&] {
+      return UsageError(r.path_of("basis") + " = " + b +
+                        " must be identity, eigen, kronecker, interp:G or interp-eigen:G (G in [0, 1])");
+    };
     if (b == "identity") basis = BasisKind::identity;
     else if (b == "eigen") basis = BasisKind::eigen;
-    else throw UsageError(r.path_of("basis") + " = " + b + " must be identity or eigen");
+    else if (b == "kronecker") basis = BasisKind::kronecker;
+    else if (b.rfind("interp:", 0) == 0 || b.rfind("interp-eigen:", 0) == 0) {
+      const bool eig = b.rfind("interp-eigen:", 0) == 0;
+      const json g = parse_scalar(b.substr(b.find(':') + 1));
+      if (!g.is_number() || !(g.get<double>() >= 0.0 && g.get<double>() <= 1.0)) throw bad();
+      basis = eig ? BasisKind::interp_eigen : BasisKind::interp_kronecker;
+      gamma = g.get<double>();
+    } else {
+      throw bad();
+    }
   }
   r.read("lr", lr);
   if (r.has("schedule")) {
@@ -142,14 +158,14 @@ void OptimizerConfig::validate() const {
   if (basis_every < 1)
     throw UsageError("basis_every = " + std::to_string(basis_every) + " must be >= 1");
   if (precond == Precond::sgd && basis != BasisKind::identity)
-    throw UsageError("basis = " + std::string(to_string(basis)) +
+    throw UsageError("basis = " + basis_text() +
                      " does not apply to precond = sgd (sgd uses U = I, D = I)");
 }
 
 json OptimizerConfig::to_json() const {
   return json{{"precond", to_string(precond)},
               {"power", power},
-              {"basis", to_string(basis)},
+              {"basis", basis_text()},
               {"lr", lr},
               {"schedule", schedule.text()},
               {"alpha", alpha},
@@ -158,6 +174,12 @@ json OptimizerConfig::to_json() const {
               {"batch", sample_size_json(batch, "full")},
               {"gn_batch", sample_size_json(gn_batch, "population")},
               {"basis_every", basis_every}};
+}
+
+std::string OptimizerConfig::basis_text() const {
+  if (basis == BasisKind::interp_kronecker || basis == BasisKind::interp_eigen)
+    return std::string(to_string(basis)) + ":" + show_number(gamma);
+  return to_string(basis);
 }
 
 std::string OptimizerConfig::label() const {

@@ -11,7 +11,9 @@
 namespace adamgn {
 
 enum class Precond { adam, gn, sgd };
-enum class BasisKind { identity, eigen };
+// identity, eigen (full GN eigenbasis), kronecker (Kronecker-factored eigenbasis), and the
+// geodesic interpolations interp:G (identity -> kronecker) and interp-eigen:G (identity -> eigen).
+enum class BasisKind { identity, eigen, kronecker, interp_kronecker, interp_eigen };
 
 // Learning-rate schedule (SPEC "Update" step 5): "constant", "cosine", or "step:K[:FACTOR]"
 // which multiplies the rate by FACTOR (default 0.5) every K steps; K may be a percentage of the
@@ -31,6 +33,7 @@ struct OptimizerConfig {
   Precond precond = Precond::adam;
   double power = -0.5;  // resolved default: -0.5 for adam, -1 for gn
   BasisKind basis = BasisKind::identity;
+  double gamma = 1.0;  // interpolation factor for interp:G / interp-eigen:G
   double lr = 1e-3;
   Schedule schedule;
   double alpha = 0.0;
@@ -46,6 +49,7 @@ struct OptimizerConfig {
   json to_json() const;
   // Short label such as "adam", "gn^-1", "gn^-1/2", "sgd".
   std::string label() const;
+  std::string basis_text() const;  // "identity", "eigen", "kronecker", "interp:0.5", ...
 };
 
 const char* to_string(Precond p);

@@ -1,23 +1,28 @@
 #include "optim/optimizer.hpp"
 
+#include "optim/kronecker.hpp"
+
 #include <algorithm>
 #include <cmath>
 
 namespace adamgn {
 
-std::unique_ptr<Basis> make_basis(BasisKind kind, Index dim) {
-  switch (kind) {
+std::unique_ptr<Basis> make_basis(const OptimizerConfig& config, const Layout& layout) {
+  switch (config.basis) {
     case BasisKind::identity: return std::make_unique<IdentityBasis>();
-    case BasisKind::eigen: return std::make_unique<EigenBasis>(dim);
+    case BasisKind::eigen: return std::make_unique<EigenBasis>(layout.size());
+    case BasisKind::kronecker: return std::make_unique<KroneckerBasis>(layout);
+    case BasisKind::interp_kronecker: return std::make_unique<KroneckerBasis>(layout, config.gamma);
+    case BasisKind::interp_eigen: return std::make_unique<InterpolatedEigenBasis>(layout.size(), config.gamma);
   }
   return nullptr;
 }
 
-Optimizer::Optimizer(const OptimizerConfig& config, Index dim, Index total_steps,
+Optimizer::Optimizer(const OptimizerConfig& config, const Layout& layout, Index total_steps,
                      std::unique_ptr<Basis> basis)
     : config_(config),
       total_steps_(total_steps),
-      basis_(basis ? std::move(basis) : make_basis(config.basis, dim)) {
+      basis_(basis ? std::move(basis) : make_basis(config, layout)) {
   if (config.precond == Precond::adam) diagonal_ = std::make_unique<AdamDiagonal>(config.beta2);
   if (config.precond == Precond::gn) diagonal_ = std::make_unique<GaussNewtonDiagonal>();
 }

@@ -17,7 +17,7 @@ namespace adamgn {
 class Optimizer {
  public:
   // `basis` replaces the basis named in `config` (tests use fixed bases this way).
-  Optimizer(const OptimizerConfig& config, Index dim, Index total_steps,
+  Optimizer(const OptimizerConfig& config, const Layout& layout, Index total_steps,
             std::unique_ptr<Basis> basis = nullptr);
 
   // Step `t` (0-based) at theta; returns the batch-mean loss at theta before the update.
@@ -39,6 +39,6 @@ class Optimizer {
   Vec grad_, momentum_, direction_, rotated_, stat_, update_;
 };
 
-std::unique_ptr<Basis> make_basis(BasisKind kind, Index dim);
+std::unique_ptr<Basis> make_basis(const OptimizerConfig& config, const Layout& layout);
 
 }  // namespace adamgn

@@ -111,12 +111,23 @@ ExperimentSpec parse_experiment(json doc, const std::string& scale) {
 
 void check_compatible(const ExperimentSpec& spec, const TaskFactory& factory) {
   for (const auto& a : spec.arms) {
-    if (a.optimizer.basis == BasisKind::eigen && !factory.gn_is_diagonal() &&
-        factory.dim() > EigenBasis::kMaxDense)
-      throw UsageError("arm " + a.name + ": basis = eigen needs the full " +
+    const OptimizerConfig& o = a.optimizer;
+    const bool dense = o.basis == BasisKind::eigen || o.basis == BasisKind::interp_eigen;
+    if (dense && !factory.gn_is_diagonal() && factory.dim() > EigenBasis::kMaxDense)
+      throw UsageError("arm " + a.name + ": basis = " + o.basis_text() + " needs the full " +
                        std::to_string(factory.dim()) + " x " + std::to_string(factory.dim()) +
                        " GN matrix; the limit is " + std::to_string(EigenBasis::kMaxDense) +
-                       " parameters");
+                       " parameters (use kronecker)");
+    const bool kron = o.basis == BasisKind::kronecker || o.basis == BasisKind::interp_kronecker;
+    if (kron && !factory.has_pseudo_gradients())
+      throw UsageError("arm " + a.name + ": basis = " + o.basis_text() + " needs per-sample pseudo-gradients, which task " +
+                       factory.name() + " does not provide (use eigen)");
+    if (!factory.has_population() && o.batch.exact)
+      throw UsageError("arm " + a.name + ": batch = full is not available for task " + factory.name() +
+                       " (fresh samples every step); give a batch size");
+    if (!factory.has_population() && o.gn_batch.exact && o.precond != Precond::sgd)
+      throw UsageError("arm " + a.name + ": gn_batch = population is not available for task " + factory.name() +
+                       "; give a GN batch size");
   }
 }
 
@@ -130,22 +141,28 @@ RunResult run_one(const TaskFactory& factory, const OptimizerConfig& opt, const 
   Rng data_rng = Rng::stream(seed, "data");
   Rng curvature_rng = Rng::stream(seed, "curvature");
   Vec theta = task->initial_parameters();
-  Optimizer optimizer(opt, theta.size(), run.steps);
+  Optimizer optimizer(opt, task->layout(), run.steps);
 
   const Index log_every = run.resolved_log_every();
-  const double loss0 = task->evaluate(theta).loss;
+  const Evaluation eval0 = task->evaluate(theta);
+  const double loss0 = eval0.loss;
   const double limit = run.diverge_factor * std::max(loss0, 1e-300);
-  auto record = [&](Index step, double loss) {
+  auto finite = [&](const Evaluation& e) {
+    return std::isfinite(e.loss) && e.loss <= limit && (!e.has_test || std::isfinite(e.test_loss));
+  };
+  auto record = [&](Index step, const Evaluation& e) {
     res.steps.push_back(step);
-    res.loss.push_back(loss);
-    if (run.target_loss > 0.0 && res.steps_to_target < 0 && loss <= run.target_loss) res.steps_to_target = step;
+    res.loss.push_back(e.loss);
+    if (e.has_test) res.test_loss.push_back(e.test_loss);
+    if (e.has_accuracy) res.test_accuracy.push_back(e.test_accuracy);
+    if (run.target_loss > 0.0 && res.steps_to_target < 0 && e.loss <= run.target_loss) res.steps_to_target = step;
   };
   auto diverge = [&](Index step) {
     res.diverged = true;
     res.diverged_at = step;
   };
-  if (!std::isfinite(loss0)) diverge(0);
-  else record(0, loss0);
+  if (!finite(eval0)) diverge(0);
+  else record(0, eval0);
 
   for (Index t = 0; t < run.steps && !res.diverged; ++t) {
     const double batch_loss = optimizer.step(*task, theta, t, data_rng, curvature_rng);
@@ -159,9 +176,9 @@ RunResult run_one(const TaskFactory& factory, const OptimizerConfig& opt, const 
     }
     const Index step = t + 1;
     if (step % log_every == 0 || step == run.steps) {
-      const double loss = task->evaluate(theta).loss;
-      if (!std::isfinite(loss) || loss > limit) diverge(step);
-      else record(step, loss);
+      const Evaluation e = task->evaluate(theta);
+      if (!finite(e)) diverge(step);
+      else record(step, e);
     }
   }
   // A curve ends at its last finite point: points logged at or after the divergence step are
@@ -169,6 +186,8 @@ RunResult run_one(const TaskFactory& factory, const OptimizerConfig& opt, const 
   while (res.diverged && !res.steps.empty() && res.steps.back() >= res.diverged_at) {
     res.steps.pop_back();
     res.loss.pop_back();
+    if (!res.test_loss.empty()) res.test_loss.pop_back();
+    if (!res.test_accuracy.empty()) res.test_accuracy.pop_back();
   }
   res.basis_failures = optimizer.basis_failures();
   res.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

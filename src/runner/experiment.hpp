@@ -54,6 +54,8 @@ struct RunResult {
   Index diverged_at = -1;
   std::vector<Index> steps;
   std::vector<double> loss;
+  std::vector<double> test_loss;      // tasks with a held-out set
+  std::vector<double> test_accuracy;  // tasks with a held-out accuracy
   double wall_seconds = 0.0;
   Index basis_failures = 0;
   Index steps_to_target = -1;

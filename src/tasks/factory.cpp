@@ -1,23 +1,27 @@
 #include "tasks/factory.hpp"
 
 #include "tasks/logistic.hpp"
+#include "tasks/mlp.hpp"
 #include "tasks/quadratic.hpp"
 
 namespace adamgn {
 
 const std::vector<std::string>& task_names() {
-  static const std::vector<std::string> names = {"quadratic", "logistic"};
+  static const std::vector<std::string> names = {"quadratic", "logistic", "parity", "staircase", "teacher"};
   return names;
 }
 
 std::unique_ptr<TaskFactory> make_task_factory(const json& task) {
   ObjectReader r(task, "task");
   std::string name;
-  if (!r.has("name")) throw UsageError("task.name is missing (one of quadratic, logistic)");
+  if (!r.has("name")) throw UsageError("task.name is missing");
   r.read("name", name);
   if (name == "quadratic") return make_quadratic(r);
   if (name == "logistic") return make_logistic(r);
-  throw UsageError("task.name = " + name + " is not a task (one of quadratic, logistic)");
+  if (name == "parity" || name == "staircase" || name == "teacher") return make_mlp(name, r);
+  std::string known;
+  for (const auto& n : task_names()) known += (known.empty() ? "" : ", ") + n;
+  throw UsageError("task.name = " + name + " is not a task (one of " + known + ")");
 }
 
 }  // namespace adamgn

@@ -18,6 +18,10 @@ class TaskFactory {
   virtual Index dim() const = 0;
   // True when the GN matrix is diagonal by structure (then no dense eigendecomposition is needed).
   virtual bool gn_is_diagonal() const { return false; }
+  // True when tasks provide per-sample GN pseudo-gradients (needed by the Kronecker basis).
+  virtual bool has_pseudo_gradients() const { return false; }
+  // True when exact population gradients and GN (batch full, gn_batch population) exist.
+  virtual bool has_population() const { return true; }
   virtual std::unique_ptr<Task> make(std::uint64_t seed) const = 0;
   // Fully resolved configuration (every field, defaults filled in).
   virtual json config() const = 0;

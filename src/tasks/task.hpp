@@ -22,22 +22,52 @@ struct SampleSize {
   static SampleSize samples(Index n) { return {false, n}; }
 };
 
-// What an optimizer needs to know about the GN matrix H this step.
-enum class CurvatureNeed { none, diagonal, full };
+// What an optimizer needs to know about the GN matrix H this step: its diagonal, the per-sample
+// pseudo-gradients behind the Kronecker factors, or the full matrix.
+enum class CurvatureNeed { none, diagonal, kronecker, full };
+
+// Per-sample GN pseudo-gradients of one parameter block as rank-one terms. For a matrix block
+// (m x n) term r is left.row(r)^T right.row(r); for a vector block `left` holds the terms and
+// `right` is empty. A sample contributes one term per output direction, so that
+//   H_block = row_weight * sum_r vec(G_r) vec(G_r)^T
+// is the exact GN block (sum over output directions; squared loss, so the loss Hessian is I).
+struct PseudoGradients {
+  Mat left;
+  Mat right;
+};
 
 // GN information. `diag` is always filled when anything was asked for. `full` is filled when
 // `full` was asked for, unless the task's GN is diagonal by structure (one-hot inputs), in which
-// case `structurally_diagonal` is set and `diag` is the whole matrix.
+// case `structurally_diagonal` is set and `diag` is the whole matrix. `pseudo` (one entry per
+// layout block) is filled when `kronecker` was asked for.
 struct Curvature {
   CurvatureNeed level = CurvatureNeed::none;
   bool structurally_diagonal = false;
   Vec diag;
   Mat full;
+  std::vector<PseudoGradients> pseudo;
+  double row_weight = 0.0;
   std::uint64_t version = 0;  // bumped by the optimizer whenever a new estimate is stored
 };
 
+// diag(U_b^T H_b U_b) for one block with U_b = Q_L (x) Q_R (matrix block) or Q_L (vector block),
+// written into out at the block's offset; a null factor means the identity. Shared by the
+// identity basis (through complete_from_pseudo) and the Kronecker basis, so that identity factors
+// give bit-identical numbers on both paths.
+void gn_diagonal_block(const Block& blk, const PseudoGradients& g, double row_weight, const Mat* ql,
+                       const Mat* qr, Vec& out);
+
+// Fills c.diag, and c.full when need == full, from c.pseudo (tasks that produce pseudo-gradients
+// get the other forms from here).
+void complete_from_pseudo(const Layout& layout, CurvatureNeed need, Curvature& c);
+
 struct Evaluation {
   double loss = 0.0;  // the curve a run records (population / excess loss for the convex tasks)
+  // Held-out metrics, for tasks that have a test set (NaN when a task has no accuracy).
+  bool has_test = false;
+  double test_loss = 0.0;
+  double test_accuracy = 0.0;
+  bool has_accuracy = false;
 };
 
 class Task {

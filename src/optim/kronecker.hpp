@@ -1,0 +1,52 @@
+// Kronecker-factored eigenbasis (paper C.1, eq. 26; SPEC "Basis U"): for a matrix block W (m x n)
+// with GN pseudo-gradient terms G_r = l_r r_r^T,
+//   Q_L = eigvecs(E[G G^T]) = eigvecs(sum_r |r_r|^2 l_r l_r^T),  Q_R = eigvecs(E[G^T G]),
+// and U = Q_L (x) Q_R is applied as Q_L^T G Q_R, never formed. A vector block gets the full
+// eigenbasis of its own GN block. The GN diagonal in this basis, E[(Q_L^T G Q_R)^2], is
+// ((L Q_L)^2)^T ((R Q_R)^2) for the stacked terms: two GEMMs.
+//
+// With gamma < 1 every factor Q is replaced by the geodesic point exp(gamma log Q) between I and
+// Q (paper Algorithm 2), after aligning column signs (Q_jj >= 0) and making det Q = +1, which
+// leaves the update unchanged (D depends on squares) and makes the log real.
+#pragma once
+
+#include "optim/basis.hpp"
+
+namespace adamgn {
+
+// exp(gamma log Q) after the sign and determinant alignment described above; gamma = 0 gives I
+// and gamma = 1 the aligned Q exactly. Q must be orthogonal.
+Mat geodesic_from_identity(const Mat& q, double gamma);
+
+class KroneckerBasis : public Basis {
+ public:
+  KroneckerBasis(const Layout& layout, double gamma = 1.0);
+
+  CurvatureNeed refresh_need() const override { return CurvatureNeed::kronecker; }
+  CurvatureNeed gn_need() const override { return CurvatureNeed::kronecker; }
+  bool refresh(const Curvature& c, Vec* v) override;
+  void rotate(const Vec& g, Vec& out) const override;
+  void unrotate(const Vec& d, Vec& out) const override;
+  void gn_diagonal(const Curvature& c, Vec& h) const override;
+
+  // Factors of block b: {Q_L, Q_R} for a matrix block, {Q} for a vector block.
+  const std::vector<Mat>& factors(std::size_t b) const { return q_[b]; }
+
+ private:
+  Layout layout_;
+  double gamma_;
+  std::vector<std::vector<Mat>> q_;
+};
+
+// Full-matrix eigenbasis moved along the geodesic from I by gamma (interp-eigen:G).
+class InterpolatedEigenBasis : public EigenBasis {
+ public:
+  InterpolatedEigenBasis(Index n, double gamma) : EigenBasis(n), gamma_(gamma) {}
+  bool refresh(const Curvature& c, Vec* v) override;
+  void gn_diagonal(const Curvature& c, Vec& h) const override { MatrixBasis::gn_diagonal(c, h); }
+
+ private:
+  double gamma_;
+};
+
+}  // namespace adamgn

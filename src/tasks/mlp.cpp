@@ -1,0 +1,306 @@
+#include "tasks/mlp.hpp"
+
+#include <cmath>
+
+namespace adamgn {
+namespace {
+
+// Where samples come from. Inputs and targets are produced in float64 and cast once per batch.
+class DataSource {
+ public:
+  virtual ~DataSource() = default;
+  virtual void sample(Index n, Rng& rng, Mat& x, Mat& y) const = 0;
+  virtual bool has_accuracy() const = 0;
+  // Number of rows of prediction f that count as correct against y.
+  virtual double correct(const Mat& f, const Mat& y) const = 0;
+};
+
+void sign_inputs(Index n, Index d, Rng& rng, Mat& x) {
+  x.resize(n, d);
+  for (Index i = 0; i < n; ++i)
+    for (Index j = 0; j < d; ++j) x(i, j) = (rng.next_u64() >> 63) ? 1.0 : -1.0;
+}
+
+class ParitySource : public DataSource {
+ public:
+  ParitySource(Index d, Index k) : d_(d), k_(k) {}
+  void sample(Index n, Rng& rng, Mat& x, Mat& y) const override {
+    sign_inputs(n, d_, rng, x);
+    y = x.leftCols(k_).rowwise().prod();
+  }
+  bool has_accuracy() const override { return true; }
+  double correct(const Mat& f, const Mat& y) const override {
+    return ((f.col(0).array() > 0.0) == (y.col(0).array() > 0.0)).cast<double>().sum();
+  }
+
+ private:
+  Index d_, k_;
+};
+
+class StaircaseSource : public DataSource {
+ public:
+  StaircaseSource(Index d, Index k) : d_(d), k_(k) {}
+  void sample(Index n, Rng& rng, Mat& x, Mat& y) const override {
+    sign_inputs(n, d_, rng, x);
+    const Index len = d_ / k_;
+    y = Mat::Zero(n, 1);
+    for (Index s = 0; s < k_; ++s) y.col(0) += x.middleCols(s * len, len).rowwise().prod();
+  }
+  bool has_accuracy() const override { return true; }
+  double correct(const Mat& f, const Mat& y) const override {
+    double ok = 0.0;
+    for (Index i = 0; i < f.rows(); ++i) {
+      // nearest of -k, -k+2, ..., k
+      double label = 2.0 * std::round((f(i, 0) + static_cast<double>(k_)) / 2.0) - static_cast<double>(k_);
+      label = std::max(-static_cast<double>(k_), std::min(static_cast<double>(k_), label));
+      ok += label == y(i, 0);
+    }
+    return ok;
+  }
+
+ private:
+  Index d_, k_;
+};
+
+class TeacherSource : public DataSource {
+ public:
+  TeacherSource(Index d, Index h, Rng& rng) {
+    Mat b(d, d);
+    rng.fill_normal(b);
+    factor_ = b / std::sqrt(static_cast<double>(d));  // Sigma_x = factor factor^T
+    w_.resize(h, d);
+    rng.fill_normal(w_);
+    w_ /= std::sqrt(static_cast<double>(d));
+    bias_.resize(h);
+    rng.fill_normal(bias_);
+    bias_ *= 0.1;
+    a_.resize(h);
+    rng.fill_normal(a_);
+    a_ /= std::sqrt(static_cast<double>(h));
+  }
+  void sample(Index n, Rng& rng, Mat& x, Mat& y) const override {
+    Mat z(factor_.cols(), n);  // sample by sample, so a batch of n is n batches of one in a row
+    rng.fill_normal(z);
+    x.noalias() = z.transpose() * factor_.transpose();
+    const Mat hidden = ((x * w_.transpose()).rowwise() + bias_.transpose()).cwiseMax(0.0);
+    y = hidden * a_;
+  }
+  bool has_accuracy() const override { return false; }
+  double correct(const Mat&, const Mat&) const override { return 0.0; }
+
+ private:
+  Mat factor_, w_;
+  Vec bias_, a_;
+};
+
+struct MlpProblem {
+  MlpConfig cfg;
+  Index out = 1;
+  Layout layout;
+  std::unique_ptr<DataSource> source;
+  Mat probe_x, probe_y, test_x, test_y;
+};
+
+// The network's computations in scalar type T.
+template <class T>
+class Network {
+ public:
+  using M = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>;
+  using V = Eigen::Matrix<T, Eigen::Dynamic, 1>;
+
+  explicit Network(const MlpProblem& p) : p_(p) {}
+
+  void load(const Vec& theta) {
+    const auto& bl = p_.layout.blocks;
+    w_ = Eigen::Map<const RowMat>(theta.data() + bl[0].offset, bl[0].rows, bl[0].cols).cast<T>();
+    b_ = theta.segment(bl[1].offset, bl[1].size()).cast<T>();
+    a_ = Eigen::Map<const RowMat>(theta.data() + bl[2].offset, bl[2].rows, bl[2].cols).cast<T>();
+    if (p_.cfg.output_bias) c_ = theta.segment(bl[3].offset, bl[3].size()).cast<T>();
+  }
+
+  // f for inputs x (n x d); keeps the pre-activations for backward / pseudo-gradients.
+  const M& forward(const M& x) {
+    h_.noalias() = x * w_.transpose();
+    h_.rowwise() += b_.transpose();
+    z_ = h_.cwiseMax(T(0));
+    f_.noalias() = z_ * a_.transpose();
+    if (p_.cfg.output_bias) f_.rowwise() += c_.transpose();
+    return f_;
+  }
+
+  // Batch-mean loss 1/2 |f - y|^2 and its gradient (after forward(x)).
+  double backward(const M& x, const M& y, Vec& grad) {
+    const auto& bl = p_.layout.blocks;
+    const T inv_n = T(1) / static_cast<T>(x.rows());
+    const M r = f_ - y;
+    const double loss = 0.5 * static_cast<double>(r.squaredNorm()) / static_cast<double>(x.rows());
+    const M df = r * inv_n;
+    grad.resize(p_.layout.size());
+    const M da = df.transpose() * z_;
+    M dh = (df * a_).cwiseProduct((h_.array() > T(0)).template cast<T>().matrix());
+    const M dw = dh.transpose() * x;
+    Eigen::Map<RowMat>(grad.data() + bl[0].offset, bl[0].rows, bl[0].cols) = dw.template cast<double>();
+    grad.segment(bl[1].offset, bl[1].size()) = dh.colwise().sum().transpose().template cast<double>();
+    Eigen::Map<RowMat>(grad.data() + bl[2].offset, bl[2].rows, bl[2].cols) = da.template cast<double>();
+    if (p_.cfg.output_bias) grad.segment(bl[3].offset, bl[3].size()) = df.colwise().sum().transpose().template cast<double>();
+    return loss;
+  }
+
+  // GN pseudo-gradients (after forward(x)): one term per (sample, output direction).
+  void pseudo(const M& x, Curvature& c) const {
+    const Index n = x.rows(), k = p_.out, m = w_.rows();
+    const M active = (h_.array() > T(0)).template cast<T>().matrix();
+    c.pseudo.assign(p_.layout.blocks.size(), PseudoGradients{});
+    Mat delta(n * k, m), xs(n * k, x.cols()), zs(n * k, m), e = Mat::Zero(n * k, k);
+    for (Index j = 0; j < k; ++j) {
+      // rows j*n .. j*n+n-1 hold output direction j
+      delta.middleRows(j * n, n) = (active.array().rowwise() * a_.row(j).array()).matrix().template cast<double>();
+      xs.middleRows(j * n, n) = x.template cast<double>();
+      zs.middleRows(j * n, n) = z_.template cast<double>();
+      e.block(j * n, j, n, 1).setOnes();
+    }
+    c.pseudo[0] = {delta, xs};
+    c.pseudo[1] = {delta, Mat()};
+    c.pseudo[2] = {e, zs};
+    if (p_.cfg.output_bias) c.pseudo[3] = {e, Mat()};
+    c.row_weight = 1.0 / static_cast<double>(n);
+  }
+
+ private:
+  const MlpProblem& p_;
+  M w_, a_, h_, z_, f_;
+  V b_, c_;
+};
+
+template <class T>
+class MlpTask : public Task {
+ public:
+  using M = typename Network<T>::M;
+  MlpTask(std::shared_ptr<const MlpProblem> p, std::uint64_t seed) : p_(std::move(p)), net_(*p_) {
+    Rng rng = Rng::stream(seed, "task");
+    theta0_ = Vec::Zero(p_->layout.size());
+    const auto& bl = p_->layout.blocks;
+    for (Index i = 0; i < bl[0].size(); ++i) theta0_[bl[0].offset + i] = rng.normal() / std::sqrt(static_cast<double>(bl[0].cols));
+    for (Index i = 0; i < bl[2].size(); ++i) theta0_[bl[2].offset + i] = rng.normal() / std::sqrt(static_cast<double>(bl[2].cols));
+  }
+
+  const Layout& layout() const override { return p_->layout; }
+  Vec initial_parameters() const override { return theta0_; }
+
+  double loss_and_gradient(const Vec& theta, SampleSize n, Rng& rng, Vec& grad) override {
+    if (n.exact) throw UsageError("batch = full is not available for task " + p_->cfg.kind + " (fresh samples every step): give a batch size");
+    p_->source->sample(n.n, rng, x64_, y64_);
+    x_ = x64_.cast<T>();
+    y_ = y64_.cast<T>();
+    net_.load(theta);
+    net_.forward(x_);
+    return net_.backward(x_, y_, grad);
+  }
+
+  void curvature(const Vec& theta, SampleSize n, Rng& rng, CurvatureNeed need, Curvature& out) override {
+    if (n.exact) throw UsageError("gn_batch = population is not available for task " + p_->cfg.kind + ": give a GN batch size");
+    p_->source->sample(n.n, rng, x64_, y64_);
+    x_ = x64_.cast<T>();
+    net_.load(theta);
+    net_.forward(x_);
+    net_.pseudo(x_, out);
+    complete_from_pseudo(p_->layout, need, out);
+  }
+
+  Evaluation evaluate(const Vec& theta) override {
+    net_.load(theta);
+    Evaluation e;
+    e.loss = loss_on(p_->probe_x, p_->probe_y, nullptr);
+    double correct = 0.0;
+    e.test_loss = loss_on(p_->test_x, p_->test_y, &correct);
+    e.has_test = true;
+    e.has_accuracy = p_->source->has_accuracy();
+    e.test_accuracy = correct / static_cast<double>(p_->test_x.rows());
+    return e;
+  }
+
+ private:
+  double loss_on(const Mat& x, const Mat& y, double* correct) {
+    const M f = net_.forward(x.cast<T>());
+    const Mat fd = f.template cast<double>();
+    if (correct) *correct = p_->source->correct(fd, y);
+    return 0.5 * (fd - y).squaredNorm() / static_cast<double>(x.rows());
+  }
+
+  std::shared_ptr<const MlpProblem> p_;
+  Network<T> net_;
+  Vec theta0_;
+  Mat x64_, y64_;
+  M x_, y_;
+};
+
+class MlpFactory : public TaskFactory {
+ public:
+  explicit MlpFactory(std::shared_ptr<const MlpProblem> p) : p_(std::move(p)) {}
+  std::string name() const override { return p_->cfg.kind; }
+  Index dim() const override { return p_->layout.size(); }
+  bool has_pseudo_gradients() const override { return true; }
+  bool has_population() const override { return false; }
+  std::unique_ptr<Task> make(std::uint64_t seed) const override {
+    if (p_->cfg.precision == "f64") return std::make_unique<MlpTask<double>>(p_, seed);
+    return std::make_unique<MlpTask<float>>(p_, seed);
+  }
+  json config() const override {
+    const auto& c = p_->cfg;
+    json j{{"name", c.kind}, {"dim", c.dim}, {"width", c.width}, {"output_bias", c.output_bias},
+           {"precision", c.precision}, {"eval_size", c.eval_size}, {"problem_seed", c.problem_seed}};
+    if (c.kind == "teacher") j["teacher_width"] = c.teacher_width;
+    else j["k"] = c.k;
+    return j;
+  }
+  json info() const override { return json{{"parameters", p_->layout.size()}}; }
+
+ private:
+  std::shared_ptr<const MlpProblem> p_;
+};
+
+}  // namespace
+
+std::unique_ptr<TaskFactory> make_mlp(const std::string& kind, ObjectReader& r) {
+  auto p = std::make_shared<MlpProblem>();
+  MlpConfig& c = p->cfg;
+  c.kind = kind;
+  c.dim = kind == "staircase" ? 21 : 20;
+  c.k = kind == "staircase" ? 3 : 6;
+  r.read("dim", c.dim);
+  if (kind != "teacher") r.read("k", c.k);
+  if (kind == "teacher") r.read("teacher_width", c.teacher_width);
+  c.width = kind == "teacher" ? 2 * c.teacher_width : 512;
+  r.read("width", c.width);
+  r.read("output_bias", c.output_bias);
+  r.read("precision", c.precision);
+  r.read("eval_size", c.eval_size);
+  r.read("problem_seed", c.problem_seed);
+  r.finish();
+  if (c.dim < 1) throw UsageError(r.path_of("dim") + " = " + std::to_string(c.dim) + " must be >= 1");
+  if (c.width < 1) throw UsageError(r.path_of("width") + " = " + std::to_string(c.width) + " must be >= 1");
+  if (c.eval_size < 1) throw UsageError(r.path_of("eval_size") + " = " + std::to_string(c.eval_size) + " must be >= 1");
+  if (c.precision != "f32" && c.precision != "f64")
+    throw UsageError(r.path_of("precision") + " = " + c.precision + " must be f32 or f64");
+  if (kind == "parity" && (c.k < 1 || c.k > c.dim))
+    throw UsageError(r.path_of("k") + " = " + std::to_string(c.k) + " must be in [1, dim]");
+  if (kind == "staircase" && (c.k < 1 || c.dim % c.k != 0))
+    throw UsageError(r.path_of("k") + " = " + std::to_string(c.k) + " must divide dim = " + std::to_string(c.dim));
+  if (kind == "teacher" && c.teacher_width < 1)
+    throw UsageError(r.path_of("teacher_width") + " = " + std::to_string(c.teacher_width) + " must be >= 1");
+
+  Rng problem = Rng::stream(c.problem_seed, "problem");
+  if (kind == "parity") p->source = std::make_unique<ParitySource>(c.dim, c.k);
+  else if (kind == "staircase") p->source = std::make_unique<StaircaseSource>(c.dim, c.k);
+  else p->source = std::make_unique<TeacherSource>(c.dim, c.teacher_width, problem);
+  p->layout.add_matrix("W", c.width, c.dim);
+  p->layout.add_vector("b", c.width);
+  p->layout.add_matrix("A", p->out, c.width);
+  if (c.output_bias) p->layout.add_vector("c", p->out);
+  Rng probe = Rng::stream(c.problem_seed, "probe"), test = Rng::stream(c.problem_seed, "test");
+  p->source->sample(c.eval_size, probe, p->probe_x, p->probe_y);
+  p->source->sample(c.eval_size, test, p->test_x, p->test_y);
+  return std::make_unique<MlpFactory>(std::move(p));
+}
+
+}  // namespace adamgn

@@ -1,0 +1,37 @@
+// One-hidden-layer ReLU networks f(x) = A relu(W x + b) (+ c) with the squared loss
+// 1/2 |f(x) - y|^2 averaged over the batch (paper §5, C.2), on synthetic tasks with fresh samples
+// every step:
+//   parity     x uniform in {-1, 1}^d, y = x_1 ... x_k (the first k coordinates)
+//   staircase  y = sum of parities over k equal consecutive segments of the d coordinates
+//   teacher    x ~ N(0, Sigma_x) with Sigma_x = B B^T / d (B Gaussian, from the problem seed),
+//              y from a random ReLU teacher of width teacher_width; the student is twice as wide
+// Init: W ~ N(0, 1/d), b = 0, A ~ N(0, 1/m), c = 0 (from the seed's "task" stream). The output
+// bias c is off by default (paper C.2). Forward, backward and the GN pseudo-gradients are batched
+// matrix products computed in float32 (precision f32, the default) or float64; parameters and
+// optimizer state are float64.
+//
+// Recorded curves: `loss` on a fixed probe batch from the training distribution, `test_loss` and
+// `test_accuracy` on a fixed held-out batch (sign agreement for parity, nearest label in
+// {-k+1, ..., k-1} step 2 for staircase; teacher has no accuracy). Both batches come from the
+// problem seed, so every seed and arm is evaluated on the same data.
+#pragma once
+
+#include "tasks/factory.hpp"
+
+namespace adamgn {
+
+struct MlpConfig {
+  std::string kind;     // parity | staircase | teacher
+  Index dim = 0;        // input dimension (parity 20, staircase 21, teacher 20)
+  Index k = 0;          // parity degree / staircase segments (6 / 3)
+  Index width = 0;      // hidden width (parity/staircase 512; teacher 2 x teacher_width)
+  Index teacher_width = 16;
+  bool output_bias = false;
+  std::string precision = "f32";
+  Index eval_size = 4096;
+  std::uint64_t problem_seed = 0;
+};
+
+std::unique_ptr<TaskFactory> make_mlp(const std::string& kind, ObjectReader& r);
+
+}  // namespace adamgn

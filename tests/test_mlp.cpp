@@ -1,0 +1,201 @@
+// MLP tasks (parity, staircase, teacher): gradients against finite differences, GN pseudo-gradient
+// statistics against an explicit per-sample Jacobian, and the Kronecker / interpolated bases.
+#include "helpers.hpp"
+#include "optim/kronecker.hpp"
+
+#include <unsupported/Eigen/KroneckerProduct>
+
+#include <cmath>
+
+using namespace adamgn;
+using namespace adamgn::test;
+
+namespace {
+
+std::unique_ptr<TaskFactory> tiny(const std::string& kind, bool output_bias = true) {
+  json t{{"name", kind}, {"dim", 4}, {"width", 3}, {"precision", "f64"}, {"eval_size", 64},
+         {"output_bias", output_bias}};
+  if (kind == "teacher") t["teacher_width"] = 2;
+  else t["k"] = 2;
+  return make_task_factory(t);
+}
+
+// Per-sample Jacobian of f (one output) by central differences, one row per sample, using the
+// loss on a single sample: for y fixed, dl/dtheta = (f - y) J, so J = grad / (f - y).
+Mat jacobian_by_differences(Task& task, const Vec& theta, const Rng& rng, Index n) {
+  Mat j(n, theta.size());
+  Rng r = rng;
+  for (Index s = 0; s < n; ++s) {
+    const Rng before = r;
+    for (Index p = 0; p < theta.size(); ++p) {
+      // f(theta) - y from the loss: l = (f - y)^2 / 2; differentiate sqrt(2 l) with a sign.
+      const double h = 1e-6;
+      Vec tp = theta, tm = theta, scratch;
+      tp[p] += h;
+      tm[p] -= h;
+      Rng a = before, b = before, c = before;
+      Vec g;
+      const double l0 = task.loss_and_gradient(theta, SampleSize::samples(1), c, g);
+      (void)l0;
+      const double lp = task.loss_and_gradient(tp, SampleSize::samples(1), a, scratch);
+      const double lm = task.loss_and_gradient(tm, SampleSize::samples(1), b, scratch);
+      j(s, p) = (lp - lm) / (2 * h);  // = (f - y) df/dtheta_p
+    }
+    Vec g;
+    const double l = task.loss_and_gradient(theta, SampleSize::samples(1), r, g);
+    j.row(s) /= std::sqrt(2.0 * l);  // |f - y|; the sign cancels in J^T J and in every factor
+  }
+  return j;
+}
+
+}  // namespace
+
+TEST_CASE("mlp: batch gradients match finite differences for every block, every task") {
+  for (const char* kind : {"parity", "staircase", "teacher"}) {
+    auto f = tiny(kind);
+    auto task = f->make(1);
+    Vec theta = task->initial_parameters();
+    Rng init(5);
+    for (Index i = 0; i < theta.size(); ++i) theta[i] += 0.3 * init.normal();  // b, c nonzero too
+    Rng rng(7);
+    const Rng copy = rng;
+    Vec g, scratch;
+    task->loss_and_gradient(theta, SampleSize::samples(16), rng, g);
+    for (const Block& blk : task->layout().blocks)
+      for (Index i = 0; i < blk.size(); ++i) {
+        const Index p = blk.offset + i;
+        const double h = 1e-6;
+        Vec tp = theta, tm = theta;
+        tp[p] += h;
+        tm[p] -= h;
+        Rng a = copy, b = copy;
+        const double fd = (task->loss_and_gradient(tp, SampleSize::samples(16), a, scratch) -
+                           task->loss_and_gradient(tm, SampleSize::samples(16), b, scratch)) / (2 * h);
+        INFO(kind << " block " << blk.name << " entry " << i);
+        CHECK(g[p] == doctest::Approx(fd).epsilon(1e-6).scale(1e-8));
+      }
+  }
+}
+
+TEST_CASE("mlp: GN pseudo-gradients give the full GN, Kronecker factors and diagonals of the explicit Jacobian") {
+  auto f = tiny("teacher");
+  auto task = f->make(2);
+  Vec theta = task->initial_parameters();
+  Rng init(3);
+  for (Index i = 0; i < theta.size(); ++i) theta[i] += 0.3 * init.normal();
+  const Index n = 12;
+  Rng rng(11);
+  const Rng copy = rng;
+  Curvature c;
+  task->curvature(theta, SampleSize::samples(n), rng, CurvatureNeed::full, c);
+  // The same n samples one at a time: a batch of n draws the inputs in the same order as n
+  // batches of one (inputs are generated row by row from one stream).
+  const Mat j = jacobian_by_differences(*task, theta, copy, n);
+  const Mat h = j.transpose() * j / static_cast<double>(n);
+  CHECK((c.full - h).norm() <= 1e-6 * h.norm());
+  CHECK((c.diag - h.diagonal()).norm() <= 1e-6 * h.norm());
+
+  // Kronecker factors of W (3 x 4): E[G G^T] and E[G^T G] with G the per-sample dF/dW.
+  const Block& w = task->layout().blocks[0];
+  Mat l = Mat::Zero(3, 3), r = Mat::Zero(4, 4);
+  for (Index s = 0; s < n; ++s) {
+    const Vec row = j.row(s).transpose();  // a row of a column-major matrix is strided: copy it
+    const Mat gs = Eigen::Map<const RowMat>(row.data() + w.offset, 3, 4);
+    l += gs * gs.transpose() / static_cast<double>(n);
+    r += gs.transpose() * gs / static_cast<double>(n);
+  }
+  Curvature k;
+  Rng again = copy;
+  task->curvature(theta, SampleSize::samples(n), again, CurvatureNeed::kronecker, k);
+  KroneckerBasis basis(task->layout());
+  REQUIRE(basis.refresh(k, nullptr));
+  const Mat ql = basis.factors(0)[0], qr = basis.factors(0)[1];
+  const Mat dl = ql.transpose() * l * ql, dr = qr.transpose() * r * qr;
+  CHECK((dl - Mat(dl.diagonal().asDiagonal())).norm() <= 1e-8 * l.norm());
+  CHECK((dr - Mat(dr.diagonal().asDiagonal())).norm() <= 1e-8 * r.norm());
+  CHECK((ql.transpose() * ql - Mat::Identity(3, 3)).norm() < 1e-12);
+
+  // GN diagonal in the Kronecker basis = diag(U^T H U) with U = blockdiag(Q_L (x) Q_R, Q_b, ...)
+  // (row-major vec(Q_L^T G Q_R) = (Q_L (x) Q_R)^T vec(G)).
+  Vec hk;
+  basis.gn_diagonal(k, hk);
+  Mat u = Mat::Zero(theta.size(), theta.size());
+  for (std::size_t b = 0; b < task->layout().blocks.size(); ++b) {
+    const Block& blk = task->layout().blocks[b];
+    const auto& q = basis.factors(b);
+    const Mat ub = blk.matrix ? Mat(Eigen::kroneckerProduct(q[0], q[1])) : q[0];
+    u.block(blk.offset, blk.offset, blk.size(), blk.size()) = ub;
+  }
+  CHECK((hk - Vec((u.transpose() * h * u).diagonal())).norm() <= 1e-6 * h.norm());
+  // rotate / unrotate agree with U
+  Vec g = Vec::LinSpaced(theta.size(), -1.0, 1.0), gr, back;
+  basis.rotate(g, gr);
+  CHECK((gr - u.transpose() * g).norm() < 1e-12);
+  basis.unrotate(gr, back);
+  CHECK((back - g).norm() < 1e-12);
+}
+
+TEST_CASE("Kronecker basis diagonalizes a GN matrix that is exactly a Kronecker product") {
+  // One matrix block 3 x 2 whose terms are l_r r_r^T with (l, r) from independent sets: then
+  // E[vec G vec G^T] = E[l l^T] (x) E[r r^T] exactly, and the Kronecker eigenbasis is its eigenbasis.
+  Layout layout;
+  layout.add_matrix("W", 3, 2);
+  Rng rng(4);
+  Mat ls(5, 3), rs(4, 2);
+  rng.fill_normal(ls);
+  rng.fill_normal(rs);
+  Curvature c;
+  c.pseudo.resize(1);
+  c.pseudo[0].left.resize(20, 3);
+  c.pseudo[0].right.resize(20, 2);
+  for (Index a = 0; a < 5; ++a)
+    for (Index b = 0; b < 4; ++b) {
+      c.pseudo[0].left.row(a * 4 + b) = ls.row(a);
+      c.pseudo[0].right.row(a * 4 + b) = rs.row(b);
+    }
+  c.row_weight = 1.0 / 20.0;
+  complete_from_pseudo(layout, CurvatureNeed::full, c);
+  const Mat expected = Eigen::kroneckerProduct(Mat(ls.transpose() * ls / 5.0), Mat(rs.transpose() * rs / 4.0));
+  CHECK((c.full - expected).norm() < 1e-12 * expected.norm());
+  KroneckerBasis basis(layout);
+  REQUIRE(basis.refresh(c, nullptr));
+  const Mat u = Eigen::kroneckerProduct(basis.factors(0)[0], basis.factors(0)[1]);
+  const Mat d = u.transpose() * c.full * u;
+  CHECK((d - Mat(d.diagonal().asDiagonal())).norm() < 1e-10 * c.full.norm());
+  Vec h;
+  basis.gn_diagonal(c, h);
+  CHECK((h - d.diagonal()).norm() < 1e-10 * c.full.norm());
+}
+
+TEST_CASE("geodesic interpolation: endpoints, orthogonality, permutation") {
+  Rng rng(8);
+  const Mat q = random_rotation(6, rng);
+  CHECK(geodesic_from_identity(q, 0.0) == Mat::Identity(6, 6));
+  const Mat one = geodesic_from_identity(q, 1.0);
+  for (Index j = 0; j < 6; ++j) CHECK(((one.col(j) - q.col(j)).norm() < 1e-15 || (one.col(j) + q.col(j)).norm() < 1e-15));
+  CHECK(one.determinant() == doctest::Approx(1.0));
+  for (double g : {0.25, 0.5, 0.75}) {
+    const Mat u = geodesic_from_identity(q, g);
+    CHECK((u.transpose() * u - Mat::Identity(6, 6)).norm() < 1e-10);
+    // half-way twice is the whole way
+    if (g == 0.5) CHECK((u * u - one).norm() < 1e-10);
+  }
+}
+
+TEST_CASE("interp:0 reproduces the identity run and interp:1 the Kronecker run, bit for bit") {
+  auto f = tiny("parity", false);
+  for (const char* precond : {"adam", "gn"}) {
+    json base{{"precond", precond}, {"lr", 0.01}, {"alpha", 1e-3}, {"batch", 8}, {"gn_batch", 32}};
+    json id = base, k = base, i0 = base, i1 = base;
+    id["basis"] = "identity";
+    k["basis"] = "kronecker";
+    i0["basis"] = "interp:0";
+    i1["basis"] = "interp:1";
+    const Vec a = trajectory_end(*f, optimizer(i0), 15, 3);
+    const Vec b = trajectory_end(*f, optimizer(id), 15, 3);
+    CHECK((a.array() == b.array()).all());
+    const Vec c1 = trajectory_end(*f, optimizer(i1), 15, 3);
+    const Vec c2 = trajectory_end(*f, optimizer(k), 15, 3);
+    CHECK((c1.array() == c2.array()).all());
+  }
+}
