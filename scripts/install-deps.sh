@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages adamgn needs to build and test, skipping those already present.
 set -euo pipefail
-packages=(g++ make cmake git libeigen3-dev libcli11-dev nlohmann-json3-dev libomp-dev doctest-dev)
+packages=(g++ make cmake git libeigen3-dev libcli11-dev nlohmann-json3-dev libomp-dev doctest-dev
+          liblapacke-dev libopenblas-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

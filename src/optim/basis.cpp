@@ -1,5 +1,7 @@
 #include "optim/basis.hpp"
 
+#include "optim/eigensolver.hpp"
+
 #include <algorithm>
 #include <numeric>
 
@@ -82,24 +84,6 @@ void MatrixBasis::carry_second_moment(const MatrixBasis& next, Vec& v) const {
 
 EigenBasis::EigenBasis(Index n) : MatrixBasis(n) {}
 
-void sort_and_fix_signs(Vec& values, Mat& vectors) {
-  const Index n = values.size();
-  std::vector<Index> order(static_cast<std::size_t>(n));
-  std::iota(order.begin(), order.end(), Index{0});
-  std::stable_sort(order.begin(), order.end(), [&](Index a, Index b) { return values[a] > values[b]; });
-  Vec sorted_values(n);
-  Mat sorted_vectors(vectors.rows(), n);
-  for (Index k = 0; k < n; ++k) {
-    const Index j = order[static_cast<std::size_t>(k)];
-    sorted_values[k] = values[j];
-    Index arg = 0;
-    vectors.col(j).cwiseAbs().maxCoeff(&arg);
-    sorted_vectors.col(k) = vectors(arg, j) < 0 ? Vec(-vectors.col(j)) : Vec(vectors.col(j));
-  }
-  values = std::move(sorted_values);
-  vectors = std::move(sorted_vectors);
-}
-
 bool EigenBasis::refresh(const Curvature& c, Vec* v) {
   MatrixBasis next(n_);
   Vec values;
@@ -112,13 +96,8 @@ bool EigenBasis::refresh(const Curvature& c, Vec* v) {
     for (Index i = 0; i < n_; ++i) values[i] = c.diag[order[static_cast<std::size_t>(i)]];
     next.set_permutation(std::move(order));
   } else {
-    if (!c.full.allFinite()) return false;
-    Eigen::SelfAdjointEigenSolver<Mat> solver(c.full);
-    if (solver.info() != Eigen::Success) return false;
-    values = solver.eigenvalues();
-    Mat vectors = solver.eigenvectors();
-    if (!values.allFinite() || !vectors.allFinite()) return false;
-    sort_and_fix_signs(values, vectors);
+    Mat vectors;
+    if (!symmetric_eigen(c.full, values, vectors)) return false;
     next.set_matrix(std::move(vectors));
   }
   if (v != nullptr && v->size() == n_) carry_second_moment(next, *v);

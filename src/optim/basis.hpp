@@ -94,7 +94,4 @@ class EigenBasis : public MatrixBasis {
   std::uint64_t built_from_ = ~std::uint64_t{0};  // Curvature::version the basis came from
 };
 
-// Orders eigenpairs by decreasing eigenvalue and fixes each vector's sign (see EigenBasis).
-void sort_and_fix_signs(Vec& values, Mat& vectors);
-
 }  // namespace adamgn

@@ -1,5 +1,7 @@
 #include "optim/kronecker.hpp"
 
+#include "optim/eigensolver.hpp"
+
 #include <unsupported/Eigen/MatrixFunctions>
 
 #include <cmath>
@@ -7,17 +9,18 @@
 namespace adamgn {
 namespace {
 
-// Eigenvectors of a symmetric matrix, sorted decreasing with fixed signs; false if not finite.
-bool eigenvectors(const Mat& s, Mat& q) {
-  if (!s.allFinite()) return false;
-  Eigen::SelfAdjointEigenSolver<Mat> solver(s);
-  if (solver.info() != Eigen::Success) return false;
-  Vec values = solver.eigenvalues();
-  Mat vectors = solver.eigenvectors();
-  if (!values.allFinite() || !vectors.allFinite()) return false;
-  sort_and_fix_signs(values, vectors);
-  q = std::move(vectors);
-  return true;
+// w * sum_r s_r a_r a_r^T over the rows a_r of `a` (s = 1 when `scale` is empty), as a symmetric
+// rank update (half the work of a general product); only the lower triangle is filled, which is
+// all the eigensolver reads.
+Mat weighted_gram(const Mat& a, const Vec& scale, double w) {
+  Mat out = Mat::Zero(a.cols(), a.cols());
+  if (scale.size() == 0) {
+    out.selfadjointView<Eigen::Lower>().rankUpdate(a.transpose(), w);
+  } else {
+    const Mat scaled = a.array().colwise() * scale.array().sqrt();
+    out.selfadjointView<Eigen::Lower>().rankUpdate(scaled.transpose(), w);
+  }
+  return out;
 }
 
 }  // namespace
@@ -39,7 +42,8 @@ Mat geodesic_from_identity(const Mat& q, double gamma) {
   return (gamma * k).exp();
 }
 
-KroneckerBasis::KroneckerBasis(const Layout& layout, double gamma) : layout_(layout), gamma_(gamma) {
+KroneckerBasis::KroneckerBasis(const Layout& layout, double gamma)
+    : layout_(layout), gamma_(gamma), eigen_diag_(layout.blocks.size()) {
   for (const Block& b : layout_.blocks) {
     if (b.matrix) q_.push_back({Mat::Identity(b.rows, b.rows), Mat::Identity(b.cols, b.cols)});
     else q_.push_back({Mat::Identity(b.rows, b.rows)});
@@ -52,14 +56,13 @@ bool KroneckerBasis::refresh(const Curvature& c, Vec* v) {
     const Block& blk = layout_.blocks[b];
     const PseudoGradients& g = c.pseudo[b];
     std::vector<Mat> next(q_[b].size());
+    std::vector<Vec> values(q_[b].size());
     bool ok = true;
     if (blk.matrix) {
-      const Vec lw = g.left.rowwise().squaredNorm() * c.row_weight;
-      const Vec rw = g.right.rowwise().squaredNorm() * c.row_weight;
-      ok = eigenvectors(g.left.transpose() * rw.asDiagonal() * g.left, next[0]) &&
-           eigenvectors(g.right.transpose() * lw.asDiagonal() * g.right, next[1]);
+      ok = symmetric_eigen(weighted_gram(g.left, g.right.rowwise().squaredNorm(), c.row_weight), values[0], next[0]) &&
+           symmetric_eigen(weighted_gram(g.right, g.left.rowwise().squaredNorm(), c.row_weight), values[1], next[1]);
     } else {
-      ok = eigenvectors(g.left.transpose() * g.left * c.row_weight, next[0]);
+      ok = symmetric_eigen(weighted_gram(g.left, Vec(), c.row_weight), values[0], next[0]);
     }
     if (!ok) {
       all_ok = false;
@@ -78,7 +81,16 @@ bool KroneckerBasis::refresh(const Curvature& c, Vec* v) {
       }
     }
     q_[b] = std::move(next);
+    // The exact GN diagonal of this block in its own basis is an eigenvalue vector when the
+    // Kronecker form is exact: vector blocks, and matrix blocks with one row or one column.
+    eigen_diag_[b].resize(0);
+    if (gamma_ == 1.0) {
+      if (!blk.matrix) eigen_diag_[b] = values[0].cwiseMax(0.0);
+      else if (blk.rows == 1) eigen_diag_[b] = values[1].cwiseMax(0.0);
+      else if (blk.cols == 1) eigen_diag_[b] = values[0].cwiseMax(0.0);
+    }
   }
+  built_from_ = c.version;
   ++version_;
   return all_ok;
 }
@@ -113,9 +125,14 @@ void KroneckerBasis::unrotate(const Vec& d, Vec& out) const {
 
 void KroneckerBasis::gn_diagonal(const Curvature& c, Vec& h) const {
   h.resize(layout_.size());
-  for (std::size_t b = 0; b < layout_.blocks.size(); ++b)
-    gn_diagonal_block(layout_.blocks[b], c.pseudo[b], c.row_weight, &q_[b][0],
-                      layout_.blocks[b].matrix ? &q_[b][1] : nullptr, h);
+  for (std::size_t b = 0; b < layout_.blocks.size(); ++b) {
+    const Block& blk = layout_.blocks[b];
+    if (c.version == built_from_ && eigen_diag_[b].size() == blk.size()) {
+      h.segment(blk.offset, blk.size()) = eigen_diag_[b];
+    } else {
+      gn_diagonal_block(blk, c.pseudo[b], c.row_weight, &q_[b][0], blk.matrix ? &q_[b][1] : nullptr, h);
+    }
+  }
 }
 
 bool InterpolatedEigenBasis::refresh(const Curvature& c, Vec* v) {

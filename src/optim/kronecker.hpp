@@ -36,6 +36,8 @@ class KroneckerBasis : public Basis {
   Layout layout_;
   double gamma_;
   std::vector<std::vector<Mat>> q_;
+  std::vector<Vec> eigen_diag_;  // per block: exact GN diagonal from the eigenvalues, if any
+  std::uint64_t built_from_ = ~std::uint64_t{0};
 };
 
 // Full-matrix eigenbasis moved along the geodesic from I by gamma (interp-eigen:G).

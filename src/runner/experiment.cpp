@@ -1,6 +1,7 @@
 #include "runner/experiment.hpp"
 
 #include "optim/basis.hpp"
+#include "optim/eigensolver.hpp"
 #include "optim/optimizer.hpp"
 
 #include <chrono>
@@ -209,6 +210,7 @@ ExperimentResult run_experiment(const ExperimentSpec& spec,
   out.runs.assign(static_cast<std::size_t>(n_arms), std::vector<RunResult>(static_cast<std::size_t>(n_seeds)));
 
   Eigen::setNbThreads(1);  // parallelism is across runs; each run is single-threaded
+  single_threaded_blas();
   const Index jobs = n_arms * n_seeds;
   std::exception_ptr failure;
 #ifdef _OPENMP

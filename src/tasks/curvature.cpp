@@ -16,6 +16,7 @@ void gn_diagonal_block(const Block& blk, const PseudoGradients& g, double row_we
 }
 
 void complete_from_pseudo(const Layout& layout, CurvatureNeed need, Curvature& c) {
+  if (need == CurvatureNeed::kronecker) return;
   const Index p = layout.size();
   c.diag.resize(p);
   for (std::size_t b = 0; b < layout.blocks.size(); ++b)

@@ -36,7 +36,7 @@ struct PseudoGradients {
   Mat right;
 };
 
-// GN information. `diag` is always filled when anything was asked for. `full` is filled when
+// GN information. `diag` is filled when `diagonal` or `full` was asked for. `full` is filled when
 // `full` was asked for, unless the task's GN is diagonal by structure (one-hot inputs), in which
 // case `structurally_diagonal` is set and `diag` is the whole matrix. `pseudo` (one entry per
 // layout block) is filled when `kronecker` was asked for.
@@ -57,8 +57,8 @@ struct Curvature {
 void gn_diagonal_block(const Block& blk, const PseudoGradients& g, double row_weight, const Mat* ql,
                        const Mat* qr, Vec& out);
 
-// Fills c.diag, and c.full when need == full, from c.pseudo (tasks that produce pseudo-gradients
-// get the other forms from here).
+// Fills c.diag (need diagonal or full) and c.full (need full) from c.pseudo (tasks that produce
+// pseudo-gradients get the other forms from here).
 void complete_from_pseudo(const Layout& layout, CurvatureNeed need, Curvature& c);
 
 struct Evaluation {

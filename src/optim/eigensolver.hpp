@@ -1,0 +1,24 @@
+// Symmetric eigendecomposition used by every basis: LAPACK's divide-and-conquer dsyevd (through
+// OpenBLAS, single-threaded inside a run) when the build has it, Eigen's solver otherwise.
+// Eigenvalues come out sorted decreasingly, each eigenvector with its largest-magnitude entry
+// positive, so that consecutive refreshes line up.
+#pragma once
+
+#include "core/types.hpp"
+
+namespace adamgn {
+
+// False (outputs untouched) when the input or the result is not finite or the solver fails.
+bool symmetric_eigen(const Mat& s, Vec& values, Mat& vectors);
+
+// Orders eigenpairs by decreasing eigenvalue and fixes each vector's sign (see above).
+void sort_and_fix_signs(Vec& values, Mat& vectors);
+
+// Which solver symmetric_eigen uses ("lapack dsyevd" or "eigen").
+const char* eigensolver_name();
+
+// Keeps the BLAS library (OpenBLAS, when the build uses it) to one thread: the runner already
+// fills the cores with arms x seeds, and a fixed thread count keeps results reproducible.
+void single_threaded_blas();
+
+}  // namespace adamgn
