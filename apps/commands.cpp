@@ -177,18 +177,23 @@ void add_task_command(CLI::App& root, const std::string& task, std::vector<Comma
       {"logistic", "reparameterized logistic regression (paper §4)"},
       {"parity", "sparse parity with a one-hidden-layer ReLU MLP (paper §5, C.2)"},
       {"staircase", "staircase (sum of parities) with a one-hidden-layer ReLU MLP (paper §5, C.2)"},
-      {"teacher", "random ReLU teacher, student twice as wide (paper §5, C.2)"}};
+      {"teacher", "random ReLU teacher, student twice as wide (paper §5, C.2)"},
+      {"cifar", "CIFAR-10 with a one-hidden-layer ReLU MLP, one-hot squared loss (paper §5, C.2)"}};
   CLI::App* app = root.add_subcommand(task, about.at(task));
-  if (task == "parity" || task == "staircase" || task == "teacher") {
-    option(app, f->task, "--dim", "dim", "input dimension (parity 20, staircase 21, teacher 20)");
-    if (task == "teacher") {
+  if (task == "parity" || task == "staircase" || task == "teacher" || task == "cifar") {
+    if (task != "cifar") option(app, f->task, "--dim", "dim", "input dimension (parity 20, staircase 21, teacher 20)");
+    if (task == "cifar") {
+      option(app, f->task, "--data-dir", "data_dir", "folder with the CIFAR-10 .bin files (default: $ADAMGN_DATA)");
+      option(app, f->run, "--eval-every", "log_every", "evaluate (train probe, test set) every K steps");
+    } else if (task == "teacher") {
       option(app, f->task, "--teacher-width", "teacher_width", "teacher hidden width (default 16)");
     } else {
       option(app, f->task, "--k", "k", task == "parity" ? "parity degree (default 6)" : "number of segments (default 3)");
     }
     option(app, f->task, "--width", "width", "student hidden width (default 512; teacher: 2 x teacher width)");
     option(app, f->task, "--precision", "precision", "f32 (default) | f64 for forward, backward and curvature");
-    switch_flag(app, f->task, "--output-bias", "output_bias", "add an output bias c");
+    if (task == "cifar") option(app, f->task, "--output-bias", "output_bias", "true (default) | false");
+    else switch_flag(app, f->task, "--output-bias", "output_bias", "add an output bias c");
     option(app, f->task, "--eval-size", "eval_size", "size of the fixed probe and test batches (default 4096)");
     option(app, f->task, "--problem-seed", "problem_seed", "seed of the data distribution and test set");
   } else if (task == "quadratic") {

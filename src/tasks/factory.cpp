@@ -7,7 +7,7 @@
 namespace adamgn {
 
 const std::vector<std::string>& task_names() {
-  static const std::vector<std::string> names = {"quadratic", "logistic", "parity", "staircase", "teacher"};
+  static const std::vector<std::string> names = {"quadratic", "logistic", "parity", "staircase", "teacher", "cifar"};
   return names;
 }
 
@@ -18,7 +18,7 @@ std::unique_ptr<TaskFactory> make_task_factory(const json& task) {
   r.read("name", name);
   if (name == "quadratic") return make_quadratic(r);
   if (name == "logistic") return make_logistic(r);
-  if (name == "parity" || name == "staircase" || name == "teacher") return make_mlp(name, r);
+  if (name == "parity" || name == "staircase" || name == "teacher" || name == "cifar") return make_mlp(name, r);
   std::string known;
   for (const auto& n : task_names()) known += (known.empty() ? "" : ", ") + n;
   throw UsageError("task.name = " + name + " is not a task (one of " + known + ")");

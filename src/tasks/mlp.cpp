@@ -1,6 +1,10 @@
 #include "tasks/mlp.hpp"
 
+#include "io/cifar.hpp"
+
 #include <cmath>
+#include <cstdlib>
+#include <sys/stat.h>
 
 namespace adamgn {
 namespace {
@@ -92,6 +96,59 @@ class TeacherSource : public DataSource {
   Mat factor_, w_;
   Vec bias_, a_;
 };
+
+// CIFAR-10 (paper C.2): images flattened to 3072 values, standardized per channel with the
+// training set's mean and standard deviation, one-hot targets; batches are drawn uniformly with
+// replacement from the 50,000 training images. The test split is the held-out set.
+class CifarSource : public DataSource {
+ public:
+  explicit CifarSource(const std::string& dir) : train_(read_cifar_train(dir)), test_(read_cifar_test(dir)) {
+    for (Index ch = 0; ch < 3; ++ch) {
+      auto block = train_.pixels.middleCols(ch * 1024, 1024);
+      const double mean = block.cast<double>().mean();
+      const double var = (block.cast<double>().array() - mean).square().mean();
+      const float m = static_cast<float>(mean), inv = static_cast<float>(1.0 / std::sqrt(var));
+      train_.pixels.middleCols(ch * 1024, 1024).array() = (block.array() - m) * inv;
+      test_.pixels.middleCols(ch * 1024, 1024).array() = (test_.pixels.middleCols(ch * 1024, 1024).array() - m) * inv;
+    }
+  }
+  void sample(Index n, Rng& rng, Mat& x, Mat& y) const override {
+    x.resize(n, kCifarPixels);
+    y = Mat::Zero(n, 10);
+    for (Index i = 0; i < n; ++i) {
+      const Index r = static_cast<Index>(rng.below(static_cast<std::uint64_t>(train_.pixels.rows())));
+      x.row(i) = train_.pixels.row(r).cast<double>();
+      y(i, train_.labels[static_cast<std::size_t>(r)]) = 1.0;
+    }
+  }
+  void test_set(Mat& x, Mat& y) const {
+    x = test_.pixels.cast<double>();
+    y = Mat::Zero(x.rows(), 10);
+    for (Index i = 0; i < x.rows(); ++i) y(i, test_.labels[static_cast<std::size_t>(i)]) = 1.0;
+  }
+  bool has_accuracy() const override { return true; }
+  double correct(const Mat& f, const Mat& y) const override {
+    double ok = 0.0;
+    for (Index i = 0; i < f.rows(); ++i) {
+      Index a, b;
+      f.row(i).maxCoeff(&a);
+      y.row(i).maxCoeff(&b);
+      ok += a == b;
+    }
+    return ok;
+  }
+
+ private:
+  CifarSplit train_, test_;
+};
+
+// The folder holding the CIFAR-10 .bin files: DIR itself or DIR/cifar-10-batches-bin.
+std::string cifar_folder(const std::string& dir) {
+  struct stat st {};
+  const std::string nested = dir + "/cifar-10-batches-bin";
+  if (stat((nested + "/test_batch.bin").c_str(), &st) == 0) return nested;
+  return dir;
+}
 
 struct MlpProblem {
   MlpConfig cfg;
@@ -250,6 +307,7 @@ class MlpFactory : public TaskFactory {
     json j{{"name", c.kind}, {"dim", c.dim}, {"width", c.width}, {"output_bias", c.output_bias},
            {"precision", c.precision}, {"eval_size", c.eval_size}, {"problem_seed", c.problem_seed}};
     if (c.kind == "teacher") j["teacher_width"] = c.teacher_width;
+    else if (c.kind == "cifar") j["data_dir"] = c.data_dir;
     else j["k"] = c.k;
     return j;
   }
@@ -265,10 +323,18 @@ std::unique_ptr<TaskFactory> make_mlp(const std::string& kind, ObjectReader& r) 
   auto p = std::make_shared<MlpProblem>();
   MlpConfig& c = p->cfg;
   c.kind = kind;
-  c.dim = kind == "staircase" ? 21 : 20;
+  c.dim = kind == "staircase" ? 21 : kind == "cifar" ? kCifarPixels : 20;
   c.k = kind == "staircase" ? 3 : 6;
-  r.read("dim", c.dim);
-  if (kind != "teacher") r.read("k", c.k);
+  c.output_bias = kind == "cifar";
+  if (kind == "cifar") {
+    if (const char* env = std::getenv("ADAMGN_DATA")) c.data_dir = env;
+    r.read("data_dir", c.data_dir);
+    if (c.data_dir.empty())
+      throw UsageError(r.path_of("data_dir") + " is required for cifar (--data-dir DIR or ADAMGN_DATA)");
+  } else {
+    r.read("dim", c.dim);
+  }
+  if (kind == "parity" || kind == "staircase") r.read("k", c.k);
   if (kind == "teacher") r.read("teacher_width", c.teacher_width);
   c.width = kind == "teacher" ? 2 * c.teacher_width : 512;
   r.read("width", c.width);
@@ -290,16 +356,24 @@ std::unique_ptr<TaskFactory> make_mlp(const std::string& kind, ObjectReader& r) 
     throw UsageError(r.path_of("teacher_width") + " = " + std::to_string(c.teacher_width) + " must be >= 1");
 
   Rng problem = Rng::stream(c.problem_seed, "problem");
+  CifarSource* cifar = nullptr;
   if (kind == "parity") p->source = std::make_unique<ParitySource>(c.dim, c.k);
   else if (kind == "staircase") p->source = std::make_unique<StaircaseSource>(c.dim, c.k);
-  else p->source = std::make_unique<TeacherSource>(c.dim, c.teacher_width, problem);
+  else if (kind == "teacher") p->source = std::make_unique<TeacherSource>(c.dim, c.teacher_width, problem);
+  else {
+    auto source = std::make_unique<CifarSource>(cifar_folder(c.data_dir));
+    cifar = source.get();
+    p->source = std::move(source);
+    p->out = 10;
+  }
   p->layout.add_matrix("W", c.width, c.dim);
   p->layout.add_vector("b", c.width);
   p->layout.add_matrix("A", p->out, c.width);
   if (c.output_bias) p->layout.add_vector("c", p->out);
   Rng probe = Rng::stream(c.problem_seed, "probe"), test = Rng::stream(c.problem_seed, "test");
   p->source->sample(c.eval_size, probe, p->probe_x, p->probe_y);
-  p->source->sample(c.eval_size, test, p->test_x, p->test_y);
+  if (cifar) cifar->test_set(p->test_x, p->test_y);
+  else p->source->sample(c.eval_size, test, p->test_x, p->test_y);
   return std::make_unique<MlpFactory>(std::move(p));
 }
 

@@ -5,6 +5,9 @@
 //   staircase  y = sum of parities over k equal consecutive segments of the d coordinates
 //   teacher    x ~ N(0, Sigma_x) with Sigma_x = B B^T / d (B Gaussian, from the problem seed),
 //              y from a random ReLU teacher of width teacher_width; the student is twice as wide
+//   cifar      CIFAR-10 (official binary layout, --data-dir or ADAMGN_DATA), 3072 inputs
+//              standardized per channel, 10 one-hot outputs, output bias on; batches drawn with
+//              replacement from the training set; the test set is test_batch.bin
 // Init: W ~ N(0, 1/d), b = 0, A ~ N(0, 1/m), c = 0 (from the seed's "task" stream). The output
 // bias c is off by default (paper C.2). Forward, backward and the GN pseudo-gradients are batched
 // matrix products computed in float32 (precision f32, the default) or float64; parameters and
@@ -12,8 +15,8 @@
 //
 // Recorded curves: `loss` on a fixed probe batch from the training distribution, `test_loss` and
 // `test_accuracy` on a fixed held-out batch (sign agreement for parity, nearest label in
-// {-k+1, ..., k-1} step 2 for staircase; teacher has no accuracy). Both batches come from the
-// problem seed, so every seed and arm is evaluated on the same data.
+// {-k, ..., k} step 2 for staircase, argmax for cifar; teacher has no accuracy). Both come from
+// the problem seed (cifar: the whole test set), so every seed and arm is evaluated on the same data.
 #pragma once
 
 #include "tasks/factory.hpp"
@@ -30,6 +33,7 @@ struct MlpConfig {
   std::string precision = "f32";
   Index eval_size = 4096;
   std::uint64_t problem_seed = 0;
+  std::string data_dir;  // cifar: folder with the CIFAR-10 .bin files
 };
 
 std::unique_ptr<TaskFactory> make_mlp(const std::string& kind, ObjectReader& r);

@@ -1,0 +1,107 @@
+// CIFAR-10 binary reader and the cifar task on tiny files written here in the official layout.
+#include "helpers.hpp"
+#include "io/cifar.hpp"
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <unistd.h>
+
+using namespace adamgn;
+using namespace adamgn::test;
+
+namespace {
+
+std::string temp_dir() {
+  char tmpl[] = "/tmp/adamgn-cifar-XXXXXX";
+  return std::string(mkdtemp(tmpl));
+}
+
+// Record r of a file: label (seed + r) % 10, pixel p = (seed * 7 + r * 13 + p) % 256.
+std::vector<unsigned char> records(int seed, int n) {
+  std::vector<unsigned char> bytes;
+  for (int r = 0; r < n; ++r) {
+    bytes.push_back(static_cast<unsigned char>((seed + r) % 10));
+    for (int p = 0; p < 3072; ++p) bytes.push_back(static_cast<unsigned char>((seed * 7 + r * 13 + p) % 256));
+  }
+  return bytes;
+}
+
+void write(const std::string& path, const std::vector<unsigned char>& bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const UsageError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+std::string tiny_dataset() {
+  const std::string dir = temp_dir();
+  for (int i = 1; i <= 5; ++i) write(dir + "/data_batch_" + std::to_string(i) + ".bin", records(i, 4));
+  write(dir + "/test_batch.bin", records(9, 6));
+  return dir;
+}
+
+}  // namespace
+
+TEST_CASE("cifar reader: a generated 3-record file reads back exactly") {
+  const std::string dir = temp_dir();
+  write(dir + "/f.bin", records(2, 3));
+  const CifarSplit s = read_cifar_files({dir + "/f.bin"});
+  REQUIRE(s.pixels.rows() == 3);
+  REQUIRE(s.pixels.cols() == 3072);
+  for (int r = 0; r < 3; ++r) {
+    CHECK(s.labels[static_cast<std::size_t>(r)] == (2 + r) % 10);
+    for (int p = 0; p < 3072; p += 97) CHECK(s.pixels(r, p) == static_cast<float>((2 * 7 + r * 13 + p) % 256));
+    CHECK(s.pixels(r, 3071) == static_cast<float>((14 + r * 13 + 3071) % 256));
+  }
+}
+
+TEST_CASE("cifar reader: missing, truncated and malformed files are named errors") {
+  const std::string dir = temp_dir();
+  CHECK(error_of([&] { read_cifar_files({dir + "/nope.bin"}); }).find("nope.bin is missing") != std::string::npos);
+  auto bytes = records(1, 2);
+  bytes.pop_back();
+  write(dir + "/short.bin", bytes);
+  CHECK(error_of([&] { read_cifar_files({dir + "/short.bin"}); }).find("short.bin has 6145 bytes") != std::string::npos);
+  bytes = records(1, 2);
+  bytes[3073] = 12;
+  write(dir + "/label.bin", bytes);
+  CHECK(error_of([&] { read_cifar_files({dir + "/label.bin"}); }).find("record 1 has label 12") != std::string::npos);
+  CHECK(error_of([&] { read_cifar_train(dir); }).find("data_batch_1.bin is missing") != std::string::npos);
+}
+
+TEST_CASE("cifar task: standardized inputs, one-hot targets, gradient check, test accuracy") {
+  const std::string dir = tiny_dataset();
+  auto f = make_task_factory(json{{"name", "cifar"}, {"data_dir", dir}, {"width", 3}, {"precision", "f64"}, {"eval_size", 8}});
+  CHECK(f->config()["output_bias"] == true);
+  auto task = f->make(0);
+  CHECK(task->layout().blocks[2].rows == 10);
+  const Vec theta = task->initial_parameters();
+  Rng rng(3);
+  const Rng copy = rng;
+  Vec g, scratch;
+  task->loss_and_gradient(theta, SampleSize::samples(5), rng, g);
+  for (Index p : {Index(0), Index(5000), Index(9216), Index(9218), Index(9225), Index(9250)}) {
+    const double h = 1e-6;
+    Vec tp = theta, tm = theta;
+    tp[p] += h;
+    tm[p] -= h;
+    Rng a = copy, b = copy;
+    const double fd = (task->loss_and_gradient(tp, SampleSize::samples(5), a, scratch) -
+                       task->loss_and_gradient(tm, SampleSize::samples(5), b, scratch)) / (2 * h);
+    CHECK(g[p] == doctest::Approx(fd).epsilon(1e-6).scale(1e-8));
+  }
+  const Evaluation e = task->evaluate(theta);
+  CHECK(e.has_accuracy);
+  CHECK(e.test_accuracy >= 0.0);
+  CHECK(e.test_accuracy <= 1.0);
+  // 6 test records: the accuracy is a multiple of 1/6.
+  CHECK(std::fabs(e.test_accuracy * 6 - std::round(e.test_accuracy * 6)) < 1e-12);
+}
