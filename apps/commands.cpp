@@ -2,6 +2,7 @@
 
 #include "io/presets.hpp"
 #include "io/results.hpp"
+#include "optim/eigensolver.hpp"
 #include "runner/experiment.hpp"
 
 #include <chrono>
@@ -261,7 +262,7 @@ void add_bench_command(CLI::App& root, std::vector<Command>& out) {
                    if (list.empty())
                      for (const auto& p : embedded_presets()) list.push_back(p.name);
                    std::cout << "| preset | arm | steps | seconds | steps/s |\n|---|---|---|---|---|\n";
-                   Eigen::setNbThreads(1);
+                   set_blas_threads(1);
                    for (const auto& name : list) {
                      json doc = load_preset(name);
                      if (!steps->empty()) doc["run"]["steps"] = parse_scalar(*steps);

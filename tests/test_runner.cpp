@@ -45,6 +45,18 @@ TEST_CASE("results do not depend on the thread count") {
     }
 }
 
+TEST_CASE("a single run gives the same numbers whatever the thread count") {
+  json doc{{"task", {{"name", "parity"}, {"width", 256}}},
+           {"run", {{"steps", 4}, {"seeds", 1}, {"log_every", 2}}},
+           {"arms", {{{"precond", "gn"}, {"basis", "kronecker"}, {"batch", 256}, {"gn_batch", 1024}, {"alpha", 1e-3}, {"lr", 0.01}}}}};
+  doc["run"]["threads"] = 1;
+  const auto one = run_experiment(spec_of(doc));
+  doc["run"]["threads"] = 2;
+  const auto two = run_experiment(spec_of(doc));
+  CHECK(one.runs[0][0].loss == two.runs[0][0].loss);
+  CHECK(one.runs[0][0].test_loss == two.runs[0][0].test_loss);
+}
+
 TEST_CASE("every arm at a seed sees the same problem and initial loss; seeds differ") {
   const auto res = run_experiment(spec_of(small_experiment(2)));
   for (std::size_t s = 0; s < 5; ++s) {

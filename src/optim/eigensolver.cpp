@@ -6,10 +6,6 @@
 #ifdef ADAMGN_LAPACK
 #include <lapacke.h>
 
-#include <mutex>
-
-// OpenBLAS's own thread pool would compete with the runner's threads (arms x seeds already fill
-// the cores) and could make results depend on the thread count, so it is kept to one thread.
 extern "C" void openblas_set_num_threads(int);
 #endif
 
@@ -41,10 +37,10 @@ const char* eigensolver_name() {
 #endif
 }
 
-void single_threaded_blas() {
+void set_blas_threads(int threads) {
+  Eigen::setNbThreads(threads);
 #ifdef ADAMGN_LAPACK
-  static std::once_flag once;
-  std::call_once(once, [] { openblas_set_num_threads(1); });
+  openblas_set_num_threads(threads);
 #endif
 }
 
@@ -53,7 +49,6 @@ bool symmetric_eigen(const Mat& s, Vec& values, Mat& vectors) {
   Vec w(s.rows());
   Mat v;
 #ifdef ADAMGN_LAPACK
-  single_threaded_blas();
   v = s;
   const lapack_int n = static_cast<lapack_int>(s.rows());
   if (LAPACKE_dsyevd(LAPACK_COL_MAJOR, 'V', 'L', n, v.data(), n, w.data()) != 0) return false;

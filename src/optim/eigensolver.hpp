@@ -17,8 +17,9 @@ void sort_and_fix_signs(Vec& values, Mat& vectors);
 // Which solver symmetric_eigen uses ("lapack dsyevd" or "eigen").
 const char* eigensolver_name();
 
-// Keeps the BLAS library (OpenBLAS, when the build uses it) to one thread: the runner already
-// fills the cores with arms x seeds, and a fixed thread count keeps results reproducible.
-void single_threaded_blas();
+// Threads the BLAS library (OpenBLAS, when the build uses it) and Eigen may use inside one run.
+// The runner keeps this at 1 (arms x seeds fill the cores, and results must not depend on the
+// thread count).
+void set_blas_threads(int threads);
 
 }  // namespace adamgn
