@@ -12,7 +12,8 @@
 namespace adamgn {
 
 struct CifarSplit {
-  Eigen::MatrixXf pixels;           // n x 3072, values 0..255, channel-major as in the file
+  // n x 3072, values 0..255, channel-major as in the file; row-major so one image is contiguous.
+  Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> pixels;
   std::vector<unsigned char> labels;
 };
 

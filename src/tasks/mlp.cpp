@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <type_traits>
 #include <sys/stat.h>
 
 namespace adamgn {
@@ -14,6 +15,13 @@ class DataSource {
  public:
   virtual ~DataSource() = default;
   virtual void sample(Index n, Rng& rng, Mat& x, Mat& y) const = 0;
+  // The same samples (same random numbers) straight into float32 inputs; sources with large
+  // inputs override it to skip the float64 copy.
+  virtual void sample_f32(Index n, Rng& rng, Eigen::MatrixXf& x, Mat& y) const {
+    Mat x64;
+    sample(n, rng, x64, y);
+    x = x64.cast<float>();
+  }
   virtual bool has_accuracy() const = 0;
   // Number of rows of prediction f that count as correct against y.
   virtual double correct(const Mat& f, const Mat& y) const = 0;
@@ -121,6 +129,15 @@ class CifarSource : public DataSource {
       y(i, train_.labels[static_cast<std::size_t>(r)]) = 1.0;
     }
   }
+  void sample_f32(Index n, Rng& rng, Eigen::MatrixXf& x, Mat& y) const override {
+    x.resize(n, kCifarPixels);
+    y = Mat::Zero(n, 10);
+    for (Index i = 0; i < n; ++i) {
+      const Index r = static_cast<Index>(rng.below(static_cast<std::uint64_t>(train_.pixels.rows())));
+      x.row(i) = train_.pixels.row(r);
+      y(i, train_.labels[static_cast<std::size_t>(r)]) = 1.0;
+    }
+  }
   void test_set(Mat& x, Mat& y) const {
     x = test_.pixels.cast<double>();
     y = Mat::Zero(x.rows(), 10);
@@ -156,6 +173,7 @@ struct MlpProblem {
   Layout layout;
   std::unique_ptr<DataSource> source;
   Mat probe_x, probe_y, test_x, test_y;
+  Eigen::MatrixXf probe_xf, test_xf;  // float32 copies of the evaluation inputs
 };
 
 // The network's computations in scalar type T.
@@ -246,8 +264,7 @@ class MlpTask : public Task {
 
   double loss_and_gradient(const Vec& theta, SampleSize n, Rng& rng, Vec& grad) override {
     if (n.exact) throw UsageError("batch = full is not available for task " + p_->cfg.kind + " (fresh samples every step): give a batch size");
-    p_->source->sample(n.n, rng, x64_, y64_);
-    x_ = x64_.cast<T>();
+    draw(n.n, rng);
     y_ = y64_.cast<T>();
     net_.load(theta);
     net_.forward(x_);
@@ -256,8 +273,7 @@ class MlpTask : public Task {
 
   void curvature(const Vec& theta, SampleSize n, Rng& rng, CurvatureNeed need, Curvature& out) override {
     if (n.exact) throw UsageError("gn_batch = population is not available for task " + p_->cfg.kind + ": give a GN batch size");
-    p_->source->sample(n.n, rng, x64_, y64_);
-    x_ = x64_.cast<T>();
+    draw(n.n, rng);
     net_.load(theta);
     net_.forward(x_);
     net_.pseudo(x_, out);
@@ -267,9 +283,9 @@ class MlpTask : public Task {
   Evaluation evaluate(const Vec& theta) override {
     net_.load(theta);
     Evaluation e;
-    e.loss = loss_on(p_->probe_x, p_->probe_y, nullptr);
+    e.loss = loss_on(p_->probe_x, p_->probe_xf, p_->probe_y, nullptr);
     double correct = 0.0;
-    e.test_loss = loss_on(p_->test_x, p_->test_y, &correct);
+    e.test_loss = loss_on(p_->test_x, p_->test_xf, p_->test_y, &correct);
     e.has_test = true;
     e.has_accuracy = p_->source->has_accuracy();
     e.test_accuracy = correct / static_cast<double>(p_->test_x.rows());
@@ -277,8 +293,19 @@ class MlpTask : public Task {
   }
 
  private:
-  double loss_on(const Mat& x, const Mat& y, double* correct) {
-    const M f = net_.forward(x.cast<T>());
+  // Inputs x_ for a batch of n (float32 tasks skip the float64 copy), targets in y64_.
+  void draw(Index n, Rng& rng) {
+    if constexpr (std::is_same_v<T, float>) {
+      p_->source->sample_f32(n, rng, x_, y64_);
+    } else {
+      p_->source->sample(n, rng, x_, y64_);
+    }
+  }
+
+  double loss_on(const Mat& x, const Eigen::MatrixXf& xf, const Mat& y, double* correct) {
+    M f;
+    if constexpr (std::is_same_v<T, float>) f = net_.forward(xf);
+    else f = net_.forward(x);
     const Mat fd = f.template cast<double>();
     if (correct) *correct = p_->source->correct(fd, y);
     return 0.5 * (fd - y).squaredNorm() / static_cast<double>(x.rows());
@@ -287,7 +314,7 @@ class MlpTask : public Task {
   std::shared_ptr<const MlpProblem> p_;
   Network<T> net_;
   Vec theta0_;
-  Mat x64_, y64_;
+  Mat y64_;
   M x_, y_;
 };
 
@@ -374,6 +401,8 @@ std::unique_ptr<TaskFactory> make_mlp(const std::string& kind, ObjectReader& r) 
   p->source->sample(c.eval_size, probe, p->probe_x, p->probe_y);
   if (cifar) cifar->test_set(p->test_x, p->test_y);
   else p->source->sample(c.eval_size, test, p->test_x, p->test_y);
+  p->probe_xf = p->probe_x.cast<float>();
+  p->test_xf = p->test_x.cast<float>();
   return std::make_unique<MlpFactory>(std::move(p));
 }
 
