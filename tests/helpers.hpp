@@ -7,6 +7,9 @@
 
 #include <doctest/doctest.h>
 
+#include <functional>
+#include <string>
+
 namespace adamgn::test {
 
 inline OptimizerConfig optimizer(const json& fields) {
@@ -29,6 +32,27 @@ inline Vec trajectory_end(const TaskFactory& f, const OptimizerConfig& c, Index 
   if (second_moment && opt.diagonal() && opt.diagonal()->second_moment())
     *second_moment = *opt.diagonal()->second_moment();
   return theta;
+}
+
+// Central difference of the batch loss in coordinate p, with the batch drawn from `rng` on both
+// sides (the same samples).
+inline double loss_difference(Task& task, const Vec& theta, SampleSize n, const Rng& rng, Index p,
+                              double h = 1e-6) {
+  Vec tp = theta, tm = theta, scratch;
+  tp[p] += h;
+  tm[p] -= h;
+  Rng a = rng, b = rng;
+  return (task.loss_and_gradient(tp, n, a, scratch) - task.loss_and_gradient(tm, n, b, scratch)) / (2 * h);
+}
+
+// The message of the UsageError `f` throws ("" if none).
+inline std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const UsageError& e) {
+    return e.what();
+  }
+  return "";
 }
 
 inline Vec theta_star_of(const Task& task) {

@@ -32,15 +32,6 @@ void write(const std::string& path, const std::vector<unsigned char>& bytes) {
   out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const UsageError& e) {
-    return e.what();
-  }
-  return "";
-}
-
 std::string tiny_dataset() {
   const std::string dir = temp_dir();
   for (int i = 1; i <= 5; ++i) write(dir + "/data_batch_" + std::to_string(i) + ".bin", records(i, 4));
@@ -86,17 +77,10 @@ TEST_CASE("cifar task: standardized inputs, one-hot targets, gradient check, tes
   const Vec theta = task->initial_parameters();
   Rng rng(3);
   const Rng copy = rng;
-  Vec g, scratch;
+  Vec g;
   task->loss_and_gradient(theta, SampleSize::samples(5), rng, g);
   for (Index p : {Index(0), Index(5000), Index(9216), Index(9218), Index(9225), Index(9250)}) {
-    const double h = 1e-6;
-    Vec tp = theta, tm = theta;
-    tp[p] += h;
-    tm[p] -= h;
-    Rng a = copy, b = copy;
-    const double fd = (task->loss_and_gradient(tp, SampleSize::samples(5), a, scratch) -
-                       task->loss_and_gradient(tm, SampleSize::samples(5), b, scratch)) / (2 * h);
-    CHECK(g[p] == doctest::Approx(fd).epsilon(1e-6).scale(1e-8));
+    CHECK(g[p] == doctest::Approx(loss_difference(*task, theta, SampleSize::samples(5), copy, p)).epsilon(1e-6).scale(1e-8));
   }
   const Evaluation e = task->evaluate(theta);
   CHECK(e.has_accuracy);

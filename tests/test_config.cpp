@@ -8,15 +8,6 @@ using namespace adamgn::test;
 
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const UsageError& e) {
-    return e.what();
-  }
-  return "";
-}
-
 json base() {
   return json{{"task", {{"name", "quadratic"}}}, {"arms", {{{"precond", "adam"}}}}};
 }

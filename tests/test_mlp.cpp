@@ -20,30 +20,17 @@ std::unique_ptr<TaskFactory> tiny(const std::string& kind, bool output_bias = tr
   return make_task_factory(t);
 }
 
-// Per-sample Jacobian of f (one output) by central differences, one row per sample, using the
-// loss on a single sample: for y fixed, dl/dtheta = (f - y) J, so J = grad / (f - y).
+// Per-sample Jacobian of f (one output) by central differences of single-sample losses: with y
+// fixed, dl/dtheta = (f - y) df/dtheta and |f - y| = sqrt(2 l); the sign of f - y cancels in J^T J
+// and in every statistic built from it.
 Mat jacobian_by_differences(Task& task, const Vec& theta, const Rng& rng, Index n) {
   Mat j(n, theta.size());
   Rng r = rng;
   for (Index s = 0; s < n; ++s) {
-    const Rng before = r;
-    for (Index p = 0; p < theta.size(); ++p) {
-      // f(theta) - y from the loss: l = (f - y)^2 / 2; differentiate sqrt(2 l) with a sign.
-      const double h = 1e-6;
-      Vec tp = theta, tm = theta, scratch;
-      tp[p] += h;
-      tm[p] -= h;
-      Rng a = before, b = before, c = before;
-      Vec g;
-      const double l0 = task.loss_and_gradient(theta, SampleSize::samples(1), c, g);
-      (void)l0;
-      const double lp = task.loss_and_gradient(tp, SampleSize::samples(1), a, scratch);
-      const double lm = task.loss_and_gradient(tm, SampleSize::samples(1), b, scratch);
-      j(s, p) = (lp - lm) / (2 * h);  // = (f - y) df/dtheta_p
-    }
+    const Rng sample = r;
+    for (Index p = 0; p < theta.size(); ++p) j(s, p) = loss_difference(task, theta, SampleSize::samples(1), sample, p);
     Vec g;
-    const double l = task.loss_and_gradient(theta, SampleSize::samples(1), r, g);
-    j.row(s) /= std::sqrt(2.0 * l);  // |f - y|; the sign cancels in J^T J and in every factor
+    j.row(s) /= std::sqrt(2.0 * task.loss_and_gradient(theta, SampleSize::samples(1), r, g));
   }
   return j;
 }
@@ -59,20 +46,13 @@ TEST_CASE("mlp: batch gradients match finite differences for every block, every 
     for (Index i = 0; i < theta.size(); ++i) theta[i] += 0.3 * init.normal();  // b, c nonzero too
     Rng rng(7);
     const Rng copy = rng;
-    Vec g, scratch;
+    Vec g;
     task->loss_and_gradient(theta, SampleSize::samples(16), rng, g);
     for (const Block& blk : task->layout().blocks)
       for (Index i = 0; i < blk.size(); ++i) {
         const Index p = blk.offset + i;
-        const double h = 1e-6;
-        Vec tp = theta, tm = theta;
-        tp[p] += h;
-        tm[p] -= h;
-        Rng a = copy, b = copy;
-        const double fd = (task->loss_and_gradient(tp, SampleSize::samples(16), a, scratch) -
-                           task->loss_and_gradient(tm, SampleSize::samples(16), b, scratch)) / (2 * h);
         INFO(kind << " block " << blk.name << " entry " << i);
-        CHECK(g[p] == doctest::Approx(fd).epsilon(1e-6).scale(1e-8));
+        CHECK(g[p] == doctest::Approx(loss_difference(*task, theta, SampleSize::samples(16), copy, p)).epsilon(1e-6).scale(1e-8));
       }
   }
 }
