@@ -257,25 +257,32 @@ void add_bench_command(CLI::App& root, std::vector<Command>& out) {
       "bench", "steps per second of one run (seed 0) of every arm of the given presets (default: all)");
   app->add_option("--preset", *names, "preset names (repeatable)");
   app->add_option("--steps", *steps, "steps per timed run (default: the preset's)");
-  out.push_back({app, [names, steps] {
+  auto sets = std::make_shared<std::vector<std::string>>();
+  app->add_option("--set", *sets, "override KEY=VALUE in every benchmarked preset (as for run)");
+  out.push_back({app, [names, steps, sets] {
                    std::vector<std::string> list = *names;
                    if (list.empty())
                      for (const auto& p : embedded_presets()) list.push_back(p.name);
-                   std::cout << "| preset | arm | steps | seconds | steps/s |\n|---|---|---|---|---|\n";
+                   std::cout << "| preset | arm | steps | seconds | steps/s | ms/step: gradient | curvature | basis | diagonal | update |\n"
+                                "|---|---|---|---|---|---|---|---|---|---|\n";
                    set_blas_threads(1);
                    for (const auto& name : list) {
                      json doc = load_preset(name);
+                     for (const auto& s : *sets) apply_set(doc, s);
                      if (!steps->empty()) doc["run"]["steps"] = parse_scalar(*steps);
                      const ExperimentSpec spec = parse_experiment(doc);
                      auto factory = make_task_factory(spec.task);
                      check_compatible(spec, *factory);
                      for (const auto& arm : spec.arms) {
-                       const RunResult r = run_one(*factory, arm.optimizer, spec.run, spec.run.seed);
+                       PhaseTimes t;
+                       const RunResult r = run_one(*factory, arm.optimizer, spec.run, spec.run.seed, &t);
                        const Index done = r.diverged ? r.diverged_at : spec.run.steps;
-                       char line[256];
-                       std::snprintf(line, sizeof line, "| %s | %s | %lld | %.4f | %.4g |\n", name.c_str(),
-                                     arm.name.c_str(), static_cast<long long>(done), r.wall_seconds,
-                                     static_cast<double>(done) / r.wall_seconds);
+                       const double ms = 1e3 / static_cast<double>(std::max<Index>(done, 1));
+                       char line[512];
+                       std::snprintf(line, sizeof line, "| %s | %s | %lld | %.4f | %.4g | %.4g | %.4g | %.4g | %.4g | %.4g |\n",
+                                     name.c_str(), arm.name.c_str(), static_cast<long long>(done), r.wall_seconds,
+                                     static_cast<double>(done) / r.wall_seconds, t.gradient * ms, t.curvature * ms,
+                                     t.basis * ms, t.diagonal * ms, t.update * ms);
                        std::cout << line << std::flush;
                      }
                    }

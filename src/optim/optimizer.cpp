@@ -3,6 +3,7 @@
 #include "optim/kronecker.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 
 namespace adamgn {
@@ -27,8 +28,30 @@ Optimizer::Optimizer(const OptimizerConfig& config, const Layout& layout, Index 
   if (config.precond == Precond::gn) diagonal_ = std::make_unique<GaussNewtonDiagonal>();
 }
 
+namespace {
+
+// Adds the time since the last call to `into` (when timing is on).
+class Stopwatch {
+ public:
+  explicit Stopwatch(bool on) : on_(on), last_(on ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point()) {}
+  void lap(double& into) {
+    if (!on_) return;
+    const auto now = std::chrono::steady_clock::now();
+    into += std::chrono::duration<double>(now - last_).count();
+    last_ = now;
+  }
+
+ private:
+  bool on_;
+  std::chrono::steady_clock::time_point last_;
+};
+
+}  // namespace
+
 double Optimizer::step(Task& task, Vec& theta, Index t, Rng& data_rng, Rng& curvature_rng) {
+  Stopwatch watch(timed_);
   const double loss = task.loss_and_gradient(theta, config_.batch, data_rng, grad_);
+  watch.lap(times_.gradient);
   const double lr = config_.lr * config_.schedule.multiplier(t, total_steps_);
   const Index t1 = t + 1;
 
@@ -41,6 +64,7 @@ double Optimizer::step(Task& task, Vec& theta, Index t, Rng& data_rng, Rng& curv
   }
   if (!diagonal_) {
     theta.noalias() -= lr * *direction;
+    watch.lap(times_.update);
     return loss;
   }
 
@@ -53,6 +77,7 @@ double Optimizer::step(Task& task, Vec& theta, Index t, Rng& data_rng, Rng& curv
     ++curvature_.version;
     curvature_fixed_ = task.curvature_is_constant(config_.gn_batch);
   }
+  watch.lap(times_.curvature);
   if (refresh_step && basis_->refresh_need() != CurvatureNeed::none) {
     if (basis_->refresh(curvature_, diagonal_->second_moment())) {
       basis_built_ = true;
@@ -60,9 +85,12 @@ double Optimizer::step(Task& task, Vec& theta, Index t, Rng& data_rng, Rng& curv
       ++basis_failures_;
     }
   }
+  watch.lap(times_.basis);
 
   basis_->rotate(grad_, rotated_);
+  watch.lap(times_.update);
   diagonal_->statistic(rotated_, curvature_, *basis_, t1, stat_);
+  watch.lap(times_.diagonal);
   if (direction != &grad_) basis_->rotate(*direction, rotated_);
 
   const double p = config_.power, alpha = config_.alpha;
@@ -74,6 +102,7 @@ double Optimizer::step(Task& task, Vec& theta, Index t, Rng& data_rng, Rng& curv
   }
   basis_->unrotate(rotated_, update_);
   theta.noalias() -= lr * update_;
+  watch.lap(times_.update);
   return loss;
 }
 

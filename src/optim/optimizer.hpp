@@ -14,6 +14,14 @@
 
 namespace adamgn {
 
+// Wall time spent in each part of the step, accumulated over a run when timing is on
+// (`adamgn bench`): batch gradient, GN curvature estimate (GN batch forward and pseudo-gradients),
+// basis refresh (factor products and eigendecompositions), diagonal statistic (for GN: the GN
+// diagonal in the basis), and the update (rotations and elementwise work).
+struct PhaseTimes {
+  double gradient = 0, curvature = 0, basis = 0, diagonal = 0, update = 0;
+};
+
 class Optimizer {
  public:
   // `basis` replaces the basis named in `config` (tests use fixed bases this way).
@@ -24,6 +32,8 @@ class Optimizer {
   double step(Task& task, Vec& theta, Index t, Rng& data_rng, Rng& curvature_rng);
 
   Index basis_failures() const { return basis_failures_; }
+  void enable_timing() { timed_ = true; }
+  const PhaseTimes& phase_times() const { return times_; }
   const Basis& basis() const { return *basis_; }
   Diagonal* diagonal() { return diagonal_.get(); }
 
@@ -36,6 +46,8 @@ class Optimizer {
   bool curvature_fixed_ = false;  // exact, theta-independent curvature already computed
   bool basis_built_ = false;
   Index basis_failures_ = 0;
+  bool timed_ = false;
+  PhaseTimes times_;
   Vec grad_, momentum_, direction_, rotated_, stat_, update_;
 };
 

@@ -133,7 +133,7 @@ void check_compatible(const ExperimentSpec& spec, const TaskFactory& factory) {
 }
 
 RunResult run_one(const TaskFactory& factory, const OptimizerConfig& opt, const RunConfig& run,
-                  std::uint64_t seed) {
+                  std::uint64_t seed, PhaseTimes* times) {
   const auto start = std::chrono::steady_clock::now();
   RunResult res;
   res.seed = seed;
@@ -143,6 +143,7 @@ RunResult run_one(const TaskFactory& factory, const OptimizerConfig& opt, const 
   Rng curvature_rng = Rng::stream(seed, "curvature");
   Vec theta = task->initial_parameters();
   Optimizer optimizer(opt, task->layout(), run.steps);
+  if (times) optimizer.enable_timing();
 
   const Index log_every = run.resolved_log_every();
   const Evaluation eval0 = task->evaluate(theta);
@@ -191,6 +192,7 @@ RunResult run_one(const TaskFactory& factory, const OptimizerConfig& opt, const 
     if (!res.test_accuracy.empty()) res.test_accuracy.pop_back();
   }
   res.basis_failures = optimizer.basis_failures();
+  if (times) *times = optimizer.phase_times();
   res.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return res;
 }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "optim/config.hpp"
+#include "optim/optimizer.hpp"
 #include "tasks/factory.hpp"
 
 #include <functional>
@@ -62,9 +63,10 @@ struct RunResult {
   json record = json::object();
 };
 
-// One run: the optimizer on the seed's task instance for run.steps steps.
+// One run: the optimizer on the seed's task instance for run.steps steps. With `times`, the
+// optimizer's phases are timed and their totals stored there.
 RunResult run_one(const TaskFactory& factory, const OptimizerConfig& opt, const RunConfig& run,
-                  std::uint64_t seed);
+                  std::uint64_t seed, PhaseTimes* times = nullptr);
 
 struct ExperimentResult {
   ExperimentSpec spec;
