@@ -47,6 +47,7 @@ void add_optimizer_flags(CLI::App* app, Flags& f) {
   option(g, f.arm, "--batch", "batch", "gradient batch: N | full (exact population gradient)");
   option(g, f.arm, "--gn-batch", "gn_batch", "GN batch: N | population (exact GN)");
   option(g, f.arm, "--basis-every", "basis_every", "refresh the basis every K steps");
+  option(g, f.arm, "--kron-vectors", "kron_vectors", "kronecker: vector blocks in their own eigenbasis (eigen, default) or identity");
 }
 
 void add_run_flags(CLI::App* app, Flags& f) {
@@ -197,6 +198,8 @@ void add_task_command(CLI::App& root, const std::string& task, std::vector<Comma
     else switch_flag(app, f->task, "--output-bias", "output_bias", "add an output bias c");
     option(app, f->task, "--eval-size", "eval_size", "size of the fixed probe and test batches (default 4096)");
     option(app, f->task, "--problem-seed", "problem_seed", "seed of the data distribution and test set");
+    option(app, f->task, "--gn-directions", "gn_directions",
+           "exact (sum over output directions, default) | sampled (one Gaussian direction per sample)");
   } else if (task == "quadratic") {
     option(app, f->task, "--cov", "cov", "block | half | one | spectrum");
     option(app, f->task, "--dim", "dim", "dimension (block: 2d, default 100; half/one: 5)");

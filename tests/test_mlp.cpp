@@ -115,6 +115,27 @@ TEST_CASE("mlp: GN pseudo-gradients give the full GN, Kronecker factors and diag
   CHECK((back - g).norm() < 1e-12);
 }
 
+TEST_CASE("Kronecker basis with vector blocks kept in the identity basis") {
+  auto f = tiny("teacher");
+  auto task = f->make(2);
+  const Vec theta = task->initial_parameters();
+  Curvature c;
+  Rng rng(5);
+  task->curvature(theta, SampleSize::samples(32), rng, CurvatureNeed::full, c);
+  KroneckerBasis basis(task->layout(), 1.0, true);
+  REQUIRE(basis.refresh(c, nullptr));
+  Vec h;
+  basis.gn_diagonal(c, h);
+  for (std::size_t b = 0; b < task->layout().blocks.size(); ++b) {
+    const Block& blk = task->layout().blocks[b];
+    if (blk.matrix) continue;
+    CHECK(basis.factors(b)[0] == Mat::Identity(blk.rows, blk.rows));
+    CHECK((h.segment(blk.offset, blk.size()) - c.full.diagonal().segment(blk.offset, blk.size())).norm() <=
+          1e-12 * c.full.norm());
+  }
+  CHECK(optimizer({{"basis", "kronecker"}, {"kron_vectors", "identity"}}).kron_vectors_identity);
+}
+
 TEST_CASE("Kronecker basis diagonalizes a GN matrix that is exactly a Kronecker product") {
   // One matrix block 3 x 2 whose terms are l_r r_r^T with (l, r) from independent sets: then
   // E[vec G vec G^T] = E[l l^T] (x) E[r r^T] exactly, and the Kronecker eigenbasis is its eigenbasis.

@@ -135,6 +135,13 @@ void OptimizerConfig::read(ObjectReader& r) {
       throw bad();
     }
   }
+  if (r.has("kron_vectors")) {
+    std::string v;
+    r.read("kron_vectors", v);
+    if (v != "eigen" && v != "identity")
+      throw UsageError(r.path_of("kron_vectors") + " = " + v + " must be eigen or identity");
+    kron_vectors_identity = v == "identity";
+  }
   r.read("lr", lr);
   if (r.has("schedule")) {
     std::string s;
@@ -173,7 +180,8 @@ json OptimizerConfig::to_json() const {
               {"beta1", beta1},
               {"batch", sample_size_json(batch, "full")},
               {"gn_batch", sample_size_json(gn_batch, "population")},
-              {"basis_every", basis_every}};
+              {"basis_every", basis_every},
+              {"kron_vectors", kron_vectors_identity ? "identity" : "eigen"}};
 }
 
 std::string OptimizerConfig::basis_text() const {

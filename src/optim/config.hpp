@@ -34,6 +34,7 @@ struct OptimizerConfig {
   double power = -0.5;  // resolved default: -0.5 for adam, -1 for gn
   BasisKind basis = BasisKind::identity;
   double gamma = 1.0;  // interpolation factor for interp:G / interp-eigen:G
+  bool kron_vectors_identity = false;  // kronecker: vector blocks in the identity basis (else eigen)
   double lr = 1e-3;
   Schedule schedule;
   double alpha = 0.0;

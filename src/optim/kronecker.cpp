@@ -42,8 +42,8 @@ Mat geodesic_from_identity(const Mat& q, double gamma) {
   return (gamma * k).exp();
 }
 
-KroneckerBasis::KroneckerBasis(const Layout& layout, double gamma)
-    : layout_(layout), gamma_(gamma), eigen_diag_(layout.blocks.size()) {
+KroneckerBasis::KroneckerBasis(const Layout& layout, double gamma, bool vectors_identity)
+    : layout_(layout), gamma_(gamma), vectors_identity_(vectors_identity), eigen_diag_(layout.blocks.size()) {
   for (const Block& b : layout_.blocks) {
     if (b.matrix) q_.push_back({Mat::Identity(b.rows, b.rows), Mat::Identity(b.cols, b.cols)});
     else q_.push_back({Mat::Identity(b.rows, b.rows)});
@@ -54,13 +54,18 @@ bool KroneckerBasis::refresh(const Curvature& c, Vec* v) {
   bool all_ok = true;
   for (std::size_t b = 0; b < layout_.blocks.size(); ++b) {
     const Block& blk = layout_.blocks[b];
+    if (!blk.matrix && vectors_identity_) continue;  // stays I; its GN diagonal is diag(H_b)
     const PseudoGradients& g = c.pseudo[b];
     std::vector<Mat> next(q_[b].size());
     std::vector<Vec> values(q_[b].size());
     bool ok = true;
     if (blk.matrix) {
-      ok = symmetric_eigen(weighted_gram(g.left, g.right.rowwise().squaredNorm(), c.row_weight), values[0], next[0]) &&
-           symmetric_eigen(weighted_gram(g.right, g.left.rowwise().squaredNorm(), c.row_weight), values[1], next[1]);
+      // E[G G^T] = sum_js |r_s|^2 l_js l_js^T;  E[G^T G] = sum_s (sum_j |l_js|^2) r_s r_s^T.
+      const Index n = g.right.rows(), k = g.left.rows() / n;
+      const Vec right_norms = g.right.rowwise().squaredNorm();
+      ok = symmetric_eigen(weighted_gram(g.left, right_norms.replicate(k, 1), c.row_weight), values[0], next[0]) &&
+           symmetric_eigen(weighted_gram(g.right, fold_directions(g.left.rowwise().squaredNorm(), n), c.row_weight),
+                           values[1], next[1]);
     } else {
       ok = symmetric_eigen(weighted_gram(g.left, Vec(), c.row_weight), values[0], next[0]);
     }

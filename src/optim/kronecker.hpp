@@ -20,7 +20,8 @@ Mat geodesic_from_identity(const Mat& q, double gamma);
 
 class KroneckerBasis : public Basis {
  public:
-  KroneckerBasis(const Layout& layout, double gamma = 1.0);
+  // vectors_identity: keep vector blocks in the identity basis instead of their own eigenbasis.
+  KroneckerBasis(const Layout& layout, double gamma = 1.0, bool vectors_identity = false);
 
   CurvatureNeed refresh_need() const override { return CurvatureNeed::kronecker; }
   CurvatureNeed gn_need() const override { return CurvatureNeed::kronecker; }
@@ -35,6 +36,7 @@ class KroneckerBasis : public Basis {
  private:
   Layout layout_;
   double gamma_;
+  bool vectors_identity_;
   std::vector<std::vector<Mat>> q_;
   std::vector<Vec> eigen_diag_;  // per block: exact GN diagonal from the eigenvalues, if any
   std::uint64_t built_from_ = ~std::uint64_t{0};

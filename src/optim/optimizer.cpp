@@ -12,8 +12,10 @@ std::unique_ptr<Basis> make_basis(const OptimizerConfig& config, const Layout& l
   switch (config.basis) {
     case BasisKind::identity: return std::make_unique<IdentityBasis>();
     case BasisKind::eigen: return std::make_unique<EigenBasis>(layout.size());
-    case BasisKind::kronecker: return std::make_unique<KroneckerBasis>(layout);
-    case BasisKind::interp_kronecker: return std::make_unique<KroneckerBasis>(layout, config.gamma);
+    case BasisKind::kronecker:
+      return std::make_unique<KroneckerBasis>(layout, 1.0, config.kron_vectors_identity);
+    case BasisKind::interp_kronecker:
+      return std::make_unique<KroneckerBasis>(layout, config.gamma, config.kron_vectors_identity);
     case BasisKind::interp_eigen: return std::make_unique<InterpolatedEigenBasis>(layout.size(), config.gamma);
   }
   return nullptr;

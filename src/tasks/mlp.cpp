@@ -221,24 +221,33 @@ class Network {
     return loss;
   }
 
-  // GN pseudo-gradients (after forward(x)): one term per (sample, output direction).
-  void pseudo(const M& x, Curvature& c) const {
+  // GN pseudo-gradients (after forward(x)): one term per (sample, output direction), or with
+  // `directions` (n x k Gaussian) one term per sample along the random output direction xi:
+  // G_xi = sum_j xi_j G_j, unbiased for the GN because E[xi xi^T] = I.
+  void pseudo(const M& x, const Mat* directions, Curvature& c) const {
     const Index n = x.rows(), k = p_.out, m = w_.rows();
     const M active = (h_.array() > T(0)).template cast<T>().matrix();
     c.pseudo.assign(p_.layout.blocks.size(), PseudoGradients{});
-    Mat delta(n * k, m), xs(n * k, x.cols()), zs(n * k, m), e = Mat::Zero(n * k, k);
+    c.row_weight = 1.0 / static_cast<double>(n);
+    if (directions) {
+      const M xi = directions->cast<T>();
+      const Mat delta = (active.cwiseProduct(xi * a_)).template cast<double>();  // sum_j xi_j a_j o mask
+      c.pseudo[0] = {delta, x.template cast<double>()};
+      c.pseudo[1] = {delta, Mat()};
+      c.pseudo[2] = {*directions, z_.template cast<double>()};
+      if (p_.cfg.output_bias) c.pseudo[3] = {*directions, Mat()};
+      return;
+    }
+    Mat delta(n * k, m), e = Mat::Zero(n * k, k);
     for (Index j = 0; j < k; ++j) {
       // rows j*n .. j*n+n-1 hold output direction j
       delta.middleRows(j * n, n) = (active.array().rowwise() * a_.row(j).array()).matrix().template cast<double>();
-      xs.middleRows(j * n, n) = x.template cast<double>();
-      zs.middleRows(j * n, n) = z_.template cast<double>();
       e.block(j * n, j, n, 1).setOnes();
     }
-    c.pseudo[0] = {delta, xs};
+    c.pseudo[0] = {delta, x.template cast<double>()};
     c.pseudo[1] = {delta, Mat()};
-    c.pseudo[2] = {e, zs};
+    c.pseudo[2] = {e, z_.template cast<double>()};
     if (p_.cfg.output_bias) c.pseudo[3] = {e, Mat()};
-    c.row_weight = 1.0 / static_cast<double>(n);
   }
 
  private:
@@ -276,7 +285,14 @@ class MlpTask : public Task {
     draw(n.n, rng);
     net_.load(theta);
     net_.forward(x_);
-    net_.pseudo(x_, out);
+    if (p_->cfg.gn_directions == "sampled" && p_->out > 1) {
+      Mat xi(p_->out, n.n);  // sample by sample, like the inputs
+      rng.fill_normal(xi);
+      const Mat directions = xi.transpose();
+      net_.pseudo(x_, &directions, out);
+    } else {
+      net_.pseudo(x_, nullptr, out);
+    }
     complete_from_pseudo(p_->layout, need, out);
   }
 
@@ -332,7 +348,8 @@ class MlpFactory : public TaskFactory {
   json config() const override {
     const auto& c = p_->cfg;
     json j{{"name", c.kind}, {"dim", c.dim}, {"width", c.width}, {"output_bias", c.output_bias},
-           {"precision", c.precision}, {"eval_size", c.eval_size}, {"problem_seed", c.problem_seed}};
+           {"precision", c.precision}, {"eval_size", c.eval_size}, {"problem_seed", c.problem_seed},
+           {"gn_directions", c.gn_directions}};
     if (c.kind == "teacher") j["teacher_width"] = c.teacher_width;
     else if (c.kind == "cifar") j["data_dir"] = c.data_dir;
     else j["k"] = c.k;
@@ -369,7 +386,10 @@ std::unique_ptr<TaskFactory> make_mlp(const std::string& kind, ObjectReader& r) 
   r.read("precision", c.precision);
   r.read("eval_size", c.eval_size);
   r.read("problem_seed", c.problem_seed);
+  r.read("gn_directions", c.gn_directions);
   r.finish();
+  if (c.gn_directions != "exact" && c.gn_directions != "sampled")
+    throw UsageError(r.path_of("gn_directions") + " = " + c.gn_directions + " must be exact or sampled");
   if (c.dim < 1) throw UsageError(r.path_of("dim") + " = " + std::to_string(c.dim) + " must be >= 1");
   if (c.width < 1) throw UsageError(r.path_of("width") + " = " + std::to_string(c.width) + " must be >= 1");
   if (c.eval_size < 1) throw UsageError(r.path_of("eval_size") + " = " + std::to_string(c.eval_size) + " must be >= 1");

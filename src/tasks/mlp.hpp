@@ -34,6 +34,9 @@ struct MlpConfig {
   Index eval_size = 4096;
   std::uint64_t problem_seed = 0;
   std::string data_dir;  // cifar: folder with the CIFAR-10 .bin files
+  // GN pseudo-gradients with k outputs: "exact" sums the k output directions (k terms per
+  // sample); "sampled" uses one direction xi ~ N(0, I_k) per sample (unbiased, k times cheaper).
+  std::string gn_directions = "exact";
 };
 
 std::unique_ptr<TaskFactory> make_mlp(const std::string& kind, ObjectReader& r);

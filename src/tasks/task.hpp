@@ -26,15 +26,20 @@ struct SampleSize {
 // pseudo-gradients behind the Kronecker factors, or the full matrix.
 enum class CurvatureNeed { none, diagonal, kronecker, full };
 
-// Per-sample GN pseudo-gradients of one parameter block as rank-one terms. For a matrix block
-// (m x n) term r is left.row(r)^T right.row(r); for a vector block `left` holds the terms and
-// `right` is empty. A sample contributes one term per output direction, so that
-//   H_block = row_weight * sum_r vec(G_r) vec(G_r)^T
-// is the exact GN block (sum over output directions; squared loss, so the loss Hessian is I).
+// Per-sample GN pseudo-gradients of one parameter block as rank-one terms. A sample s contributes
+// one term per output direction j, so that
+//   H_block = row_weight * sum_{j,s} vec(G_js) vec(G_js)^T
+// is the exact GN block (squared loss, so the loss Hessian is I). `left` has one row per term,
+// direction-major (row j * n + s). For a matrix block (m x n) G_js = left.row(j n + s)^T
+// right.row(s): `right` has one row per sample, shared by its k directions (so inputs are not
+// copied k times); for a vector block G_js = left.row(j n + s) and `right` is empty.
 struct PseudoGradients {
   Mat left;
   Mat right;
 };
+
+// sum_j v[j n + s] for s < n: folds per-term values onto their samples.
+Vec fold_directions(const Vec& v, Index n);
 
 // GN information. `diag` is filled when `diagonal` or `full` was asked for. `full` is filled when
 // `full` was asked for, unless the task's GN is diagonal by structure (one-hot inputs), in which
