@@ -121,13 +121,9 @@ class CifarSource : public DataSource {
     }
   }
   void sample(Index n, Rng& rng, Mat& x, Mat& y) const override {
-    x.resize(n, kCifarPixels);
-    y = Mat::Zero(n, 10);
-    for (Index i = 0; i < n; ++i) {
-      const Index r = static_cast<Index>(rng.below(static_cast<std::uint64_t>(train_.pixels.rows())));
-      x.row(i) = train_.pixels.row(r).cast<double>();
-      y(i, train_.labels[static_cast<std::size_t>(r)]) = 1.0;
-    }
+    Eigen::MatrixXf xf;
+    sample_f32(n, rng, xf, y);
+    x = xf.cast<double>();
   }
   void sample_f32(Index n, Rng& rng, Eigen::MatrixXf& x, Mat& y) const override {
     x.resize(n, kCifarPixels);
