@@ -1,5 +1,6 @@
 #include "commands.hpp"
 
+#include "core/parallel.hpp"
 #include "io/presets.hpp"
 #include "io/results.hpp"
 #include "optim/eigensolver.hpp"
@@ -276,6 +277,8 @@ void add_bench_command(CLI::App& root, std::vector<Command>& out) {
                      const ExperimentSpec spec = parse_experiment(doc);
                      auto factory = make_task_factory(spec.task);
                      check_compatible(spec, *factory);
+                     // One run at a time, so it gets every thread the preset allows (as `run` gives a lone run).
+                     set_inner_threads(spec.run.threads > 0 ? static_cast<int>(spec.run.threads) : max_threads());
                      for (const auto& arm : spec.arms) {
                        PhaseTimes t;
                        const RunResult r = run_one(*factory, arm.optimizer, spec.run, spec.run.seed, &t);

@@ -103,9 +103,9 @@ TEST_CASE("cifar: GN from one random output direction per sample averages to the
   Rng r1(1), r2(1);  // the same images (drawn first); only the directions differ
   te->curvature(theta, SampleSize::samples(4000), r1, CurvatureNeed::diagonal, ce);
   ts->curvature(theta, SampleSize::samples(4000), r2, CurvatureNeed::diagonal, cs);
-  CHECK(cs.pseudo[2].left.rows() == 4000);       // one term per sample ...
-  CHECK(ce.pseudo[2].left.rows() == 10 * 4000);  // ... instead of one per output direction
-  CHECK(ce.pseudo[0].right.rows() == 4000);      // inputs are stored once per sample
+  CHECK(cs.pseudo[2].terms() == 4000);       // one term per sample ...
+  CHECK(ce.pseudo[2].terms() == 10 * 4000);  // ... instead of one per output direction
+  CHECK(ce.pseudo[0].samples() == 4000);      // inputs are stored once per sample
   // The GN diagonal (all 9,259 entries: W, b, A, c) agrees to sampling error.
   CHECK((cs.diag - ce.diag).norm() <= 0.1 * ce.diag.norm());
 }
@@ -121,11 +121,12 @@ TEST_CASE("cifar (10 outputs): Kronecker factors and diagonal agree with the ter
   // Rebuild every term's Jacobian row from the full form's definition and the W block's factors.
   const Block& w = task->layout().blocks[0];
   const PseudoGradients& g = c.pseudo[0];
-  REQUIRE(g.left.rows() == 30);
+  REQUIRE(g.left != nullptr);  // f64 task: double factors
+  REQUIRE(g.left->rows() == 30);
   Mat l = Mat::Zero(2, 2), r = Mat::Zero(3072, 3072);
   Vec diag_w = Vec::Zero(w.size());
   for (Index t = 0; t < 30; ++t) {
-    const Mat gt = g.left.row(t).transpose() * g.right.row(t % 3);  // term (j, s), s = t mod n
+    const Mat gt = g.left->row(t).transpose() * g.right->row(t % 3);  // term (j, s), s = t mod n
     l += gt * gt.transpose() * c.row_weight;
     r += gt.transpose() * gt * c.row_weight;
     const RowMat gr = gt;  // row-major, the layout of the block in the parameter vector

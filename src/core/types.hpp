@@ -13,6 +13,7 @@ namespace adamgn {
 using Index = Eigen::Index;
 using Vec = Eigen::VectorXd;
 using Mat = Eigen::MatrixXd;
+using MatF = Eigen::MatrixXf;  // float32 work matrices (network tasks in f32)
 
 // A mistake the user can fix (bad flag, key, value, file). The CLI prints the message on one
 // line and exits with code 2; nothing else in the library catches it.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <vector>
 
 #ifdef ADAMGN_LAPACK
 #include <lapacke.h>
@@ -44,25 +45,49 @@ void set_blas_threads(int threads) {
 #endif
 }
 
-bool symmetric_eigen(const Mat& s, Vec& values, Mat& vectors) {
+namespace {
+
+#ifdef ADAMGN_LAPACK
+// Divide and conquer with a workspace we size ourselves: LAPACKE_ssyevd's own workspace query
+// under-allocates for n near 3072 with the OpenBLAS build of Debian 12.
+lapack_int syevd(lapack_int n, double* a, double* w) {
+  return LAPACKE_dsyevd(LAPACK_COL_MAJOR, 'V', 'L', n, a, n, w);
+}
+lapack_int syevd(lapack_int n, float* a, float* w) {
+  const lapack_int lwork = 1 + 6 * n + 2 * n * n, liwork = 3 + 5 * n;
+  std::vector<float> work(static_cast<std::size_t>(lwork));
+  std::vector<lapack_int> iwork(static_cast<std::size_t>(liwork));
+  return LAPACKE_ssyevd_work(LAPACK_COL_MAJOR, 'V', 'L', n, a, n, w, work.data(), lwork, iwork.data(), liwork);
+}
+#endif
+
+template <class M>
+bool decompose(const M& s, Vec& values, Mat& vectors) {
+  using S = typename M::Scalar;
   if (!s.allFinite()) return false;
-  Vec w(s.rows());
-  Mat v;
+  Eigen::Matrix<S, Eigen::Dynamic, 1> w(s.rows());
+  M v;
 #ifdef ADAMGN_LAPACK
   v = s;
-  const lapack_int n = static_cast<lapack_int>(s.rows());
-  if (LAPACKE_dsyevd(LAPACK_COL_MAJOR, 'V', 'L', n, v.data(), n, w.data()) != 0) return false;
+  if (syevd(static_cast<lapack_int>(s.rows()), v.data(), w.data()) != 0) return false;
 #else
-  Eigen::SelfAdjointEigenSolver<Mat> solver(s);
+  Eigen::SelfAdjointEigenSolver<M> solver(s);
   if (solver.info() != Eigen::Success) return false;
   w = solver.eigenvalues();
   v = solver.eigenvectors();
 #endif
   if (!w.allFinite() || !v.allFinite()) return false;
-  sort_and_fix_signs(w, v);
-  values = std::move(w);
-  vectors = std::move(v);
+  Vec wd = w.template cast<double>();
+  Mat vd = v.template cast<double>();
+  sort_and_fix_signs(wd, vd);
+  values = std::move(wd);
+  vectors = std::move(vd);
   return true;
 }
+
+}  // namespace
+
+bool symmetric_eigen(const Mat& s, Vec& values, Mat& vectors) { return decompose(s, values, vectors); }
+bool symmetric_eigen(const MatF& s, Vec& values, Mat& vectors) { return decompose(s, values, vectors); }
 
 }  // namespace adamgn

@@ -1,4 +1,4 @@
-// Symmetric eigendecomposition used by every basis: LAPACK's divide-and-conquer dsyevd (through
+// Symmetric eigendecomposition used by every basis: LAPACK's divide-and-conquer dsyevd/ssyevd (through
 // OpenBLAS, single-threaded inside a run) when the build has it, Eigen's solver otherwise.
 // Eigenvalues come out sorted decreasingly, each eigenvector with its largest-magnitude entry
 // positive, so that consecutive refreshes line up.
@@ -10,6 +10,8 @@ namespace adamgn {
 
 // False (outputs untouched) when the input or the result is not finite or the solver fails.
 bool symmetric_eigen(const Mat& s, Vec& values, Mat& vectors);
+// The same in float32 (ssyevd; Kronecker factors of f32 tasks), results widened to double.
+bool symmetric_eigen(const MatF& s, Vec& values, Mat& vectors);
 
 // Orders eigenpairs by decreasing eigenvalue and fixes each vector's sign (see above).
 void sort_and_fix_signs(Vec& values, Mat& vectors);

@@ -1,5 +1,6 @@
 #include "optim/kronecker.hpp"
 
+#include "core/parallel.hpp"
 #include "optim/eigensolver.hpp"
 
 #include <unsupported/Eigen/MatrixFunctions>
@@ -10,17 +11,39 @@ namespace adamgn {
 namespace {
 
 // w * sum_r s_r a_r a_r^T over the rows a_r of `a` (s = 1 when `scale` is empty), as a symmetric
-// rank update (half the work of a general product); only the lower triangle is filled, which is
-// all the eigensolver reads.
-Mat weighted_gram(const Mat& a, const Vec& scale, double w) {
-  Mat out = Mat::Zero(a.cols(), a.cols());
+// rank update (half the work of a general product) in a's precision; only the lower triangle is
+// filled, which is all the eigensolver reads.
+template <class M>
+M weighted_gram(const M& a, const Vec& scale, double w) {
+  using S = typename M::Scalar;
+  M out = M::Zero(a.cols(), a.cols());
   if (scale.size() == 0) {
-    out.selfadjointView<Eigen::Lower>().rankUpdate(a.transpose(), w);
+    out.template selfadjointView<Eigen::Lower>().rankUpdate(a.transpose(), static_cast<S>(w));
   } else {
-    const Mat scaled = a.array().colwise() * scale.array().sqrt();
-    out.selfadjointView<Eigen::Lower>().rankUpdate(scaled.transpose(), w);
+    const M scaled = a.array().colwise() * scale.cast<S>().array().sqrt();
+    out.template selfadjointView<Eigen::Lower>().rankUpdate(scaled.transpose(), static_cast<S>(w));
   }
   return out;
+}
+
+// One Kronecker factor to decompose: the weighted Gram matrix of a factor's rows.
+struct FactorJob {
+  std::size_t block = 0, side = 0;
+  const PseudoGradients* source = nullptr;
+  bool use_right = false;  // rows of `right` (else of `left`)
+  Vec weights;             // per-row weights (empty: 1)
+  double scale = 1.0;      // the factor is scale * gram (a constant weight is pulled out)
+  std::size_t same_as = ~std::size_t{0};  // an earlier job with the same gram, if any
+  bool ok = false;
+  Vec values;
+  Mat vectors;
+};
+
+void run_job(FactorJob& j, double row_weight) {
+  visit_factors(*j.source, [&](const auto& left, const auto* right) {
+    const auto& rows = j.use_right ? *right : left;
+    j.ok = symmetric_eigen(weighted_gram(rows, j.weights, row_weight), j.values, j.vectors);
+  });
 }
 
 }  // namespace
@@ -28,6 +51,9 @@ Mat weighted_gram(const Mat& a, const Vec& scale, double w) {
 Mat geodesic_from_identity(const Mat& q, double gamma) {
   const Index n = q.rows();
   if (gamma == 0.0) return Mat::Identity(n, n);
+  // The update does not change when a column of Q flips sign (D depends on squares), so the
+  // alignment below is only needed for the log.
+  if (gamma == 1.0) return q;
   Mat u = q;
   for (Index j = 0; j < n; ++j)
     if (u(j, j) < 0.0) u.col(j) = -u.col(j);
@@ -36,7 +62,6 @@ Mat geodesic_from_identity(const Mat& q, double gamma) {
     u.diagonal().cwiseAbs().minCoeff(&j);
     u.col(j) = -u.col(j);
   }
-  if (gamma == 1.0) return u;
   Mat k = u.log();
   k = 0.5 * (k - k.transpose());  // the log of a rotation is skew-symmetric
   return (gamma * k).exp();
@@ -51,24 +76,67 @@ KroneckerBasis::KroneckerBasis(const Layout& layout, double gamma, bool vectors_
 }
 
 bool KroneckerBasis::refresh(const Curvature& c, Vec* v) {
-  bool all_ok = true;
+  // E[G G^T] = sum_js |r_s|^2 l_js l_js^T;  E[G^T G] = sum_s (sum_j |l_js|^2) r_s r_s^T; a vector
+  // block's own GN block is sum_js l_js l_js^T. When every |r_s| is the same (inputs on the
+  // hypercube) the first is |r|^2 times the third for a bias sharing l: one decomposition serves both.
+  std::vector<FactorJob> jobs;
   for (std::size_t b = 0; b < layout_.blocks.size(); ++b) {
     const Block& blk = layout_.blocks[b];
     if (!blk.matrix && vectors_identity_) continue;  // stays I; its GN diagonal is diag(H_b)
     const PseudoGradients& g = c.pseudo[b];
-    std::vector<Mat> next(q_[b].size());
-    std::vector<Vec> values(q_[b].size());
-    bool ok = true;
+    FactorJob left;
+    left.block = b;
+    left.source = &g;
     if (blk.matrix) {
-      // E[G G^T] = sum_js |r_s|^2 l_js l_js^T;  E[G^T G] = sum_s (sum_j |l_js|^2) r_s r_s^T.
-      const Index n = g.right.rows(), k = g.left.rows() / n;
-      const Vec right_norms = g.right.rowwise().squaredNorm();
-      ok = symmetric_eigen(weighted_gram(g.left, right_norms.replicate(k, 1), c.row_weight), values[0], next[0]) &&
-           symmetric_eigen(weighted_gram(g.right, fold_directions(g.left.rowwise().squaredNorm(), n), c.row_weight),
-                           values[1], next[1]);
+      Vec right_norms;
+      visit_factors(g, [&](const auto&, const auto* right) { right_norms = right->rowwise().squaredNorm().template cast<double>(); });
+      if (right_norms.size() > 0 && right_norms.minCoeff() == right_norms.maxCoeff()) left.scale = right_norms[0];
+      else left.weights = right_norms.replicate(g.terms() / g.samples(), 1);
+      FactorJob right;
+      right.block = b;
+      right.side = 1;
+      right.source = &g;
+      right.use_right = true;
+      visit_factors(g, [&](const auto& l, const auto*) {
+        right.weights = fold_directions(l.rowwise().squaredNorm().template cast<double>(), g.samples());
+      });
+      jobs.push_back(std::move(left));
+      jobs.push_back(std::move(right));
     } else {
-      ok = symmetric_eigen(weighted_gram(g.left, Vec(), c.row_weight), values[0], next[0]);
+      jobs.push_back(std::move(left));
     }
+  }
+  std::vector<std::size_t> unique;
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    for (std::size_t u : unique)
+      if (!jobs[i].use_right && !jobs[u].use_right && jobs[i].weights.size() == 0 && jobs[u].weights.size() == 0 &&
+          jobs[i].source->left_id() == jobs[u].source->left_id()) {
+        jobs[i].same_as = u;
+        break;
+      }
+    if (jobs[i].same_as == ~std::size_t{0}) unique.push_back(i);
+  }
+  parallel_pieces(static_cast<Index>(unique.size()),
+                  [&](Index i) { run_job(jobs[unique[static_cast<std::size_t>(i)]], c.row_weight); });
+
+  bool all_ok = true;
+  std::size_t at = 0;
+  for (std::size_t b = 0; b < layout_.blocks.size(); ++b) {
+    const Block& blk = layout_.blocks[b];
+    if (!blk.matrix && vectors_identity_) continue;
+    const std::size_t sides = blk.matrix ? 2 : 1;
+    std::vector<Mat> next(sides);
+    std::vector<Vec> values(sides);
+    bool ok = true;
+    for (std::size_t side = 0; side < sides; ++side) {
+      const FactorJob& j = jobs[at + side];
+      const FactorJob& done = j.same_as == ~std::size_t{0} ? j : jobs[j.same_as];
+      ok = ok && done.ok;
+      if (!done.ok) break;
+      next[side] = done.vectors;
+      values[side] = done.values * j.scale;  // grams are decomposed without their scale
+    }
+    at += sides;
     if (!ok) {
       all_ok = false;
       continue;

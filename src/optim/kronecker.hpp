@@ -15,7 +15,7 @@
 namespace adamgn {
 
 // exp(gamma log Q) after the sign and determinant alignment described above; gamma = 0 gives I
-// and gamma = 1 the aligned Q exactly. Q must be orthogonal.
+// and gamma = 1 gives Q itself (no alignment needed). Q must be orthogonal.
 Mat geodesic_from_identity(const Mat& q, double gamma);
 
 class KroneckerBasis : public Basis {

@@ -1,6 +1,35 @@
+#include "core/parallel.hpp"
 #include "tasks/task.hpp"
 
 namespace adamgn {
+namespace {
+
+// Samples per piece of the GN-diagonal products. Fixed (not derived from the thread count), so
+// the summation order, and with it every bit of the result, is the same for any thread count.
+constexpr Index kChunk = 1024;
+
+// The GN diagonal of one block over the samples [s0, s0 + len), in the factors' precision:
+//   vector block: sum_js (Q^T l_js)^2;  matrix block: sum_s (sum_j (Q_L^T l_js)^2) ((Q_R^T r_s)^2)^T.
+template <class M>
+Mat diagonal_piece(const Block& blk, const M& left, const M* right, Index s0, Index len, const Mat* ql,
+                   const Mat* qr) {
+  using S = typename M::Scalar;
+  const Index n = right ? right->rows() : left.rows();  // samples (vector blocks: terms)
+  const Index k = right ? left.rows() / n : 1;
+  const M qls = ql ? M(ql->template cast<S>()) : M();
+  M folded = M::Zero(len, left.cols());
+  for (Index j = 0; j < k; ++j) {
+    const auto rows = left.middleRows(j * n + s0, len);
+    if (ql) folded.noalias() += (rows * qls).cwiseAbs2();
+    else folded += rows.cwiseAbs2();
+  }
+  if (!blk.matrix) return folded.colwise().sum().transpose().template cast<double>();
+  const auto rr = right->middleRows(s0, len);
+  const M pr = qr ? M((rr * qr->template cast<S>()).cwiseAbs2()) : M(rr.cwiseAbs2());
+  return (folded.transpose() * pr).template cast<double>();
+}
+
+}  // namespace
 
 Vec fold_directions(const Vec& v, Index n) {
   Vec out = Vec::Zero(n);
@@ -10,19 +39,21 @@ Vec fold_directions(const Vec& v, Index n) {
 
 void gn_diagonal_block(const Block& blk, const PseudoGradients& g, double row_weight, const Mat* ql,
                        const Mat* qr, Vec& out) {
-  const Mat pl = ql ? Mat((g.left * *ql).cwiseAbs2()) : Mat(g.left.cwiseAbs2());
-  if (!blk.matrix) {
-    out.segment(blk.offset, blk.size()) = pl.colwise().sum().transpose() * row_weight;
-    return;
-  }
-  // diag of sum_js vec(l_js r_s^T) vec(l_js r_s^T)^T in the rotated basis
-  //   = sum_s (sum_j (Q_L^T l_js)^2) ((Q_R^T r_s)^2)^T.
-  const Index n = g.right.rows();
-  Mat folded = pl.topRows(n);
-  for (Index j = 1; j < pl.rows() / n; ++j) folded += pl.middleRows(j * n, n);
-  const Mat pr = qr ? Mat((g.right * *qr).cwiseAbs2()) : Mat(g.right.cwiseAbs2());
-  const Mat d = folded.transpose() * pr * row_weight;
-  Eigen::Map<RowMat>(out.data() + blk.offset, blk.rows, blk.cols) = d;
+  visit_factors(g, [&](const auto& left, const auto* right) {
+    // Vector blocks without a right factor chunk over terms (one direction each).
+    const Index n = right ? right->rows() : left.rows();
+    const Index pieces = (n + kChunk - 1) / kChunk;
+    std::vector<Mat> parts(static_cast<std::size_t>(pieces));
+    parallel_pieces(pieces, [&](Index p) {
+      const Index s0 = p * kChunk;
+      parts[static_cast<std::size_t>(p)] = diagonal_piece(blk, left, right, s0, std::min(kChunk, n - s0), ql, qr);
+    });
+    Mat d = parts.empty() ? Mat::Zero(blk.matrix ? blk.rows : blk.size(), blk.matrix ? blk.cols : 1) : parts[0];
+    for (std::size_t p = 1; p < parts.size(); ++p) d += parts[p];
+    d *= row_weight;
+    if (blk.matrix) Eigen::Map<RowMat>(out.data() + blk.offset, blk.rows, blk.cols) = d;
+    else out.segment(blk.offset, blk.size()) = d.col(0);
+  });
 }
 
 void complete_from_pseudo(const Layout& layout, CurvatureNeed need, Curvature& c) {
@@ -32,18 +63,20 @@ void complete_from_pseudo(const Layout& layout, CurvatureNeed need, Curvature& c
   for (std::size_t b = 0; b < layout.blocks.size(); ++b)
     gn_diagonal_block(layout.blocks[b], c.pseudo[b], c.row_weight, nullptr, nullptr, c.diag);
   if (need != CurvatureNeed::full) return;
-  const Index rows = c.pseudo.empty() ? 0 : c.pseudo[0].left.rows();
+  const Index rows = c.pseudo.empty() ? 0 : c.pseudo[0].terms();
   Mat j(rows, p);  // one Jacobian row per term
   for (std::size_t b = 0; b < layout.blocks.size(); ++b) {
     const Block& blk = layout.blocks[b];
-    const PseudoGradients& g = c.pseudo[b];
-    if (!blk.matrix) {
-      j.middleCols(blk.offset, blk.size()) = g.left;
-    } else {
-      const Mat right = g.right.replicate(rows / g.right.rows(), 1);  // one row per term
+    visit_factors(c.pseudo[b], [&](const auto& left_s, const auto* right_s) {
+      const Mat left = left_s.template cast<double>();
+      if (!blk.matrix) {
+        j.middleCols(blk.offset, blk.size()) = left;
+        return;
+      }
+      const Mat right = right_s->template cast<double>().replicate(rows / right_s->rows(), 1);  // one row per term
       for (Index i = 0; i < blk.rows; ++i)
-        j.middleCols(blk.offset + i * blk.cols, blk.cols) = right.array().colwise() * g.left.col(i).array();
-    }
+        j.middleCols(blk.offset + i * blk.cols, blk.cols) = right.array().colwise() * left.col(i).array();
+    });
   }
   c.full.noalias() = j.transpose() * j * c.row_weight;
 }

@@ -225,28 +225,41 @@ class Network {
     const M active = (h_.array() > T(0)).template cast<T>().matrix();
     c.pseudo.assign(p_.layout.blocks.size(), PseudoGradients{});
     c.row_weight = 1.0 / static_cast<double>(n);
+    auto inputs = std::make_shared<const M>(x);
+    auto hidden = std::make_shared<const M>(z_);
+    std::shared_ptr<const M> delta, out_dirs;
     if (directions) {
       const M xi = directions->cast<T>();
-      const Mat delta = (active.cwiseProduct(xi * a_)).template cast<double>();  // sum_j xi_j a_j o mask
-      c.pseudo[0] = {delta, x.template cast<double>()};
-      c.pseudo[1] = {delta, Mat()};
-      c.pseudo[2] = {*directions, z_.template cast<double>()};
-      if (p_.cfg.output_bias) c.pseudo[3] = {*directions, Mat()};
-      return;
+      delta = std::make_shared<const M>(active.cwiseProduct(xi * a_));  // sum_j xi_j a_j o mask
+      out_dirs = std::make_shared<const M>(xi);
+    } else {
+      auto d = std::make_shared<M>(n * k, m);
+      auto e = std::make_shared<M>(M::Zero(n * k, k));
+      for (Index j = 0; j < k; ++j) {
+        // rows j*n .. j*n+n-1 hold output direction j
+        d->middleRows(j * n, n) = (active.array().rowwise() * a_.row(j).array()).matrix();
+        e->block(j * n, j, n, 1).setOnes();
+      }
+      delta = std::move(d);
+      out_dirs = std::move(e);
     }
-    Mat delta(n * k, m), e = Mat::Zero(n * k, k);
-    for (Index j = 0; j < k; ++j) {
-      // rows j*n .. j*n+n-1 hold output direction j
-      delta.middleRows(j * n, n) = (active.array().rowwise() * a_.row(j).array()).matrix().template cast<double>();
-      e.block(j * n, j, n, 1).setOnes();
-    }
-    c.pseudo[0] = {delta, x.template cast<double>()};
-    c.pseudo[1] = {delta, Mat()};
-    c.pseudo[2] = {e, z_.template cast<double>()};
-    if (p_.cfg.output_bias) c.pseudo[3] = {e, Mat()};
+    set_factors(c.pseudo[0], delta, inputs);
+    set_factors(c.pseudo[1], delta, nullptr);
+    set_factors(c.pseudo[2], out_dirs, hidden);
+    if (p_.cfg.output_bias) set_factors(c.pseudo[3], out_dirs, nullptr);
   }
 
  private:
+  static void set_factors(PseudoGradients& g, std::shared_ptr<const M> left, std::shared_ptr<const M> right) {
+    if constexpr (std::is_same_v<T, float>) {
+      g.left_f = std::move(left);
+      g.right_f = std::move(right);
+    } else {
+      g.left = std::move(left);
+      g.right = std::move(right);
+    }
+  }
+
   const MlpProblem& p_;
   M w_, a_, h_, z_, f_;
   V b_, c_;

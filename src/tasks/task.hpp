@@ -32,11 +32,28 @@ enum class CurvatureNeed { none, diagonal, kronecker, full };
 // is the exact GN block (squared loss, so the loss Hessian is I). `left` has one row per term,
 // direction-major (row j * n + s). For a matrix block (m x n) G_js = left.row(j n + s)^T
 // right.row(s): `right` has one row per sample, shared by its k directions (so inputs are not
-// copied k times); for a vector block G_js = left.row(j n + s) and `right` is empty.
+// copied k times); for a vector block G_js = left.row(j n + s) and `right` is null.
+// The factors are held in the task's working precision (f64: left/right, f32: left_f/right_f;
+// the other pair is null) and shared between blocks: the weight and bias of one layer point at
+// the same backpropagated signal, which lets consumers compute its statistics once.
 struct PseudoGradients {
-  Mat left;
-  Mat right;
+  std::shared_ptr<const Mat> left, right;
+  std::shared_ptr<const MatF> left_f, right_f;
+  bool single() const { return left_f != nullptr; }
+  bool has_right() const { return right != nullptr || right_f != nullptr; }
+  Index terms() const { return single() ? left_f->rows() : left->rows(); }
+  Index samples() const {
+    return has_right() ? (single() ? right_f->rows() : right->rows()) : terms();
+  }
+  const void* left_id() const { return single() ? static_cast<const void*>(left_f.get()) : left.get(); }
 };
+
+// Calls f(left, right_or_null) with the factors in their stored precision.
+template <class F>
+void visit_factors(const PseudoGradients& g, F&& f) {
+  if (g.single()) f(*g.left_f, g.right_f.get());
+  else f(*g.left, g.right.get());
+}
 
 // sum_j v[j n + s] for s < n: folds per-term values onto their samples.
 Vec fold_directions(const Vec& v, Index n);

@@ -1,0 +1,41 @@
+// Threads inside one run. The runner fills the cores with arms x seeds; when there are fewer runs
+// than threads, each run gets the spare ones for pieces of work that are independent by
+// construction: the eigendecompositions of different Kronecker factors, and products split into
+// row chunks whose size does not depend on the thread count. Every piece runs single-threaded
+// BLAS and pieces are combined in a fixed order, so results are bit-identical for any thread
+// count.
+#pragma once
+
+#include "core/types.hpp"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include <algorithm>
+
+namespace adamgn {
+
+// Threads one run may use (default 1). Not thread-local: it is set before runs start.
+void set_inner_threads(int threads);
+int inner_threads();
+
+// Threads available to the process (OpenMP's default team size; 1 without OpenMP).
+int max_threads();
+
+// Calls f(i) for i in [0, n), on up to inner_threads() threads when not already inside an active
+// parallel region. f must not throw.
+template <class F>
+void parallel_pieces(Index n, F&& f) {
+#ifdef _OPENMP
+  const int t = static_cast<int>(std::min<Index>(inner_threads(), n));
+  if (t > 1 && !omp_in_parallel()) {
+#pragma omp parallel for schedule(dynamic, 1) num_threads(t)
+    for (Index i = 0; i < n; ++i) f(i);
+    return;
+  }
+#endif
+  for (Index i = 0; i < n; ++i) f(i);
+}
+
+}  // namespace adamgn
