@@ -46,15 +46,18 @@ TEST_CASE("results do not depend on the thread count") {
 }
 
 TEST_CASE("a single run gives the same numbers whatever the thread count") {
-  json doc{{"task", {{"name", "parity"}, {"width", 256}}},
-           {"run", {{"steps", 4}, {"seeds", 1}, {"log_every", 2}}},
-           {"arms", {{{"precond", "gn"}, {"basis", "kronecker"}, {"batch", 256}, {"gn_batch", 1024}, {"alpha", 1e-3}, {"lr", 0.01}}}}};
-  doc["run"]["threads"] = 1;
-  const auto one = run_experiment(spec_of(doc));
-  doc["run"]["threads"] = 2;
-  const auto two = run_experiment(spec_of(doc));
-  CHECK(one.runs[0][0].loss == two.runs[0][0].loss);
-  CHECK(one.runs[0][0].test_loss == two.runs[0][0].test_loss);
+  // Batches above one piece (1024 samples) so that a lone run's spare thread has work to share.
+  for (const char* precond : {"gn", "adam"}) {
+    json doc{{"task", {{"name", "teacher"}, {"teacher_width", 64}}},
+             {"run", {{"steps", 4}, {"seeds", 1}, {"log_every", 2}}},
+             {"arms", {{{"precond", precond}, {"basis", "kronecker"}, {"batch", 2500}, {"gn_batch", 2500}, {"alpha", 1e-3}, {"lr", 0.01}}}}};
+    doc["run"]["threads"] = 1;
+    const auto one = run_experiment(spec_of(doc));
+    doc["run"]["threads"] = 2;
+    const auto two = run_experiment(spec_of(doc));
+    CHECK(one.runs[0][0].loss == two.runs[0][0].loss);
+    CHECK(one.runs[0][0].test_loss == two.runs[0][0].test_loss);
+  }
 }
 
 TEST_CASE("every arm at a seed sees the same problem and initial loss; seeds differ") {

@@ -95,13 +95,16 @@ double Optimizer::step(Task& task, Vec& theta, Index t, Rng& data_rng, Rng& curv
   watch.lap(times_.diagonal);
   if (direction != &grad_) basis_->rotate(*direction, rotated_);
 
-  const double p = config_.power, alpha = config_.alpha;
-  for (Index i = 0; i < rotated_.size(); ++i) {
-    const double s = stat_[i] + alpha;
-    double d = 0.0;
-    if (s > 0.0) d = p == -0.5 ? 1.0 / std::sqrt(s) : p == -1.0 ? 1.0 / s : std::pow(s, p);
-    rotated_[i] *= d;
-  }
+  // D = (s + alpha)^p, and 0 where s + alpha <= 0. The common powers are whole-array
+  // expressions so they vectorize (sqrt and division are correctly rounded either way); the
+  // rare non-positive entries are zeroed afterwards.
+  const double p = config_.power;
+  stat_.array() += config_.alpha;
+  if (p == -0.5) rotated_.array() /= stat_.array().sqrt();
+  else if (p == -1.0) rotated_.array() /= stat_.array();
+  else rotated_.array() *= stat_.array().pow(p);
+  for (Index i = 0; i < rotated_.size(); ++i)
+    if (!(stat_[i] > 0.0)) rotated_[i] = 0.0;
   basis_->unrotate(rotated_, update_);
   theta.noalias() -= lr * update_;
   watch.lap(times_.update);

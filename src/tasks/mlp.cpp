@@ -1,7 +1,9 @@
 #include "tasks/mlp.hpp"
 
+#include "core/parallel.hpp"
 #include "io/cifar.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <type_traits>
@@ -181,6 +183,10 @@ class Network {
 
   explicit Network(const MlpProblem& p) : p_(p) {}
 
+  // Samples per piece of the batched products. Fixed, so results do not depend on the threads.
+  static constexpr Index kRows = 1024;
+  static Index pieces(Index n) { return std::max<Index>(1, (n + kRows - 1) / kRows); }
+
   void load(const Vec& theta) {
     const auto& bl = p_.layout.blocks;
     w_ = Eigen::Map<const RowMat>(theta.data() + bl[0].offset, bl[0].rows, bl[0].cols).cast<T>();
@@ -189,32 +195,57 @@ class Network {
     if (p_.cfg.output_bias) c_ = theta.segment(bl[3].offset, bl[3].size()).cast<T>();
   }
 
-  // f for inputs x (n x d); keeps the pre-activations for backward / pseudo-gradients.
+  // f for inputs x (n x d); keeps the pre-activations for backward / pseudo-gradients. Rows are
+  // processed in fixed pieces of kRows samples (on spare threads, core/parallel.hpp).
   const M& forward(const M& x) {
-    h_.noalias() = x * w_.transpose();
-    h_.rowwise() += b_.transpose();
-    z_ = h_.cwiseMax(T(0));
-    f_.noalias() = z_ * a_.transpose();
-    if (p_.cfg.output_bias) f_.rowwise() += c_.transpose();
+    const Index n = x.rows();
+    h_.resize(n, w_.rows());
+    z_.resize(n, w_.rows());
+    f_.resize(n, a_.rows());
+    parallel_pieces(pieces(n), [&](Index p) {
+      const Index s0 = p * kRows, len = std::min(kRows, n - s0);
+      auto h = h_.middleRows(s0, len);
+      h.noalias() = x.middleRows(s0, len) * w_.transpose();
+      h.rowwise() += b_.transpose();
+      auto z = z_.middleRows(s0, len);
+      z = h.cwiseMax(T(0));
+      auto f = f_.middleRows(s0, len);
+      f.noalias() = z * a_.transpose();
+      if (p_.cfg.output_bias) f.rowwise() += c_.transpose();
+    });
     return f_;
   }
 
-  // Batch-mean loss 1/2 |f - y|^2 and its gradient (after forward(x)).
+  // Batch-mean loss 1/2 |f - y|^2 and its gradient (after forward(x)): each piece's sums in T,
+  // added up in double in piece order.
   double backward(const M& x, const M& y, Vec& grad) {
     const auto& bl = p_.layout.blocks;
-    const T inv_n = T(1) / static_cast<T>(x.rows());
-    const M r = f_ - y;
-    const double loss = 0.5 * static_cast<double>(r.squaredNorm()) / static_cast<double>(x.rows());
-    const M df = r * inv_n;
-    grad.resize(p_.layout.size());
-    const M da = df.transpose() * z_;
-    M dh = (df * a_).cwiseProduct((h_.array() > T(0)).template cast<T>().matrix());
-    const M dw = dh.transpose() * x;
-    Eigen::Map<RowMat>(grad.data() + bl[0].offset, bl[0].rows, bl[0].cols) = dw.template cast<double>();
-    grad.segment(bl[1].offset, bl[1].size()) = dh.colwise().sum().transpose().template cast<double>();
-    Eigen::Map<RowMat>(grad.data() + bl[2].offset, bl[2].rows, bl[2].cols) = da.template cast<double>();
-    if (p_.cfg.output_bias) grad.segment(bl[3].offset, bl[3].size()) = df.colwise().sum().transpose().template cast<double>();
-    return loss;
+    const Index n = x.rows(), np = pieces(n);
+    const T inv_n = T(1) / static_cast<T>(n);
+    std::vector<Vec> parts(static_cast<std::size_t>(np));
+    std::vector<double> losses(static_cast<std::size_t>(np));
+    parallel_pieces(np, [&](Index p) {
+      const Index s0 = p * kRows, len = std::min(kRows, n - s0);
+      const M r = f_.middleRows(s0, len) - y.middleRows(s0, len);
+      losses[static_cast<std::size_t>(p)] = static_cast<double>(r.squaredNorm());
+      const M df = r * inv_n;
+      Vec& g = parts[static_cast<std::size_t>(p)];
+      g.resize(p_.layout.size());
+      const M da = df.transpose() * z_.middleRows(s0, len);
+      const M dh = (df * a_).cwiseProduct((h_.middleRows(s0, len).array() > T(0)).template cast<T>().matrix());
+      const M dw = dh.transpose() * x.middleRows(s0, len);
+      Eigen::Map<RowMat>(g.data() + bl[0].offset, bl[0].rows, bl[0].cols) = dw.template cast<double>();
+      g.segment(bl[1].offset, bl[1].size()) = dh.colwise().sum().transpose().template cast<double>();
+      Eigen::Map<RowMat>(g.data() + bl[2].offset, bl[2].rows, bl[2].cols) = da.template cast<double>();
+      if (p_.cfg.output_bias) g.segment(bl[3].offset, bl[3].size()) = df.colwise().sum().transpose().template cast<double>();
+    });
+    grad = std::move(parts[0]);
+    double loss = losses[0];
+    for (std::size_t p = 1; p < parts.size(); ++p) {
+      grad += parts[p];
+      loss += losses[p];
+    }
+    return 0.5 * loss / static_cast<double>(n);
   }
 
   // GN pseudo-gradients (after forward(x)): one term per (sample, output direction), or with
