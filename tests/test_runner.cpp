@@ -155,3 +155,15 @@ TEST_CASE("every built-in preset parses at both scales and runs a few steps") {
     CHECK(res.runs.size() == doc["arms"].size());
   }
 }
+
+TEST_CASE("a scale can override single arms by name") {
+  json doc{{"task", {{"name", "quadratic"}, {"cov", "half"}}},
+           {"arms", {{{"name", "a"}, {"precond", "sgd"}, {"lr", 0.1}}, {{"name", "b"}, {"precond", "sgd"}, {"lr", 0.2}}}},
+           {"scales", {{"big", {{"arms", {{"b", {{"lr", 0.5}}}}}, {"run", {{"steps", 7}}}}}}}};
+  const ExperimentSpec s = parse_experiment(doc, "big");
+  CHECK(s.arms[0].optimizer.lr == 0.1);
+  CHECK(s.arms[1].optimizer.lr == 0.5);
+  CHECK(s.run.steps == 7);
+  doc["scales"]["big"]["arms"] = {{"c", {{"lr", 0.5}}}};
+  CHECK_THROWS_WITH_AS(parse_experiment(doc, "big"), "scales.big.arms.c: no entry has this name", UsageError);
+}

@@ -6,6 +6,7 @@
 #include "optim/eigensolver.hpp"
 #include "optim/optimizer.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <exception>
@@ -21,13 +22,25 @@ namespace {
 
 
 // Recursively merges `patch` into `base` (objects merge key by key, everything else replaces).
-void merge(json& base, const json& patch) {
+// An object patching an array of named objects (a scale's "arms") merges into the entry of each
+// name, so a scale can change one arm's keys: {"arms": {"adam large": {"batch": 4096}}}.
+void merge(json& base, const json& patch, const std::string& path = "") {
+  if (patch.is_object() && base.is_array()) {
+    for (auto it = patch.begin(); it != patch.end(); ++it) {
+      auto named = std::find_if(base.begin(), base.end(), [&](const json& e) {
+        return e.is_object() && e.contains("name") && e["name"] == it.key();
+      });
+      if (named == base.end()) throw UsageError(path + "." + it.key() + ": no entry has this name");
+      merge(*named, it.value(), path + "." + it.key());
+    }
+    return;
+  }
   if (!patch.is_object() || !base.is_object()) {
     base = patch;
     return;
   }
   for (auto it = patch.begin(); it != patch.end(); ++it) {
-    if (base.contains(it.key())) merge(base[it.key()], it.value());
+    if (base.contains(it.key())) merge(base[it.key()], it.value(), path.empty() ? it.key() : path + "." + it.key());
     else base[it.key()] = it.value();
   }
 }
@@ -65,7 +78,7 @@ ExperimentSpec parse_experiment(json doc, const std::string& scale) {
   if (!scale.empty() && scale != "quick") {
     if (!doc.contains("scales") || !doc["scales"].contains(scale))
       throw UsageError("scale = " + scale + " is not defined by this preset");
-    merge(doc, doc["scales"][scale]);
+    merge(doc, doc["scales"][scale], "scales." + scale);
   }
   ExperimentSpec spec;
   ObjectReader r(doc, "");
