@@ -127,6 +127,7 @@ json result_json(const ExperimentResult& result) {
            {"preset", spec.preset.empty() ? json(nullptr) : json(spec.preset)},
            {"claim", spec.claim},
            {"measure", spec.measure},
+           {"notes", spec.notes},
            {"config", {{"task", result.task_config}, {"run", spec.run.to_json()}, {"arms", arm_configs}}},
            {"task_info", result.task_info},
            {"arms", std::move(arms)},

@@ -85,6 +85,7 @@ ExperimentSpec parse_experiment(json doc, const std::string& scale) {
   r.read("name", spec.preset);
   r.read("claim", spec.claim);
   r.read("measure", spec.measure);
+  r.read("notes", spec.notes);
   if (r.has("scales")) r.raw("scales");
   if (r.has("tuning")) spec.tuning = r.raw("tuning");
   if (!r.has("task")) throw UsageError("the experiment has no 'task'");

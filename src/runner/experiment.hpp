@@ -38,6 +38,7 @@ struct ExperimentSpec {
   std::string preset;   // empty when built from flags
   std::string claim;
   std::string measure;  // how arms are compared
+  std::string notes;    // choices the paper leaves open (sizes, steps, scales)
   json task = json::object();
   RunConfig run;
   std::vector<ArmSpec> arms;
