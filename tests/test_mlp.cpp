@@ -1,6 +1,8 @@
 // MLP tasks (parity, staircase, teacher): gradients against finite differences, GN pseudo-gradient
 // statistics against an explicit per-sample Jacobian, and the Kronecker / interpolated bases.
 #include "helpers.hpp"
+
+#include <unsupported/Eigen/MatrixFunctions>
 #include "optim/kronecker.hpp"
 
 #include <unsupported/Eigen/KroneckerProduct>
@@ -184,6 +186,26 @@ TEST_CASE("geodesic interpolation: endpoints, orthogonality, permutation") {
       CHECK(((whole.col(j) - q.col(j)).norm() < 1e-10 || (whole.col(j) + q.col(j)).norm() < 1e-10));
     CHECK(whole.determinant() == doctest::Approx(1.0));
   }
+}
+
+TEST_CASE("rotation_power: agrees with the matrix exp of the principal log; angles of pi") {
+  Rng rng(9);
+  Mat q = random_rotation(7, rng);
+  if (q.determinant() < 0.0) q.col(0) = -q.col(0);
+  for (double g : {0.25, 0.5, 0.9}) {
+    const Mat expected = (g * q.log()).exp();  // Eigen's general matrix functions, as a reference
+    CHECK((rotation_power(q, g) - expected).norm() < 1e-10);
+  }
+  // A half turn in the (0, 1) plane times a quarter turn in (2, 3): eigenvalues -1, -1, +-i, 1.
+  Mat u = Mat::Identity(5, 5);
+  u(0, 0) = u(1, 1) = -1.0;
+  u(2, 2) = u(3, 3) = 0.0;
+  u(3, 2) = 1.0;
+  u(2, 3) = -1.0;
+  const Mat half = rotation_power(u, 0.5);
+  CHECK((half.transpose() * half - Mat::Identity(5, 5)).norm() < 1e-12);
+  CHECK((half * half - u).norm() < 1e-12);
+  CHECK(half(4, 4) == doctest::Approx(1.0));
 }
 
 TEST_CASE("interp:0 reproduces the identity run and interp:1 the Kronecker run, bit for bit") {

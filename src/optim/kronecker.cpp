@@ -3,8 +3,8 @@
 #include "core/parallel.hpp"
 #include "optim/eigensolver.hpp"
 
-#include <unsupported/Eigen/MatrixFunctions>
 
+#include <algorithm>
 #include <cmath>
 
 namespace adamgn {
@@ -62,9 +62,56 @@ Mat geodesic_from_identity(const Mat& q, double gamma) {
     u.diagonal().cwiseAbs().minCoeff(&j);
     u.col(j) = -u.col(j);
   }
-  Mat k = u.log();
-  k = 0.5 * (k - k.transpose());  // the log of a rotation is skew-symmetric
-  return (gamma * k).exp();
+  return rotation_power(u, gamma);
+}
+
+Mat rotation_power(const Mat& u, double gamma) {
+  const Index n = u.rows();
+  // u is a rotation: rotations by angles theta in [0, pi] in orthogonal planes, and +1s. Its
+  // symmetric part S = (u + u^T)/2 has eigenvalue cos(theta) on each plane, and on that
+  // eigenspace u = cos(theta) I + K with K = (u - u^T)/2 = sin(theta) J, J a quarter turn.
+  // Hence u^gamma = exp(gamma log u) = f(S) + g(S) K with f(c) = cos(gamma theta) and
+  // g(c) = sin(gamma theta) / sin(theta), theta = arccos(c): one symmetric eigendecomposition.
+  const Mat sym = 0.5 * (u + u.transpose()), skew = 0.5 * (u - u.transpose());
+  Vec c;
+  Mat v;
+  if (symmetric_eigen(sym, c, v) && c.minCoeff() > -1.0 + 1e-6) {
+    Vec f(n), g(n);
+    for (Index i = 0; i < n; ++i) {
+      const double theta = std::acos(std::clamp(c[i], -1.0, 1.0));
+      f[i] = std::cos(gamma * theta);
+      g[i] = theta < 1e-8 ? gamma : std::sin(gamma * theta) / std::sin(theta);
+    }
+    return v * f.asDiagonal() * v.transpose() + (v * g.asDiagonal() * v.transpose()) * skew;
+  }
+  // Angles at (or within 1e-3 of) pi: K no longer tells the planes apart, so take them from the
+  // real Schur form u = Z T Z^T, block diagonal for a rotation: 2 x 2 rotations, +1s, and -1s in
+  // pairs (det u = +1), each pair a rotation by pi in its plane.
+  const Eigen::RealSchur<Mat> schur(u);
+  const Mat& t = schur.matrixT();
+  Mat tg = Mat::Zero(n, n);
+  auto rotation = [&](Index i, Index j, double angle) {
+    tg(i, i) = tg(j, j) = std::cos(gamma * angle);
+    tg(j, i) = std::sin(gamma * angle);
+    tg(i, j) = -tg(j, i);
+  };
+  Index pending = -1;  // an unpaired -1 eigenvalue
+  for (Index i = 0; i < n; ++i) {
+    if (i + 1 < n && t(i + 1, i) != 0.0) {
+      // Eigen standardizes 2 x 2 blocks to [[a, b], [c, a]]; for a rotation b = -c = -sin(theta).
+      rotation(i, i + 1, std::atan2(0.5 * (t(i + 1, i) - t(i, i + 1)), t(i, i)));
+      ++i;
+    } else if (t(i, i) > 0.0) {
+      tg(i, i) = 1.0;
+    } else if (pending < 0) {
+      pending = i;
+    } else {
+      rotation(pending, i, M_PI);
+      pending = -1;
+    }
+  }
+  if (pending >= 0) tg(pending, pending) = -1.0;  // only when det u = -1 numerically; keep it
+  return schur.matrixU() * tg * schur.matrixU().transpose();
 }
 
 KroneckerBasis::KroneckerBasis(const Layout& layout, double gamma, bool vectors_identity)

@@ -7,7 +7,8 @@
 //
 // With gamma < 1 every factor Q is replaced by the geodesic point exp(gamma log Q) between I and
 // Q (paper Algorithm 2), after aligning column signs (Q_jj >= 0) and making det Q = +1, which
-// leaves the update unchanged (D depends on squares) and makes the log real.
+// leaves the update unchanged (D depends on squares) and makes the log real. The power is taken
+// through one symmetric eigendecomposition (see rotation_power).
 #pragma once
 
 #include "optim/basis.hpp"
@@ -17,6 +18,10 @@ namespace adamgn {
 // exp(gamma log Q) after the sign and determinant alignment described above; gamma = 0 gives I
 // and gamma = 1 gives Q itself (no alignment needed). Q must be orthogonal.
 Mat geodesic_from_identity(const Mat& q, double gamma);
+
+// exp(gamma log u) for a rotation u (orthogonal, det +1) with the principal log; angles of pi
+// become gamma * pi in the planes of the real Schur form.
+Mat rotation_power(const Mat& u, double gamma);
 
 class KroneckerBasis : public Basis {
  public:
