@@ -60,8 +60,8 @@ def verdict(ok):
 def report(doc):
     tab = arm_table(doc)
     lines = ["## %s" % doc["preset"], "", doc["claim"], "",
-             "Task %s; %d steps, %d seeds; %s." % (doc["config"]["task"]["name"], doc["config"]["run"]["steps"],
-                                                    doc["config"]["run"]["seeds"], doc.get("notes") or ""), ""]
+             "Task %s; %d steps, %d seeds. %s" % (doc["config"]["task"]["name"], doc["config"]["run"]["steps"],
+                                                   doc["config"]["run"]["seeds"], doc.get("notes") or ""), ""]
     precs = []
     for name in tab:
         p = name.rsplit(" ", 2)[0]
