@@ -10,7 +10,8 @@ the final test accuracy where the task has one. Verdict rules, on final test los
   small batch, both bases   Adam and GN^-1/2 track each other: max(L)/min(L) <= 2.
   identity basis, both      Adam close to or better than GN^-1: L_adam <= 1.25 L_gn^-1.
   Kronecker, large batch    GN^-1 competitive: L_gn^-1 <= 2 min(L_adam, L_gn^-1/2).
-Any other arm (fig9's "adam^-1", fig10's interpolated bases) is listed without a verdict.
+  fig9, every cell          Adam with power -1 comparable to power -1/2: max(L)/min(L) <= 3.
+fig10's interpolated bases (gGAMMA) get the small-batch rule only.
 """
 import json
 import math
@@ -86,6 +87,10 @@ def report(doc):
                 checks.append("Adam ≈ GN^-1/2 (ratio %.2g): %s" % (r, verdict(r <= 2)))
             if b == "id" and adam and g1:
                 checks.append("Adam ≤ 1.25 GN^-1: %s" % verdict(L(adam) <= 1.25 * L(g1)))
+            inv = row.get("adam^-1")
+            if adam and inv:
+                r = max(L(adam), L(inv)) / max(min(L(adam), L(inv)), 1e-300)
+                checks.append("Adam p=-1 vs -1/2 within 3x (ratio %.2g): %s" % (r, verdict(r <= 3)))
             if b == "kron" and s == "large" and adam and g1 and gh:
                 checks.append("GN^-1 ≤ 2 min(others): %s" % verdict(L(g1) <= 2 * min(L(adam), L(gh))))
             lines.append("| %s %s | " % (b, s) + " | ".join(cell(row[p]) for p in precs) + " | " +
