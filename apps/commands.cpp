@@ -125,52 +125,6 @@ int execute(const json& doc, const Flags& f) {
   return 0;
 }
 
-void apply_set(json& doc, const std::string& assignment) {
-  const auto eq = assignment.find('=');
-  if (eq == std::string::npos || eq == 0)
-    throw UsageError("--set " + assignment + " must look like KEY=VALUE");
-  const std::string key = assignment.substr(0, eq);
-  const json value = parse_scalar(assignment.substr(eq + 1));
-  auto starts = [&](const char* p) { return key.rfind(p, 0) == 0; };
-  if (starts("task.") || starts("run.")) {
-    const auto dot = key.find('.');
-    doc[key.substr(0, dot)][key.substr(dot + 1)] = value;
-  } else if (starts("arms.")) {
-    const std::string rest = key.substr(5);
-    const auto dot = rest.find('.');
-    if (dot == std::string::npos) throw UsageError("--set " + key + " must be arms.NAME.KEY=VALUE");
-    const std::string name = rest.substr(0, dot);
-    bool found = false;
-    for (auto& arm : doc["arms"])
-      if (arm.value("name", "") == name) {
-        arm[rest.substr(dot + 1)] = value;
-        found = true;
-      }
-    if (!found) throw UsageError("--set " + key + ": no arm named " + name);
-  } else if (key.find('.') == std::string::npos) {
-    if (!doc.contains("arms") || !doc["arms"].is_array()) throw UsageError("--set " + key + ": the preset has no arms");
-    for (auto& arm : doc["arms"]) arm[key] = value;
-  } else {
-    throw UsageError("--set " + key + ": keys are task.KEY, run.KEY, arms.NAME.KEY or an optimizer KEY");
-  }
-}
-
-void keep_arms(json& doc, const std::string& list) {
-  std::stringstream ss(list);
-  std::string name;
-  json kept = json::array();
-  while (std::getline(ss, name, ',')) {
-    bool found = false;
-    for (const auto& arm : doc["arms"])
-      if (arm.value("name", "") == name) {
-        kept.push_back(arm);
-        found = true;
-      }
-    if (!found) throw UsageError("--arms " + list + ": no arm named " + name);
-  }
-  doc["arms"] = kept;
-}
-
 }  // namespace
 
 void add_task_command(CLI::App& root, const std::string& task, std::vector<Command>& out) {

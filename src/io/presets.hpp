@@ -19,4 +19,10 @@ const std::vector<EmbeddedPreset>& embedded_presets();
 // missing or malformed file).
 json load_preset(const std::string& name_or_path);
 
+// `--set KEY=VALUE` on an experiment document: task.KEY, run.KEY, arms.NAME.KEY, or a bare
+// optimizer KEY for every arm.
+void apply_set(json& doc, const std::string& assignment);
+// `--arms A,B`: keeps only the named arms, in the order given.
+void keep_arms(json& doc, const std::string& list);
+
 }  // namespace adamgn

@@ -108,6 +108,22 @@ json run_json(const RunResult& r) {
   return j;
 }
 
+RunResult run_from_json(const json& j) {
+  RunResult r;
+  r.seed = j.at("seed").get<std::uint64_t>();
+  r.diverged = j.at("status").get<std::string>() == "diverged";
+  r.diverged_at = j.at("diverged_at").is_null() ? -1 : j.at("diverged_at").get<Index>();
+  r.steps = j.at("steps").get<std::vector<Index>>();
+  r.loss = j.at("loss").get<std::vector<double>>();
+  if (j.contains("test_loss")) r.test_loss = j["test_loss"].get<std::vector<double>>();
+  if (j.contains("test_accuracy")) r.test_accuracy = j["test_accuracy"].get<std::vector<double>>();
+  r.wall_seconds = j.value("wall_seconds", 0.0);
+  r.basis_failures = j.value("basis_failures", Index{0});
+  r.steps_to_target = j.contains("steps_to_target") && !j["steps_to_target"].is_null() ? j["steps_to_target"].get<Index>() : -1;
+  if (j.contains("record")) r.record = j["record"];
+  return r;
+}
+
 json result_json(const ExperimentResult& result) {
   const ExperimentSpec& spec = result.spec;
   json arms = json::array();

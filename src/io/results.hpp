@@ -23,6 +23,9 @@ ArmSummary summarize_arm(const std::vector<RunResult>& runs);
 
 json program_json();
 json run_json(const RunResult& r);
+// Reads back the fields run_json writes; the task's extra record is taken from "record" (where
+// the sweep store keeps it) when present.
+RunResult run_from_json(const json& j);
 json result_json(const ExperimentResult& result);
 // One self-contained line for --jsonl.
 json run_line_json(const ExperimentSpec& spec, const RunResult& r);

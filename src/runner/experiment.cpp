@@ -1,5 +1,6 @@
 #include "runner/experiment.hpp"
 
+#include "core/interrupt.hpp"
 #include "core/parallel.hpp"
 
 #include "optim/basis.hpp"
@@ -73,13 +74,18 @@ json RunConfig::to_json() const {
               {"target_loss", target_loss}};
 }
 
-ExperimentSpec parse_experiment(json doc, const std::string& scale) {
+json resolve_scale(json doc, const std::string& scale) {
   if (!doc.is_object()) throw UsageError("an experiment must be a JSON object");
   if (!scale.empty() && scale != "quick") {
     if (!doc.contains("scales") || !doc["scales"].contains(scale))
       throw UsageError("scale = " + scale + " is not defined by this preset");
     merge(doc, doc["scales"][scale], "scales." + scale);
   }
+  return doc;
+}
+
+ExperimentSpec parse_experiment(json doc, const std::string& scale) {
+  doc = resolve_scale(std::move(doc), scale);
   ExperimentSpec spec;
   ObjectReader r(doc, "");
   r.read("name", spec.preset);
@@ -88,6 +94,8 @@ ExperimentSpec parse_experiment(json doc, const std::string& scale) {
   r.read("notes", spec.notes);
   if (r.has("scales")) r.raw("scales");
   if (r.has("tuning")) spec.tuning = r.raw("tuning");
+  if (r.has("sweep")) r.raw("sweep");  // read by `adamgn sweep` (runner/sweep.hpp)
+  if (r.has("claims")) spec.claims = r.raw("claims");
   if (!r.has("task")) throw UsageError("the experiment has no 'task'");
   spec.task = r.raw("task");
   if (r.has("run")) {
@@ -183,6 +191,7 @@ RunResult run_one(const TaskFactory& factory, const OptimizerConfig& opt, const 
   else record(0, eval0);
 
   for (Index t = 0; t < run.steps && !res.diverged; ++t) {
+    check_interrupt();
     const double batch_loss = optimizer.step(*task, theta, t, data_rng, curvature_rng);
     if (!std::isfinite(batch_loss) || batch_loss > limit) {
       diverge(t);

@@ -43,11 +43,14 @@ struct ExperimentSpec {
   RunConfig run;
   std::vector<ArmSpec> arms;
   json tuning = nullptr;  // the preset's record of how its hyperparameters were found
+  json claims = nullptr;  // the paper's claims this preset tests, with verdict rules (runner/report.hpp)
 };
 
 // Reads an experiment document strictly (see presets/README.md for the format). `scale`
 // selects an entry of "scales" to merge first ("" or "quick": none).
 ExperimentSpec parse_experiment(json doc, const std::string& scale = "");
+// The document with the entry `scale` of its "scales" merged in ("" or "quick": unchanged).
+json resolve_scale(json doc, const std::string& scale);
 
 struct RunResult {
   Index arm = 0;

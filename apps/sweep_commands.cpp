@@ -1,0 +1,382 @@
+// `adamgn sweep`, `adamgn check`, `adamgn summarize`: flags to a SweepSpec and a results store;
+// the work is in runner/sweep.hpp, io/store.hpp and io/summary.hpp.
+#include "commands.hpp"
+
+#include "core/interrupt.hpp"
+#include "core/parallel.hpp"
+#include "io/presets.hpp"
+#include "io/results.hpp"
+#include "io/summary.hpp"
+#include "optim/eigensolver.hpp"
+#include "runner/sweep.hpp"
+
+#include <chrono>
+#include <climits>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <unistd.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace adamgn::cli {
+namespace {
+
+struct SweepFlags {
+  std::string preset, scale, arms, out, shard, metric, write_preset, slurm_script;
+  std::vector<std::string> sets, grid, refine;
+  bool protocol = false, list = false, overwrite = false, quiet = false, emit_slurm = false;
+  Index index = -1, seeds = 0, rerun_seeds = -1, threads = 0, shards = 4, slurm_cpus = 1;
+  std::int64_t seed = -1;
+};
+
+std::string absolute(const std::string& path) {
+  char buf[PATH_MAX];
+  return realpath(path.c_str(), buf) ? std::string(buf) : path;
+}
+
+std::string self_path() {
+  char buf[PATH_MAX];
+  const ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "adamgn";
+}
+
+// The sweep the flags describe: a preset (or a sweep document) with its "sweep" section, then the
+// flags on top.
+SweepSpec spec_from_flags(const SweepFlags& f) {
+  json doc = load_preset(f.preset);
+  SweepSpec spec;
+  json sweep_fields = json::object();
+  if (doc.value("schema", "") == "adamgn.sweep/1") {
+    json experiment;
+    if (doc.contains("experiment")) experiment = doc["experiment"];
+    else if (doc.contains("preset") && doc["preset"].is_string()) experiment = load_preset(doc["preset"].get<std::string>());
+    else throw UsageError(f.preset + ": a sweep document needs 'preset' (a name or file) or 'experiment'");
+    sweep_fields = doc;
+    for (const char* k : {"schema", "experiment", "preset", "scale"}) sweep_fields.erase(k);
+    if (f.scale.empty() && doc.contains("scale")) doc = resolve_scale(experiment, doc["scale"].get<std::string>());
+    else doc = resolve_scale(experiment, f.scale);
+  } else {
+    if (doc.contains("sweep")) sweep_fields = doc["sweep"];
+    doc = resolve_scale(doc, f.scale);
+  }
+  for (const char* k : {"scales", "tuning", "sweep", "claims"}) doc.erase(k);
+  for (const auto& s : f.sets) apply_set(doc, s);
+  if (!f.arms.empty()) keep_arms(doc, f.arms);
+  spec.experiment = doc;
+  read_sweep_fields(spec, sweep_fields, "sweep");
+  json patch = json::object();
+  for (const auto& g : f.grid) {
+    const GridAxis axis = parse_axis(g);
+    patch["grid"][axis.key] = axis.values;
+  }
+  for (const auto& r : f.refine) {
+    const auto eq = r.find('=');
+    const json factor = eq == std::string::npos ? json() : parse_scalar(r.substr(eq + 1));
+    if (eq == std::string::npos || !factor.is_number()) throw UsageError("--refine " + r + " must look like KEY=FACTOR");
+    patch["refine"][r.substr(0, eq)] = factor;
+  }
+  if (f.protocol) patch["protocol"] = true;
+  if (f.seeds > 0) patch["seeds"] = f.seeds;
+  if (f.seed >= 0) patch["seed"] = f.seed;
+  if (f.rerun_seeds >= 0) patch["rerun_seeds"] = f.rerun_seeds;
+  if (!f.metric.empty()) patch["metric"] = f.metric;
+  read_sweep_fields(spec, patch, "flags");
+  spec.validate();
+  return spec;
+}
+
+struct Shard {
+  Index i = 0, n = 1;
+};
+
+Shard parse_shard(const std::string& text) {
+  Shard s;
+  char extra = 0;
+  long long i = -1, n = 0;
+  if (std::sscanf(text.c_str(), "%lld/%lld%c", &i, &n, &extra) != 2 || n < 1 || i < 0 || i >= n)
+    throw UsageError("--shard " + text + " must be I/N with 0 <= I < N");
+  s.i = i;
+  s.n = n;
+  return s;
+}
+
+std::string duration(double seconds) {
+  char buf[32];
+  if (seconds < 90) std::snprintf(buf, sizeof buf, "%.0fs", seconds);
+  else if (seconds < 5400) std::snprintf(buf, sizeof buf, "%.0fm%02.0fs", std::floor(seconds / 60), std::fmod(seconds, 60));
+  else std::snprintf(buf, sizeof buf, "%.1fh", seconds / 3600);
+  return buf;
+}
+
+void emit_slurm(const Sweep& sweep, const RunStore& store, const SweepFlags& f) {
+  const std::string path = f.slurm_script.empty() ? store.dir() + "/slurm.sh" : f.slurm_script;
+  const std::string bin = self_path(), dir = absolute(store.dir());
+  const SweepPlan plan = sweep.plan(store);
+  std::ostringstream s;
+  s << "#!/bin/bash\n"
+    << "# Slurm job arrays for the sweep in " << dir << " (" << plan.stages.size() << " stage(s): ";
+  for (std::size_t i = 0; i < plan.stages.size(); ++i) s << (i ? ", " : "") << plan.stages[i];
+  s << ").\n"
+    << "# Each stage is an array of " << f.shards << " shards that starts when the stage before it has\n"
+    << "# succeeded; a last job writes result.json and selection.json. Run: bash " << path << "\n"
+    << "# Extra sbatch options (partition, time, account) can be given in SBATCH_EXTRA.\n"
+    << "set -euo pipefail\n"
+    << "ADAMGN='" << bin << "'\n"
+    << "OUT='" << dir << "'\n"
+    << "SHARDS=" << f.shards << "\n"
+    << "CPUS=" << f.slurm_cpus << "\n"
+    << "mkdir -p \"$OUT/slurm\"\n"
+    << "dep=''\n"
+    << "for stage in";
+  for (const auto& st : plan.stages) s << " " << st;
+  s << "; do\n"
+    << "  id=$(sbatch --parsable ${SBATCH_EXTRA:-} ${dep:+--dependency=afterok:$dep} --array=0-$((SHARDS - 1)) \\\n"
+    << "    --job-name=\"adamgn-$stage\" --cpus-per-task=\"$CPUS\" --output=\"$OUT/slurm/%x-%A_%a.out\" \\\n"
+    << "    --wrap \"'$ADAMGN' sweep --out '$OUT' --shard \\$SLURM_ARRAY_TASK_ID/$SHARDS --threads $CPUS -q\")\n"
+    << "  echo \"$stage: job array $id\"\n"
+    << "  dep=$id\n"
+    << "done\n"
+    << "id=$(sbatch --parsable ${SBATCH_EXTRA:-} --dependency=afterok:$dep --job-name=adamgn-collect \\\n"
+    << "  --cpus-per-task=\"$CPUS\" --output=\"$OUT/slurm/%x-%j.out\" --wrap \"'$ADAMGN' sweep --out '$OUT' --threads $CPUS -q\")\n"
+    << "echo \"collect: job $id\"\n";
+  write_atomically(path, s.str());
+  std::cout << path << "\n";
+}
+
+// Runs the given jobs in parallel and stores each; returns false when interrupted.
+bool run_jobs(const Sweep& sweep, const RunStore& store, const std::vector<const SweepJob*>& jobs, Index threads_flag,
+              bool progress, std::size_t& done, std::size_t total, const std::chrono::steady_clock::time_point start) {
+  const Index n = static_cast<Index>(jobs.size());
+  if (n == 0) return true;
+  const int threads = threads_flag > 0 ? static_cast<int>(threads_flag) : max_threads();
+  const int outer = static_cast<int>(std::min<Index>(threads, n));
+  set_blas_threads(1);
+  set_inner_threads(std::max(1, threads / outer));
+  std::exception_ptr failure;
+  std::size_t started_done = done;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1) num_threads(outer)
+#endif
+  for (Index k = 0; k < n; ++k) {
+    if (interrupt_requested() || failure) continue;
+    try {
+      const json doc = sweep.execute(*jobs[static_cast<std::size_t>(k)]);
+      store.save(jobs[static_cast<std::size_t>(k)]->hash, doc);
+#ifdef _OPENMP
+#pragma omp critical(adamgn_sweep_progress)
+#endif
+      {
+        ++done;
+        if (progress) {
+          const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+          const double rate = static_cast<double>(done - started_done) / std::max(elapsed, 1e-9);
+          std::cerr << "\r  runs " << done << "/" << total << "  " << std::fixed;
+          std::cerr.precision(2);
+          std::cerr << rate << " runs/s  ETA " << duration(static_cast<double>(total - done) / std::max(rate, 1e-9))
+                    << "   " << std::flush;
+          std::cerr.unsetf(std::ios::fixed);
+        }
+      }
+    } catch (const Interrupted&) {
+    } catch (...) {
+#ifdef _OPENMP
+#pragma omp critical(adamgn_sweep_failure)
+#endif
+      if (!failure) failure = std::current_exception();
+    }
+  }
+  if (failure) std::rethrow_exception(failure);
+  return !interrupt_requested();
+}
+
+int run_sweep(const SweepFlags& f) {
+  if (!f.shard.empty() && f.index >= 0) throw UsageError("--shard and --index cannot be combined");
+  if (f.preset.empty() && (!f.grid.empty() || !f.refine.empty() || !f.sets.empty() || f.protocol))
+    throw UsageError("--grid, --refine, --set and --protocol need --preset (the folder's sweep is fixed)");
+  // Everything is checked before the folder is created or touched.
+  const SweepSpec spec = f.preset.empty() ? SweepSpec::from_json(RunStore(f.out, false).definition().at("sweep"))
+                                          : spec_from_flags(f);
+  const Sweep sweep(spec);
+  const RunStore store(f.out);
+  store.claim(spec.to_json());
+  store.remove_stale_temporaries();
+  if (f.emit_slurm) {
+    if (f.shards < 1 || f.slurm_cpus < 1) throw UsageError("--shards and --slurm-cpus must be >= 1");
+    emit_slurm(sweep, store, f);
+    return 0;
+  }
+  if (f.list) {
+    const SweepPlan plan = sweep.plan(store);
+    std::cout << "index\tstage\tarm\tseed\tstored\tsetting\thash\n";
+    for (const auto& j : plan.jobs) {
+      std::string setting;
+      for (auto it = j.setting.begin(); it != j.setting.end(); ++it)
+        setting += (setting.empty() ? "" : " ") + it.key() + "=" + show(it.value());
+      std::cout << j.index << "\t" << j.stage << "\t" << sweep.experiment().arms[static_cast<std::size_t>(j.arm)].name
+                << "\t" << j.seed << "\t" << (store.has(j.hash) ? "yes" : "no") << "\t" << setting << "\t" << j.hash
+                << "\n";
+    }
+    if (!plan.waiting.empty())
+      std::cout << "# stage " << plan.waiting << " is expanded once every job above is stored\n";
+    return 0;
+  }
+
+  install_interrupt_handlers();
+  const bool progress = !f.quiet && isatty(STDERR_FILENO);
+  const auto start = std::chrono::steady_clock::now();
+  const bool partial = !f.shard.empty() || f.index >= 0;
+  const Shard shard = f.shard.empty() ? Shard{} : parse_shard(f.shard);
+  std::set<std::string> done_here;
+  std::size_t done = 0, ran = 0;
+  SweepPlan plan;
+  while (true) {
+    plan = sweep.plan(store);
+    std::vector<const SweepJob*> pending;
+    std::set<std::string> queued;
+    if (f.index >= 0) {
+      if (f.index >= static_cast<Index>(plan.jobs.size()))
+        throw UsageError("--index " + std::to_string(f.index) + ": the sweep has " + std::to_string(plan.jobs.size()) +
+                         " jobs so far" + (plan.waiting.empty() ? "" : " (stage " + plan.waiting + " is not expanded yet)"));
+      const SweepJob& j = plan.jobs[static_cast<std::size_t>(f.index)];
+      if (f.overwrite || !store.has(j.hash)) pending.push_back(&j);
+    } else {
+      for (const auto& j : plan.jobs) {
+        if (j.index % shard.n != shard.i || done_here.count(j.hash) || queued.count(j.hash)) continue;
+        if (!f.overwrite && store.has(j.hash)) continue;
+        pending.push_back(&j);
+        queued.insert(j.hash);
+      }
+    }
+    if (pending.empty()) break;
+    std::size_t total = done + pending.size();
+    if (!run_jobs(sweep, store, pending, f.threads, progress, done, total, start)) {
+      if (progress) std::cerr << "\n";
+      const int sig = interrupt_signal();
+      std::cerr << "adamgn: interrupted: " << done << " runs of this invocation are stored, unfinished runs left nothing; "
+                << "rerun the same command to finish\n";
+      return 128 + sig;
+    }
+    ran += pending.size();
+    for (const auto* j : pending) done_here.insert(j->hash);
+    if (partial) break;
+  }
+  if (progress) std::cerr << "\n";
+  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (!f.quiet)
+    std::cerr << "sweep " << store.dir() << ": ran " << ran << " runs in " << duration(elapsed) << " ("
+              << (elapsed > 0 ? static_cast<double>(ran) / elapsed : 0.0) << " runs/s); "
+              << plan.jobs.size() << " jobs expanded" << (plan.complete ? ", complete" : "")
+              << (plan.waiting.empty() ? "" : ", stage " + plan.waiting + " waits") << "\n";
+  if (partial || !plan.complete) return 0;
+  write_atomically(store.dir() + "/result.json", sweep_result(sweep, plan, store).dump() + "\n");
+  if (!plan.selection.empty()) {
+    const json sel = sweep_selection(sweep, plan, store);
+    write_atomically(store.dir() + "/selection.json", sel.dump(2) + "\n");
+    if (!f.quiet)
+      for (const auto& a : sel["arms"])
+        std::cerr << "  " << a["name"].get<std::string>() << ": "
+                  << (a["winner"].is_null() ? std::string("every setting diverged") : a["winner"].dump() + "  score " + show(a["score"]))
+                  << "\n";
+  }
+  if (!f.write_preset.empty()) {
+    check_output_path(f.write_preset);
+    write_atomically(f.write_preset, tuned_preset(sweep, plan, store).dump(2) + "\n");
+  }
+  return 0;
+}
+
+}  // namespace
+
+void add_sweep_commands(CLI::App& root, std::vector<Command>& out) {
+  auto f = std::make_shared<SweepFlags>();
+  CLI::App* app = root.add_subcommand("sweep", "run a grid of settings per arm into a results store (paper C.1 protocol)");
+  app->add_option("--preset", f->preset, "preset name or FILE.json (an experiment or an adamgn.sweep/1 document); "
+                                         "omit to continue the sweep already in --out");
+  app->add_option("--out", f->out, "results folder (created if missing; one sweep per folder)")->required();
+  app->add_option("--scale", f->scale, "quick (default) | paper | another scale the preset defines");
+  app->add_option("--set", f->sets, "override KEY=VALUE in the experiment (as in adamgn run)");
+  app->add_option("--arms", f->arms, "sweep only these arms (comma-separated names)");
+  app->add_option("--grid", f->grid, "KEY=V1,V2,... or KEY=FROM:TO:xFACTOR, for every arm (repeatable)");
+  app->add_flag("--protocol", f->protocol, "add the paper's axes around each arm's values: lr x3, alpha x10 (GN), "
+                                           "beta2 in {0, .9, .95, .99} (Adam), constant or step schedule");
+  app->add_option("--refine", f->refine, "KEY=FACTOR: after the grid, try the best value / and x FACTOR (repeatable)");
+  app->add_option("--seeds", f->seeds, "tuning seeds per setting (default 2)");
+  app->add_option("--seed", f->seed, "first tuning seed (default 1000)");
+  app->add_option("--rerun-seeds", f->rerun_seeds, "rerun each arm's winner on this many fresh seeds (the experiment's "
+                                                   "run.seed...; default 0 = no rerun)");
+  app->add_option("--metric", f->metric, "final (default) | final-test | log-auc");
+  app->add_option("--shard", f->shard, "I/N: run only jobs with index % N == I of the expandable stages");
+  app->add_option("--index", f->index, "run only job K (see --list)");
+  app->add_flag("--list", f->list, "print the numbered jobs of the stages that can be expanded now");
+  app->add_flag("--overwrite", f->overwrite, "rerun jobs whose results are already stored");
+  app->add_option("--threads", f->threads, "threads (0 = all cores)");
+  app->add_option("--write-preset", f->write_preset, "when complete: write the experiment with each arm's winner");
+  app->add_flag("--emit-slurm", f->emit_slurm, "write a Slurm job-array script (DIR/slurm.sh) and exit");
+  app->add_option("--slurm-script", f->slurm_script, "--emit-slurm: write the script here instead");
+  app->add_option("--shards", f->shards, "--emit-slurm: array tasks per stage (default 4)");
+  app->add_option("--slurm-cpus", f->slurm_cpus, "--emit-slurm: cpus (threads) per array task (default 1)");
+  app->add_flag("-q,--quiet", f->quiet, "no summary on stderr");
+  out.push_back({app, [f] { return run_sweep(*f); }});
+
+  auto dir = std::make_shared<std::string>();
+  CLI::App* check = root.add_subcommand("check", "settings x seeds found against expected in a sweep folder");
+  check->add_option("DIR", *dir, "sweep folder")->required();
+  out.push_back({check, [dir] {
+                   const RunStore store(*dir, false);
+                   const Sweep sweep(SweepSpec::from_json(store.definition().at("sweep")));
+                   bool complete = false;
+                   std::cout << check_report(sweep, sweep.plan(store), store, complete);
+                   return complete ? 0 : 1;
+                 }});
+
+  auto inputs = std::make_shared<std::vector<std::string>>();
+  auto format = std::make_shared<std::string>("md");
+  auto which = std::make_shared<std::string>("both");
+  auto metric = std::make_shared<std::string>();
+  CLI::App* sum = root.add_subcommand("summarize", "per-run and per-setting tables of sweep folders and result files");
+  sum->add_option("INPUT", *inputs, "sweep folders and result JSON files")->required();
+  sum->add_option("--format", *format, "md (default) | csv");
+  sum->add_option("--table", *which, "both (default) | runs | settings");
+  sum->add_option("--metric", *metric, "score column: final | final-test | log-auc (default: the sweep's, else final)");
+  out.push_back({sum, [=] {
+                   if (*format != "md" && *format != "csv") throw UsageError("--format " + *format + " must be md or csv");
+                   if (*which != "both" && *which != "runs" && *which != "settings")
+                     throw UsageError("--table " + *which + " must be both, runs or settings");
+                   std::vector<RunRow> rows;
+                   for (const auto& in : *inputs) {
+                     if (access((in + "/sweep.json").c_str(), F_OK) == 0) {
+                       const RunStore store(in, false);
+                       const Sweep sweep(SweepSpec::from_json(store.definition().at("sweep")));
+                       const auto r = rows_from_sweep(sweep, sweep.plan(store), store, in,
+                                                      metric->empty() ? sweep.spec().metric : *metric);
+                       rows.insert(rows.end(), r.begin(), r.end());
+                     } else {
+                       std::ifstream file(in);
+                       if (!file) throw UsageError(in + ": not a sweep folder or a readable file");
+                       json doc;
+                       try {
+                         file >> doc;
+                       } catch (const json::exception&) {
+                         throw UsageError(in + ": invalid JSON");
+                       }
+                       const auto r = rows_from_result(doc, in, metric->empty() ? "final" : *metric);
+                       rows.insert(rows.end(), r.begin(), r.end());
+                     }
+                   }
+                   const TableFormat fmt = *format == "csv" ? TableFormat::csv : TableFormat::markdown;
+                   if (*which != "runs") std::cout << render_settings(group_settings(rows), fmt);
+                   if (*which == "both") std::cout << "\n";
+                   if (*which != "settings") std::cout << render_runs(rows, fmt);
+                   return 0;
+                 }});
+}
+
+}  // namespace adamgn::cli
