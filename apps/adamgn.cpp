@@ -26,6 +26,8 @@ int main(int argc, char** argv) {
   adamgn::cli::add_run_command(app, commands);
   adamgn::cli::add_presets_command(app, commands);
   adamgn::cli::add_bench_command(app, commands);
+  adamgn::cli::add_plot_command(app, commands);
+  adamgn::cli::add_sweep_commands(app, commands);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -23,5 +23,7 @@ void add_task_command(CLI::App& root, const std::string& task, std::vector<Comma
 void add_run_command(CLI::App& root, std::vector<Command>& out);
 void add_presets_command(CLI::App& root, std::vector<Command>& out);
 void add_bench_command(CLI::App& root, std::vector<Command>& out);
+void add_plot_command(CLI::App& root, std::vector<Command>& out);    // plot_command.cpp
+void add_sweep_commands(CLI::App& root, std::vector<Command>& out);  // sweep_commands.cpp
 
 }  // namespace adamgn::cli
