@@ -25,5 +25,6 @@ void add_presets_command(CLI::App& root, std::vector<Command>& out);
 void add_bench_command(CLI::App& root, std::vector<Command>& out);
 void add_plot_command(CLI::App& root, std::vector<Command>& out);    // plot_command.cpp
 void add_sweep_commands(CLI::App& root, std::vector<Command>& out);  // sweep_commands.cpp
+void add_reproduce_commands(CLI::App& root, std::vector<Command>& out);  // reproduce_command.cpp
 
 }  // namespace adamgn::cli

@@ -144,6 +144,7 @@ json result_json(const ExperimentResult& result) {
            {"claim", spec.claim},
            {"measure", spec.measure},
            {"notes", spec.notes},
+           {"claims", spec.claims},
            {"config", {{"task", result.task_config}, {"run", spec.run.to_json()}, {"arms", arm_configs}}},
            {"task_info", result.task_info},
            {"arms", std::move(arms)},

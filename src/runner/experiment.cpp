@@ -6,6 +6,7 @@
 #include "optim/basis.hpp"
 #include "optim/eigensolver.hpp"
 #include "optim/optimizer.hpp"
+#include "runner/report.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -131,6 +132,9 @@ ExperimentSpec parse_experiment(json doc, const std::string& scale) {
     }
     spec.arms.push_back(std::move(a));
   }
+  std::vector<std::string> arm_names;
+  for (const auto& a : spec.arms) arm_names.push_back(a.name);
+  validate_claims(spec.claims, arm_names, "claims");
   return spec;
 }
 

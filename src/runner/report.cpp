@@ -1,0 +1,220 @@
+#include "runner/report.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <map>
+
+namespace adamgn {
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+struct Stats {
+  double mean = kInf, se = 0.0;
+  Index ok = 0, n = 0;
+  bool reaches = false;  // every seed reached the target without diverging
+  double steps = kInf;   // mean steps to target over the seeds that reached it
+};
+
+std::vector<std::string> names_of(const json& v) {
+  if (v.is_string()) return {v.get<std::string>()};
+  std::vector<std::string> out;
+  if (v.is_array())
+    for (const auto& x : v)
+      if (x.is_string()) out.push_back(x.get<std::string>());
+  return out;
+}
+
+const char* metric_key(const std::string& metric) { return metric == "final-test" ? "test_loss" : "loss"; }
+
+Stats stats_of(const json& arm, const std::string& metric) {
+  Stats s;
+  std::vector<double> v;
+  Index reached = 0;
+  double steps = 0.0;
+  for (const auto& run : arm.at("runs")) {
+    ++s.n;
+    if (run.value("status", "") != "ok") continue;
+    ++s.ok;
+    const char* key = metric_key(metric);
+    if (run.contains(key) && !run[key].empty()) {
+      const double x = std::max(run[key].back().get<double>(), 1e-30);
+      v.push_back(metric == "log-final" ? std::log10(x) : x);
+    }
+    if (run.contains("steps_to_target") && !run["steps_to_target"].is_null()) {
+      ++reached;
+      steps += run["steps_to_target"].get<double>();
+    }
+  }
+  s.reaches = s.n > 0 && reached == s.n;
+  if (reached > 0) s.steps = steps / static_cast<double>(reached);
+  if (v.empty()) return s;
+  double m = 0.0;
+  for (double x : v) m += x;
+  m /= static_cast<double>(v.size());
+  double ss = 0.0;
+  for (double x : v) ss += (x - m) * (x - m);
+  s.mean = m;
+  s.se = v.size() > 1 ? std::sqrt(ss / static_cast<double>(v.size() - 1) / static_cast<double>(v.size())) : 0.0;
+  return s;
+}
+
+std::string g3(double x) {
+  if (std::isinf(x)) return "inf";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3g", x);
+  return buf;
+}
+
+std::string describe(const std::string& name, const Stats& s, bool steps) {
+  std::string out = name + " ";
+  if (steps) {
+    out += s.reaches ? g3(s.steps) + " steps" : "target not reached by every seed";
+  } else {
+    out += std::isinf(s.mean) ? std::string("all diverged") : g3(s.mean) + " ± " + g3(s.se);
+  }
+  if (s.ok < s.n) out += " [" + std::to_string(s.n - s.ok) + "/" + std::to_string(s.n) + " diverged]";
+  return out;
+}
+
+// Worst verdict first: does not hold > not significant > holds.
+int rank(const std::string& v) { return v == "does not hold" ? 2 : v == "not significant" ? 1 : 0; }
+
+std::string verdict_less(const Stats& a, const Stats& b) {
+  const double s = std::sqrt(a.se * a.se + b.se * b.se);
+  if (std::isinf(a.mean) && std::isinf(b.mean)) return "not significant";
+  if (b.mean - a.mean > 2 * s) return "holds";
+  if (a.mean - b.mean > 2 * s) return "does not hold";
+  return "not significant";
+}
+
+// On the log-final metric the means are log10 values: a ratio F becomes a difference log10 F.
+std::string verdict_close(const Stats& a, const Stats& b, double factor, bool log) {
+  if (std::isinf(a.mean) || std::isinf(b.mean)) return std::isinf(a.mean) && std::isinf(b.mean) ? "not significant" : "does not hold";
+  const bool close = log ? std::fabs(a.mean - b.mean) <= std::log10(factor)
+                         : std::max(a.mean, b.mean) / std::min(a.mean, b.mean) <= factor;
+  if (close) return "holds";
+  return std::fabs(a.mean - b.mean) <= 2 * std::sqrt(a.se * a.se + b.se * b.se) ? "not significant" : "does not hold";
+}
+
+std::string verdict_not_worse(const Stats& a, const Stats& b, double factor, bool log) {
+  if (std::isinf(a.mean)) return std::isinf(b.mean) ? "not significant" : "does not hold";
+  if (log) {
+    const double excess = a.mean - b.mean - std::log10(factor);
+    if (excess <= 0) return "holds";
+    return excess <= 2 * std::sqrt(a.se * a.se + b.se * b.se) ? "not significant" : "does not hold";
+  }
+  if (a.mean <= factor * b.mean) return "holds";
+  return a.mean - factor * b.mean <= 2 * std::sqrt(a.se * a.se + factor * factor * b.se * b.se) ? "not significant"
+                                                                                                   : "does not hold";
+}
+
+std::string verdict_faster(const Stats& a, const Stats& b, double slack) {
+  if (a.reaches && (!b.reaches || a.steps <= slack * b.steps)) return "holds";
+  if (b.reaches) return "does not hold";
+  return "not significant";
+}
+
+std::string metric_text(const std::string& metric) {
+  return metric == "final-test"  ? "final test loss"
+         : metric == "steps"     ? "steps to the target loss"
+         : metric == "log-final" ? "log10 of the final loss"
+                                 : "final loss";
+}
+
+}  // namespace
+
+void validate_claims(const json& claims, const std::vector<std::string>& arm_names, const std::string& where) {
+  if (claims.is_null()) return;
+  if (!claims.is_array()) throw UsageError(where + " must be a list");
+  for (std::size_t i = 0; i < claims.size(); ++i) {
+    const std::string at = where + "[" + std::to_string(i) + "]";
+    ObjectReader r(claims[i], at);
+    std::string claim, kind, metric = "final";
+    double factor = 1.0;
+    r.read("claim", claim);
+    r.read("kind", kind);
+    r.read("metric", metric);
+    r.read("factor", factor);
+    if (claim.empty()) throw UsageError(at + ".claim is missing");
+    if (kind != "less" && kind != "close" && kind != "not_worse" && kind != "faster")
+      throw UsageError(at + ".kind = " + kind + " must be less, close, not_worse or faster");
+    if (metric != "final" && metric != "final-test" && metric != "log-final" && metric != "steps")
+      throw UsageError(at + ".metric = " + metric + " must be final, final-test, log-final or steps");
+    if (!(factor >= 1.0)) throw UsageError(at + ".factor = " + show_number(factor) + " must be >= 1");
+    for (const char* side : {"a", "b"}) {
+      if (!r.has(side)) throw UsageError(at + "." + side + " is missing");
+      const auto names = names_of(r.raw(side));
+      if (names.empty()) throw UsageError(at + "." + side + " must name an arm or a list of arms");
+      for (const auto& n : names)
+        if (std::find(arm_names.begin(), arm_names.end(), n) == arm_names.end())
+          throw UsageError(at + "." + side + ": no arm named " + n);
+    }
+    r.finish();
+  }
+}
+
+std::vector<ClaimVerdict> evaluate_claims(const json& result) {
+  std::vector<ClaimVerdict> out;
+  if (!result.contains("claims") || result["claims"].is_null()) return out;
+  std::map<std::string, const json*> arms;
+  std::vector<std::string> names;
+  for (const auto& a : result.at("arms")) {
+    arms[a.at("name").get<std::string>()] = &a;
+    names.push_back(a.at("name").get<std::string>());
+  }
+  validate_claims(result["claims"], names, "claims");
+  for (const auto& c : result["claims"]) {
+    const std::string kind = c.at("kind"), metric = c.value("metric", "final");
+    const double factor = c.value("factor", 1.0);
+    const auto a_names = names_of(c.at("a")), b_names = names_of(c.at("b"));
+    const bool steps = metric == "steps", log = metric == "log-final";
+    const Stats a = stats_of(*arms.at(a_names.front()), metric);
+    std::vector<Stats> bs;
+    for (const auto& n : b_names) bs.push_back(stats_of(*arms.at(n), metric));
+    ClaimVerdict v;
+    v.claim = c.at("claim");
+    v.rule = kind + (factor != 1.0 ? ", factor " + g3(factor) : "") + ", " + metric_text(metric);
+    v.measured = describe(a_names.front(), a, steps);
+    for (std::size_t i = 0; i < bs.size(); ++i) v.measured += (i == 0 ? " vs " : "; ") + describe(b_names[i], bs[i], steps);
+    if (kind == "not_worse") {
+      // Against the best of the b arms.
+      const auto best = std::min_element(bs.begin(), bs.end(), [](const Stats& x, const Stats& y) { return x.mean < y.mean; });
+      v.verdict = verdict_not_worse(a, *best, factor, log);
+      if (!std::isinf(best->mean) && !std::isinf(a.mean) && !log) v.measured += " (ratio " + g3(a.mean / best->mean) + ")";
+    } else {
+      v.verdict = "holds";
+      for (const auto& b : bs) {
+        std::string one = kind == "less"    ? verdict_less(a, b)
+                          : kind == "close" ? verdict_close(a, b, factor, log)
+                                            : verdict_faster(a, b, factor);
+        if (rank(one) > rank(v.verdict)) v.verdict = one;
+        if (kind == "close" && !std::isinf(a.mean) && !std::isinf(b.mean) && !log)
+          v.measured += " (ratio " + g3(std::max(a.mean, b.mean) / std::min(a.mean, b.mean)) + ")";
+      }
+    }
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+std::string verdict_rules_markdown() {
+  return "Each arm's statistic is the mean ± standard error, over its runs that did not diverge, of the final value "
+         "of the claim's metric (an arm whose every run diverged counts as +inf; losses are floored at 1e-30). With "
+         "s = sqrt(se_a² + se_b²):\n\n"
+         "- **less** (a below each b): holds if mean_b − mean_a > 2s for every b; does not hold if mean_a − mean_b > 2s "
+         "for some b; otherwise not significant.\n"
+         "- **close F** (a and b track each other): holds if the ratio of the means is ≤ F; not significant if it is "
+         "larger but |mean_a − mean_b| ≤ 2s; otherwise does not hold.\n"
+         "- **not_worse F** (a close to or better than the best b): holds if mean_a ≤ F·mean_b; not significant if "
+         "mean_a − F·mean_b ≤ 2·sqrt(se_a² + F²·se_b²); otherwise does not hold.\n"
+         "- On the **log-final** metric the statistic is log10 of the final loss, and a factor F becomes a difference "
+         "of log10 F between the means (with the same 2s significance margin).\n"
+         "- **faster S** (a reaches the target loss first): an arm reaches it when every seed does without diverging; "
+         "holds if a reaches it and b does not or mean steps_a ≤ S·mean steps_b; does not hold if b reaches it and a "
+         "does not or is slower; not significant if neither reaches it.\n";
+}
+
+}  // namespace adamgn

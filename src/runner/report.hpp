@@ -1,0 +1,49 @@
+// Verdicts on the paper's claims. A preset lists its claims as data ("claims": [...]), each a
+// comparison between arms of its result; evaluate_claims applies the stated rule to a result
+// document and says holds / does not hold / not significant.
+//
+// Per arm the statistics are over its runs that did not diverge: mean and standard error
+// (sample standard deviation / sqrt(n)) of the final value of the claim's metric; an arm whose
+// every run diverged counts as +inf. Losses are floored at 1e-30 (float precision) in ratios.
+// With s = sqrt(se_a^2 + se_b^2):
+//   less       a below each b:           holds if mean_b - mean_a > 2s for every b; does not
+//                                        hold if mean_a - mean_b > 2s for some b; else not
+//                                        significant.
+//   close F    a and b track each other: holds if max/min of the means <= F; not significant if
+//                                        the ratio is larger but |mean_a - mean_b| <= 2s; else
+//                                        does not hold.
+//   not_worse F  a close to or better than the best b: holds if mean_a <= F mean_b; not
+//                                        significant if mean_a - F mean_b <= 2 sqrt(se_a^2 +
+//                                        F^2 se_b^2); else does not hold.
+//   On the log-final metric the statistic is log10 of the final loss and a factor F becomes a
+//   difference log10 F between the means, with the same 2s margin.
+//   faster S   a reaches run.target_loss in fewer steps (mean over seeds): an arm "reaches" when
+//              every seed reaches it without diverging. Holds if a reaches and (b does not, or
+//              mean_a <= S mean_b); does not hold if b reaches and (a does not, or mean_a > S
+//              mean_b); not significant if neither reaches.
+#pragma once
+
+#include "io/reader.hpp"
+
+#include <string>
+#include <vector>
+
+namespace adamgn {
+
+struct ClaimVerdict {
+  std::string claim;     // the paper's claim, in the preset's words
+  std::string rule;      // the rule applied, e.g. "close, factor 2, final test loss"
+  std::string measured;  // the numbers behind the verdict
+  std::string verdict;   // holds | does not hold | not significant
+};
+
+// Checks the claims' form and that every arm they name exists (UsageError otherwise).
+void validate_claims(const json& claims, const std::vector<std::string>& arm_names, const std::string& where);
+
+// The verdict of every claim of a result document (its "claims"; none: empty).
+std::vector<ClaimVerdict> evaluate_claims(const json& result);
+
+// The rules above as Markdown, for a report's preamble.
+std::string verdict_rules_markdown();
+
+}  // namespace adamgn

@@ -1,0 +1,150 @@
+#include "runner/reproduce.hpp"
+
+#include "io/plot.hpp"
+#include "io/presets.hpp"
+#include "io/results.hpp"
+#include "io/store.hpp"
+#include "io/version.hpp"
+#include "runner/experiment.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <sstream>
+
+namespace adamgn {
+namespace {
+
+std::string g3(const json& v) {
+  if (!v.is_number()) return "–";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3g", v.get<double>());
+  return buf;
+}
+
+std::string mean_se(const json& summary, const std::string& key) {
+  const json m = summary.value("final_" + key + "_mean", json()), se = summary.value("final_" + key + "_se", json());
+  if (!summary.contains("final_" + key + "_mean")) return "–";
+  if (m.is_null()) return "all diverged";
+  return g3(m) + " ± " + g3(se);
+}
+
+std::string escape_cell(const std::string& s) {
+  std::string out;
+  for (char c : s) out += c == '|' ? std::string("\\|") : std::string(1, c);
+  return out;
+}
+
+std::string verdict_cell(const std::string& v) { return "**" + v + "**"; }
+
+}  // namespace
+
+PresetOutcome outcome_of(const json& result) {
+  PresetOutcome o;
+  o.name = result.value("preset", json()).is_string() ? result["preset"].get<std::string>() : "(flags)";
+  o.claim = result.value("claim", "");
+  o.result = result;
+  o.verdicts = evaluate_claims(result);
+  o.wall_seconds = result.value("wall_seconds", 0.0);
+  return o;
+}
+
+std::vector<PresetOutcome> reproduce(const ReproduceOptions& options,
+                                     const std::function<void(const std::string&, std::size_t, std::size_t)>& on_preset) {
+  std::vector<std::string> names = options.presets;
+  if (names.empty())
+    for (const auto& p : embedded_presets()) names.push_back(p.name);
+  // Every preset is checked before anything runs.
+  std::vector<ExperimentSpec> specs;
+  for (const auto& n : names) {
+    ExperimentSpec s = parse_experiment(load_preset(n), options.scale);
+    if (options.threads > 0) s.run.threads = options.threads;
+    specs.push_back(std::move(s));
+  }
+  std::vector<PresetOutcome> out;
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    if (on_preset) on_preset(names[i], i, specs.size());
+    const ExperimentSpec& spec = specs[i];
+    if (spec.task.value("name", "") == "cifar" && !spec.task.contains("data_dir") && !std::getenv("ADAMGN_DATA")) {
+      PresetOutcome o;
+      o.name = names[i];
+      o.claim = spec.claim;
+      o.skipped = "needs the CIFAR-10 files (set ADAMGN_DATA)";
+      out.push_back(std::move(o));
+      continue;
+    }
+    const json doc = result_json(run_experiment(spec));
+    write_atomically(options.out_dir + "/" + names[i] + ".json", doc.dump() + "\n");
+    write_atomically(options.out_dir + "/" + names[i] + ".svg", plot_svg(doc));
+    PresetOutcome o = outcome_of(doc);
+    o.name = names[i];
+    out.push_back(std::move(o));
+  }
+  return out;
+}
+
+std::string report_markdown(const std::vector<PresetOutcome>& outcomes, const std::string& scale, double wall_seconds) {
+  std::ostringstream md;
+  md << "# Reproduction report (" << scale << " scale)\n\n"
+     << "Written by `adamgn reproduce --scale " << scale << "` (adamgn " << version_string() << ", commit "
+     << git_commit() << "). Every preset ran with its tuned hyperparameters; each has a result file (`NAME.json`) "
+     << "and a figure (`NAME.svg`) beside this report.";
+  if (wall_seconds > 0) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, " Total wall time: %.0f s.", wall_seconds);
+    md << buf;
+  }
+  md << "\n\n## Verdicts\n\n| preset | claim | measured | rule | verdict |\n|---|---|---|---|---|\n";
+  int counts[3] = {0, 0, 0};
+  for (const auto& o : outcomes) {
+    if (!o.skipped.empty()) {
+      md << "| " << o.name << " | " << escape_cell(o.claim) << " | not run: " << o.skipped << " | – | – |\n";
+      continue;
+    }
+    for (const auto& v : o.verdicts) {
+      md << "| " << o.name << " | " << escape_cell(v.claim) << " | " << escape_cell(v.measured) << " | "
+         << escape_cell(v.rule) << " | " << verdict_cell(v.verdict) << " |\n";
+      counts[v.verdict == "holds" ? 0 : v.verdict == "does not hold" ? 1 : 2]++;
+    }
+  }
+  md << "\nHolds: " << counts[0] << ". Does not hold: " << counts[1] << ". Not significant: " << counts[2] << ".\n\n"
+     << "## Rules\n\n" << verdict_rules_markdown() << "\n";
+  for (const auto& o : outcomes) {
+    md << "## " << o.name << "\n\n" << o.claim << "\n\n";
+    if (!o.skipped.empty()) {
+      md << "Not run: " << o.skipped << ".\n\n";
+      continue;
+    }
+    const json& r = o.result;
+    const json& run = r.at("config").at("run");
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "Task `%s`; %lld steps, %lld seeds; %.1f s. ",
+                  r["config"]["task"].value("name", "").c_str(), run.value("steps", 0LL), run.value("seeds", 0LL),
+                  o.wall_seconds);
+    md << buf << "Figure: [" << o.name << ".svg](" << o.name << ".svg); data: [" << o.name << ".json](" << o.name
+       << ".json).\n\n";
+    if (!r.value("notes", "").empty()) md << r["notes"].get<std::string>() << "\n\n";
+    md << "| arm | runs ok | final loss | final test loss | final test accuracy | steps to target |\n"
+       << "|---|---|---|---|---|---|\n";
+    for (const auto& a : r.at("arms")) {
+      const json& s = a.at("summary");
+      const long long ok = s.value("n_ok", 0LL), n = ok + s.value("n_diverged", 0LL);
+      std::string target = "–";
+      if (s.contains("n_reached_target"))
+        target = s["n_reached_target"].get<long long>() == 0
+                     ? "not reached"
+                     : g3(s["steps_to_target_mean"]) + " (" + std::to_string(s["n_reached_target"].get<long long>()) + "/" +
+                           std::to_string(n) + ")";
+      md << "| " << escape_cell(a.value("name", "")) << " | " << ok << "/" << n << " | " << mean_se(s, "loss") << " | "
+         << mean_se(s, "test_loss") << " | " << mean_se(s, "test_accuracy") << " | " << target << " |\n";
+    }
+    md << "\n";
+    for (const auto& v : o.verdicts)
+      md << "- " << v.claim << ": " << verdict_cell(v.verdict) << " (" << v.rule << "; " << v.measured << ")\n";
+    if (!o.verdicts.empty()) md << "\n";
+  }
+  return md.str();
+}
+
+}  // namespace adamgn

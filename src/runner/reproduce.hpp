@@ -1,0 +1,40 @@
+// `adamgn reproduce`: every built-in preset at one scale, each result document and its figure
+// written to a folder, and REPORT.md with one row per claim of the paper and its verdict
+// (runner/report.hpp states the rules).
+#pragma once
+
+#include "runner/report.hpp"
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace adamgn {
+
+struct ReproduceOptions {
+  std::string scale = "quick";
+  std::string out_dir = "reproduce";
+  std::vector<std::string> presets;  // empty: every built-in preset
+  long threads = 0;                  // 0: all cores
+};
+
+struct PresetOutcome {
+  std::string name, claim;
+  std::string skipped;  // why the preset was not run ("" when it ran)
+  json result;          // the result document
+  std::vector<ClaimVerdict> verdicts;
+  double wall_seconds = 0.0;
+};
+
+// Runs the presets in order, writing DIR/NAME.json and DIR/NAME.svg for each; `on_preset` is
+// called before each one starts (for progress).
+std::vector<PresetOutcome> reproduce(const ReproduceOptions& options,
+                                     const std::function<void(const std::string&, std::size_t, std::size_t)>& on_preset = {});
+
+// An outcome from a result document already on disk (`adamgn report`).
+PresetOutcome outcome_of(const json& result);
+
+// REPORT.md: the verdict table over every claim, then per preset its arms and claims.
+std::string report_markdown(const std::vector<PresetOutcome>& outcomes, const std::string& scale, double wall_seconds);
+
+}  // namespace adamgn

@@ -1,0 +1,133 @@
+// Claim verdicts against hand-computed numbers, and `adamgn reproduce` end to end on two presets.
+#include "helpers.hpp"
+
+#include "runner/reproduce.hpp"
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <sys/wait.h>
+#include <unistd.h>
+
+using namespace adamgn;
+
+namespace {
+
+// An arm whose runs end at the given final losses (NaN: the run diverged).
+json arm(const std::string& name, const std::vector<double>& finals, const std::vector<int>& steps_to_target = {}) {
+  json runs = json::array();
+  for (std::size_t i = 0; i < finals.size(); ++i) {
+    const bool diverged = std::isnan(finals[i]);
+    json r{{"seed", i}, {"status", diverged ? "diverged" : "ok"}, {"steps", {0, 10}}};
+    r["loss"] = diverged ? json::array({1.0}) : json::array({1.0, finals[i]});
+    r["test_loss"] = r["loss"];
+    r["steps_to_target"] = i < steps_to_target.size() && steps_to_target[i] >= 0 ? json(steps_to_target[i]) : json(nullptr);
+    runs.push_back(r);
+  }
+  return json{{"name", name}, {"runs", runs}};
+}
+
+json doc_with(const json& arms, const json& claims) {
+  return json{{"schema", "adamgn.result/1"}, {"arms", arms}, {"claims", claims}};
+}
+
+json claim(const std::string& kind, const json& a, const json& b, double factor = 1.0, const std::string& metric = "final") {
+  return json{{"claim", kind}, {"kind", kind}, {"a", a}, {"b", b}, {"factor", factor}, {"metric", metric}};
+}
+
+std::string verdict(const json& arms, const json& c) {
+  const auto v = evaluate_claims(doc_with(arms, json::array({c})));
+  REQUIRE(v.size() == 1);
+  return v[0].verdict;
+}
+
+const double kNaN = std::nan("");
+
+}  // namespace
+
+TEST_CASE("less: a below b by more than two combined standard errors") {
+  // a: mean 1, se 0 ; b: {2, 4} mean 3, se 1  -> difference 2 = 2s: not significant (strict)
+  const json arms = json::array({arm("a", {1, 1}), arm("b", {2, 4}), arm("c", {3.1, 3.1}), arm("d", {0.5, 0.5})});
+  CHECK(verdict(arms, claim("less", "a", "b")) == "not significant");
+  CHECK(verdict(arms, claim("less", "a", "c")) == "holds");
+  CHECK(verdict(arms, claim("less", "a", json::array({"c", "d"}))) == "does not hold");  // the worst b decides
+  CHECK(verdict(arms, claim("less", "d", json::array({"a", "c"}))) == "holds");
+}
+
+TEST_CASE("close and not_worse: ratios of means, with the significance margin") {
+  const json arms = json::array({arm("a", {1, 1}), arm("b", {1.9, 1.9}), arm("c", {2.1, 2.1}), arm("noisy", {0.5, 5.5}),
+                                 arm("dead", {kNaN, kNaN}), arm("half", {kNaN, 1.0})});
+  CHECK(verdict(arms, claim("close", "a", "b", 2)) == "holds");
+  CHECK(verdict(arms, claim("close", "a", "c", 2)) == "does not hold");
+  // noisy: mean 3, se 2.5; ratio 3 > 2 but |3 - 1| <= 2 * 2.5
+  CHECK(verdict(arms, claim("close", "a", "noisy", 2)) == "not significant");
+  CHECK(verdict(arms, claim("close", "a", "dead", 2)) == "does not hold");
+  // not_worse against the best of the b arms: c (2.1) <= 1.25 * 1.9 = 2.375
+  CHECK(verdict(arms, claim("not_worse", "c", json::array({"b", "noisy"}), 1.25)) == "holds");
+  CHECK(verdict(arms, claim("not_worse", "c", "a", 1.25)) == "does not hold");
+  CHECK(verdict(arms, claim("not_worse", "dead", "a", 2)) == "does not hold");
+  // A diverged run is left out of the statistics and counted in the measured text.
+  const auto v = evaluate_claims(doc_with(arms, json::array({claim("close", "half", "a", 1)})));
+  CHECK(v[0].verdict == "holds");
+  CHECK(v[0].measured.find("[1/2 diverged]") != std::string::npos);
+  // log-final: 1e-9 vs 1e-30 are 21 decades apart.
+  const json tiny = json::array({arm("x", {1e-9, 1e-9}), arm("y", {1e-40, 1e-40}), arm("z", {3e-9, 3e-9})});
+  CHECK(verdict(tiny, claim("close", "x", "y", 10, "log-final")) == "does not hold");
+  CHECK(verdict(tiny, claim("close", "x", "z", 10, "log-final")) == "holds");
+  CHECK(verdict(tiny, claim("not_worse", "z", "x", 2, "log-final")) == "does not hold");  // log10 3 > log10 2
+  CHECK(verdict(tiny, claim("not_worse", "z", "x", 4, "log-final")) == "holds");
+}
+
+TEST_CASE("faster: every seed must reach the target") {
+  const json arms = json::array({arm("a", {0, 0}, {10, 20}), arm("b", {0, 0}, {30, 30}), arm("c", {0, 0}, {5, -1}),
+                                 arm("d", {0, 0}, {-1, -1})});
+  CHECK(verdict(arms, claim("faster", "a", "b", 1, "steps")) == "holds");
+  CHECK(verdict(arms, claim("faster", "b", "a", 1, "steps")) == "does not hold");
+  CHECK(verdict(arms, claim("faster", "b", "a", 2, "steps")) == "holds");  // 30 <= 2 * 15
+  CHECK(verdict(arms, claim("faster", "a", "c", 1, "steps")) == "holds");  // c does not reach on every seed
+  CHECK(verdict(arms, claim("faster", "c", "a", 1, "steps")) == "does not hold");
+  CHECK(verdict(arms, claim("faster", "c", "d", 1, "steps")) == "not significant");
+}
+
+TEST_CASE("claims are checked: kinds, metrics, arm names") {
+  const std::vector<std::string> names = {"a", "b"};
+  CHECK(test::error_of([&] { validate_claims(json::array({claim("best", "a", "b")}), names, "claims"); }).find("kind") !=
+        std::string::npos);
+  CHECK(test::error_of([&] { validate_claims(json::array({claim("less", "a", "z")}), names, "claims"); })
+            .find("no arm named z") != std::string::npos);
+  CHECK(test::error_of([&] { validate_claims(json::array({claim("less", "a", "b", 1, "auc")}), names, "claims"); })
+            .find("metric") != std::string::npos);
+  json c = claim("less", "a", "b");
+  c["extra"] = 1;
+  CHECK(test::error_of([&] { validate_claims(json::array({c}), names, "claims"); }).find("extra") != std::string::npos);
+  CHECK(test::error_of([&] { validate_claims(json::array({claim("less", "a", "b")}), names, "claims"); }).empty());
+}
+
+TEST_CASE("adamgn reproduce: result files, figures and one report row per claim") {
+  char tmpl[] = "/tmp/adamgn-reproduce-XXXXXX";
+  const std::string dir = std::string(mkdtemp(tmpl)) + "/out";
+  const std::string cmd = std::string(ADAMGN_BINARY) + " reproduce --presets fig1-left,fig2 -q -o " + dir;
+  const int status = std::system(cmd.c_str());
+  REQUIRE(WIFEXITED(status));
+  REQUIRE(WEXITSTATUS(status) == 0);
+  for (const char* f : {"/fig1-left.json", "/fig1-left.svg", "/fig2.json", "/fig2.svg", "/REPORT.md"})
+    CHECK(access((dir + f).c_str(), F_OK) == 0);
+  std::ifstream in(dir + "/REPORT.md");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string md = ss.str();
+  int rows = 0;
+  for (std::size_t at = 0; (at = md.find("\n| fig", at)) != std::string::npos; ++at) ++rows;
+  CHECK(rows == 3);  // fig1-left: 1 claim, fig2: 2
+  CHECK(md.find("Holds: 3.") != std::string::npos);
+  // The written result carries the preset's claims, so `adamgn report` gives the same verdicts.
+  std::ifstream r(dir + "/fig2.json");
+  json doc;
+  r >> doc;
+  CHECK(doc["claims"].size() == 2);
+  const auto v = evaluate_claims(doc);
+  CHECK(v[0].verdict == "holds");
+  // A missing parent folder is one line and exit code 2.
+  const int bad = std::system((std::string(ADAMGN_BINARY) + " reproduce --presets fig2 -q -o /nonexistent/x 2>/dev/null").c_str());
+  CHECK(WEXITSTATUS(bad) == 2);
+}
