@@ -323,3 +323,29 @@ TEST_CASE("resume: a sweep killed by a signal midway, rerun, equals an uninterru
   for (const auto& [path, text] : expected) CHECK(comparable(resumed.at(path)) == comparable(text));
   for (const auto& [path, text] : files_under(cut)) CHECK(path.find(".tmp.") == std::string::npos);
 }
+
+TEST_CASE("a finished sweep writes its selection, a result document and the tuned preset") {
+  const std::string preset = temp_dir("preset") + "/tiny.json";
+  std::ofstream(preset) << kExperiment;
+  const std::string dir = temp_dir("finish"), tuned = dir + "-tuned.json";
+  REQUIRE(sh(cli("sweep --preset " + preset + " --grid lr=0.001:0.1:x10 --seeds 2 --rerun-seeds 2 -q --out " + dir +
+                 " --write-preset " + tuned)) == 0);
+  std::ifstream s(dir + "/selection.json"), t(tuned), r(dir + "/result.json");
+  json selection, preset_doc, result;
+  s >> selection;
+  t >> preset_doc;
+  r >> result;
+  REQUIRE(selection["arms"].size() == 2);
+  for (std::size_t a = 0; a < 2; ++a) {
+    const json& winner = selection["arms"][a]["winner"];
+    REQUIRE(winner.is_object());
+    CHECK(preset_doc["arms"][a]["lr"] == winner["lr"]);
+    CHECK(preset_doc["tuning"][selection["arms"][a]["name"].get<std::string>()]["winner"] == winner);
+    // The result holds the rerun: the winner on the experiment's seeds 0 and 1.
+    CHECK(result["arms"][a]["optimizer"]["lr"] == winner["lr"]);
+    CHECK(result["arms"][a]["runs"].size() == 2);
+    CHECK(result["arms"][a]["runs"][1]["seed"] == 1);
+  }
+  // The tuned preset runs as it is.
+  CHECK(sh(cli("run --preset " + tuned + " --steps 5 -q -o " + dir + "/check.json")) == 0);
+}
