@@ -110,7 +110,8 @@ Shard parse_shard(const std::string& text) {
 
 std::string duration(double seconds) {
   char buf[32];
-  if (seconds < 90) std::snprintf(buf, sizeof buf, "%.0fs", seconds);
+  if (seconds < 10) std::snprintf(buf, sizeof buf, "%.1fs", seconds);
+  else if (seconds < 90) std::snprintf(buf, sizeof buf, "%.0fs", seconds);
   else if (seconds < 5400) std::snprintf(buf, sizeof buf, "%.0fm%02.0fs", std::floor(seconds / 60), std::fmod(seconds, 60));
   else std::snprintf(buf, sizeof buf, "%.1fh", seconds / 3600);
   return buf;
