@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   adamgn::cli::add_task_command(app, "staircase", commands);
   adamgn::cli::add_task_command(app, "teacher", commands);
   adamgn::cli::add_task_command(app, "cifar", commands);
+  adamgn::cli::add_task_command(app, "transformer", commands);
   adamgn::cli::add_run_command(app, commands);
   adamgn::cli::add_presets_command(app, commands);
   adamgn::cli::add_bench_command(app, commands);

@@ -135,7 +135,8 @@ void add_task_command(CLI::App& root, const std::string& task, std::vector<Comma
       {"parity", "sparse parity with a one-hidden-layer ReLU MLP (paper §5, C.2)"},
       {"staircase", "staircase (sum of parities) with a one-hidden-layer ReLU MLP (paper §5, C.2)"},
       {"teacher", "random ReLU teacher, student twice as wide (paper §5, C.2)"},
-      {"cifar", "CIFAR-10 with a one-hidden-layer ReLU MLP, one-hot squared loss (paper §5, C.2)"}};
+      {"cifar", "CIFAR-10 with a one-hidden-layer ReLU MLP, one-hot squared loss (paper §5, C.2)"},
+      {"transformer", "selection task with a one-layer attention model (paper §5, C.4)"}};
   CLI::App* app = root.add_subcommand(task, about.at(task));
   if (task == "parity" || task == "staircase" || task == "teacher" || task == "cifar") {
     if (task != "cifar") option(app, f->task, "--dim", "dim", "input dimension (parity 20, staircase 21, teacher 20)");
@@ -155,6 +156,14 @@ void add_task_command(CLI::App& root, const std::string& task, std::vector<Comma
     option(app, f->task, "--problem-seed", "problem_seed", "seed of the data distribution and test set");
     option(app, f->task, "--gn-directions", "gn_directions",
            "exact (sum over output directions, default) | sampled (one Gaussian direction per sample)");
+  } else if (task == "transformer") {
+    option(app, f->task, "--tokens", "tokens", "Gaussian tokens T before the selector (default 32)");
+    option(app, f->task, "--dim", "dim", "token dimension d >= T (default 32)");
+    option(app, f->task, "--width", "width", "model width D (default 128)");
+    option(app, f->task, "--mlp-width", "mlp_width", "MLP width F (default 512)");
+    option(app, f->task, "--precision", "precision", "f32 (default) | f64 for the batched products");
+    option(app, f->task, "--eval-size", "eval_size", "size of the fixed probe and test batches (default 4096)");
+    option(app, f->task, "--problem-seed", "problem_seed", "seed of the probe and test inputs");
   } else if (task == "quadratic") {
     option(app, f->task, "--cov", "cov", "block | half | one | spectrum");
     option(app, f->task, "--dim", "dim", "dimension (block: 2d, default 100; half/one: 5)");
