@@ -26,6 +26,23 @@ M weighted_gram(const M& a, const Vec& scale, double w) {
   return out;
 }
 
+// w sum_s M_s^T C_s M_s for grouped terms (task.hpp): M_s stacks the R rows of `main` of sample s
+// and C_s is the R x R Gram of its rows of `other`: the Kronecker factor E[G G^T] (main = left)
+// or E[G^T G] (main = right) with every cross term between a sample's terms.
+template <class M>
+M grouped_gram(const M& main, const M& other, Index group, double w) {
+  using S = typename M::Scalar;
+  const Index n = main.rows() / group;
+  M out = M::Zero(main.cols(), main.cols());
+  for (Index r = 0; r < group; ++r)
+    for (Index q = 0; q < group; ++q) {
+      const Eigen::Matrix<S, Eigen::Dynamic, 1> c =
+          other.middleRows(r * n, n).cwiseProduct(other.middleRows(q * n, n)).rowwise().sum();
+      out.noalias() += (main.middleRows(r * n, n).array().colwise() * c.array()).matrix().transpose() * main.middleRows(q * n, n);
+    }
+  return out * static_cast<S>(w);
+}
+
 // One Kronecker factor to decompose: the weighted Gram matrix of a factor's rows.
 struct FactorJob {
   std::size_t block = 0, side = 0;
@@ -42,7 +59,11 @@ struct FactorJob {
 void run_job(FactorJob& j, double row_weight) {
   visit_factors(*j.source, [&](const auto& left, const auto* right) {
     const auto& rows = j.use_right ? *right : left;
-    j.ok = symmetric_eigen(weighted_gram(rows, j.weights, row_weight), j.values, j.vectors);
+    if (j.source->group > 1)
+      j.ok = symmetric_eigen(grouped_gram(rows, j.use_right ? left : *right, j.source->group, row_weight), j.values,
+                             j.vectors);
+    else
+      j.ok = symmetric_eigen(weighted_gram(rows, j.weights, row_weight), j.values, j.vectors);
   });
 }
 
@@ -134,7 +155,13 @@ bool KroneckerBasis::refresh(const Curvature& c, Vec* v) {
     FactorJob left;
     left.block = b;
     left.source = &g;
-    if (blk.matrix) {
+    if (blk.matrix && g.group > 1) {
+      FactorJob right = left;
+      right.side = 1;
+      right.use_right = true;
+      jobs.push_back(std::move(left));
+      jobs.push_back(std::move(right));
+    } else if (blk.matrix) {
       Vec right_norms;
       visit_factors(g, [&](const auto&, const auto* right) { right_norms = right->rowwise().squaredNorm().template cast<double>(); });
       if (right_norms.size() > 0 && right_norms.minCoeff() == right_norms.maxCoeff()) left.scale = right_norms[0];
@@ -157,6 +184,7 @@ bool KroneckerBasis::refresh(const Curvature& c, Vec* v) {
   for (std::size_t i = 0; i < jobs.size(); ++i) {
     for (std::size_t u : unique)
       if (!jobs[i].use_right && !jobs[u].use_right && jobs[i].weights.size() == 0 && jobs[u].weights.size() == 0 &&
+          jobs[i].source->group == 1 && jobs[u].source->group == 1 &&
           jobs[i].source->left_id() == jobs[u].source->left_id()) {
         jobs[i].same_as = u;
         break;

@@ -1,6 +1,8 @@
 #include "core/parallel.hpp"
 #include "tasks/task.hpp"
 
+#include <stdexcept>
+
 namespace adamgn {
 namespace {
 
@@ -29,6 +31,26 @@ Mat diagonal_piece(const Block& blk, const M& left, const M* right, Index s0, In
   return (folded.transpose() * pr).template cast<double>();
 }
 
+// The same for grouped terms (task.hpp): sum_s (sum_r a_rs b_rs^T)^2 with a = Q_L^T l, b = Q_R^T r,
+// expanded as sum_{r, r'} (a_r o a_r')^T (b_r o b_r') over the pairs, each unordered pair twice.
+template <class M>
+Mat grouped_diagonal_piece(const M& left, const M& right, Index group, Index s0, Index len, const Mat* ql,
+                           const Mat* qr) {
+  using S = typename M::Scalar;
+  const Index n = right.rows() / group;
+  std::vector<M> a(static_cast<std::size_t>(group)), b(static_cast<std::size_t>(group));
+  for (Index r = 0; r < group; ++r) {
+    const auto lr = left.middleRows(r * n + s0, len), rr = right.middleRows(r * n + s0, len);
+    a[static_cast<std::size_t>(r)] = ql ? M(lr * ql->template cast<S>()) : M(lr);
+    b[static_cast<std::size_t>(r)] = qr ? M(rr * qr->template cast<S>()) : M(rr);
+  }
+  M out = M::Zero(left.cols(), right.cols());
+  for (std::size_t r = 0; r < a.size(); ++r)
+    for (std::size_t q = r; q < a.size(); ++q)
+      out.noalias() += (r == q ? S(1) : S(2)) * (a[r].cwiseProduct(a[q]).transpose() * b[r].cwiseProduct(b[q]));
+  return out.template cast<double>();
+}
+
 }  // namespace
 
 Vec fold_directions(const Vec& v, Index n) {
@@ -41,12 +63,13 @@ void gn_diagonal_block(const Block& blk, const PseudoGradients& g, double row_we
                        const Mat* qr, Vec& out) {
   visit_factors(g, [&](const auto& left, const auto* right) {
     // Vector blocks without a right factor chunk over terms (one direction each).
-    const Index n = right ? right->rows() : left.rows();
+    const Index n = (right ? right->rows() : left.rows()) / g.group;
     const Index pieces = (n + kChunk - 1) / kChunk;
     std::vector<Mat> parts(static_cast<std::size_t>(pieces));
     parallel_pieces(pieces, [&](Index p) {
-      const Index s0 = p * kChunk;
-      parts[static_cast<std::size_t>(p)] = diagonal_piece(blk, left, right, s0, std::min(kChunk, n - s0), ql, qr);
+      const Index s0 = p * kChunk, len = std::min(kChunk, n - s0);
+      parts[static_cast<std::size_t>(p)] = g.group > 1 ? grouped_diagonal_piece(left, *right, g.group, s0, len, ql, qr)
+                                                       : diagonal_piece(blk, left, right, s0, len, ql, qr);
     });
     Mat d = parts.empty() ? Mat::Zero(blk.matrix ? blk.rows : blk.size(), blk.matrix ? blk.cols : 1) : parts[0];
     for (std::size_t p = 1; p < parts.size(); ++p) d += parts[p];
@@ -64,6 +87,8 @@ void complete_from_pseudo(const Layout& layout, CurvatureNeed need, Curvature& c
     gn_diagonal_block(layout.blocks[b], c.pseudo[b], c.row_weight, nullptr, nullptr, c.diag);
   if (need != CurvatureNeed::full) return;
   const Index rows = c.pseudo.empty() ? 0 : c.pseudo[0].terms();
+  for (const auto& g : c.pseudo)
+    if (g.group > 1) throw std::logic_error("complete_from_pseudo: grouped terms give no full GN matrix here");
   Mat j(rows, p);  // one Jacobian row per term
   for (std::size_t b = 0; b < layout.blocks.size(); ++b) {
     const Block& blk = layout.blocks[b];

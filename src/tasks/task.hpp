@@ -36,14 +36,20 @@ enum class CurvatureNeed { none, diagonal, kronecker, full };
 // The factors are held in the task's working precision (f64: left/right, f32: left_f/right_f;
 // the other pair is null) and shared between blocks: the weight and bias of one layer point at
 // the same backpropagated signal, which lets consumers compute its statistics once.
+//
+// Grouped terms (group = R > 1, matrix blocks only): a sample's derivative is a sum of R rank-one
+// terms, G_s = sum_r left.row(r n + s)^T right.row(r n + s), with cross terms between them (the
+// transformer's input projection and positions). `left` and `right` both have R n rows, r-major;
+// every consumer then forms G_s before squaring it.
 struct PseudoGradients {
   std::shared_ptr<const Mat> left, right;
   std::shared_ptr<const MatF> left_f, right_f;
+  Index group = 1;
   bool single() const { return left_f != nullptr; }
   bool has_right() const { return right != nullptr || right_f != nullptr; }
   Index terms() const { return single() ? left_f->rows() : left->rows(); }
   Index samples() const {
-    return has_right() ? (single() ? right_f->rows() : right->rows()) : terms();
+    return (has_right() ? (single() ? right_f->rows() : right->rows()) : terms()) / group;
   }
   const void* left_id() const { return single() ? static_cast<const void*>(left_f.get()) : left.get(); }
 };

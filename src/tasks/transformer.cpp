@@ -311,6 +311,43 @@ class Model {
     return j;
   }
 
+  // GN pseudo-gradients of every block over all pieces (task.hpp): one rank-one term per sample,
+  // or three grouped terms per sample for W_in and P; b_in gets its three terms summed.
+  void pseudo(const std::vector<Piece>& pieces, Index n, Curvature& c) const {
+    c.pseudo.assign(kBlocks, PseudoGradients{});
+    for (int b = 0; b < kBlocks; ++b) {
+      const Block& bl = p_.layout.blocks[static_cast<std::size_t>(b)];
+      const Terms first = terms(pieces[0], static_cast<BlockId>(b));
+      const Index group = bl.matrix ? static_cast<Index>(first.pairs.size()) : 1;
+      auto left = std::make_shared<M>(group * n, bl.rows);
+      std::shared_ptr<M> right = bl.matrix ? std::make_shared<M>(group * n, bl.cols) : nullptr;
+      Index s0 = 0;
+      for (const Piece& pc : pieces) {
+        const Terms t = &pc == &pieces[0] ? first : terms(pc, static_cast<BlockId>(b));
+        if (bl.matrix) {
+          for (Index r = 0; r < group; ++r) {
+            left->middleRows(r * n + s0, pc.n) = t.pairs[static_cast<std::size_t>(r)].first;
+            right->middleRows(r * n + s0, pc.n) = t.pairs[static_cast<std::size_t>(r)].second;
+          }
+        } else {
+          M sum = t.vectors[0];
+          for (std::size_t v = 1; v < t.vectors.size(); ++v) sum += t.vectors[v];
+          left->middleRows(s0, pc.n) = sum;
+        }
+        s0 += pc.n;
+      }
+      PseudoGradients& g = c.pseudo[static_cast<std::size_t>(b)];
+      g.group = group;
+      if constexpr (std::is_same_v<T, float>) {
+        g.left_f = std::move(left);
+        g.right_f = std::move(right);
+      } else {
+        g.left = std::move(left);
+        g.right = std::move(right);
+      }
+    }
+  }
+
   // Splits samples into pieces and prepares each piece's tokens.
   std::vector<Piece> split(const Tokens& tok) const {
     const Index L = p_.cfg.positions();
@@ -381,13 +418,22 @@ class TransformerTask : public Task {
 
   void curvature(const Vec& theta, SampleSize n, Rng& rng, CurvatureNeed need, Curvature& out) override {
     if (n.exact) throw UsageError("gn_batch = population is not available for task transformer: give a GN batch size");
-    if (need == CurvatureNeed::kronecker)
-      throw UsageError("task transformer does not provide Kronecker factors yet (use identity or eigen)");
     model_.load(theta);
     auto pieces = model_.fresh(n.n, rng);
     const double inv_n = 1.0 / static_cast<double>(n.n);
     out.level = need;
     out.structurally_diagonal = false;
+    if (need == CurvatureNeed::kronecker) {
+      parallel_pieces(static_cast<Index>(pieces.size()), [&](Index p) {
+        auto& pc = pieces[static_cast<std::size_t>(p)];
+        model_.fill(pc);
+        model_.forward(pc);
+        model_.derivatives(pc);
+      });
+      model_.pseudo(pieces, n.n, out);
+      out.row_weight = inv_n;
+      return;
+    }
     if (need == CurvatureNeed::full) {
       std::vector<Mat> parts(pieces.size());
       parallel_pieces(static_cast<Index>(pieces.size()), [&](Index p) {
@@ -456,6 +502,7 @@ class TransformerFactory : public TaskFactory {
   std::string name() const override { return "transformer"; }
   Index dim() const override { return p_->layout.size(); }
   bool has_population() const override { return false; }
+  bool has_pseudo_gradients() const override { return true; }
   std::unique_ptr<Task> make(std::uint64_t seed) const override {
     if (p_->cfg.precision == "f64") return std::make_unique<TransformerTask<double>>(p_, seed);
     return std::make_unique<TransformerTask<float>>(p_, seed);

@@ -23,8 +23,10 @@
 // Init: matrices N(0, 1/fan_in), biases 0, P ~ N(0, 0.02^2), from the seed's "task" stream.
 // Precision f32 (default) or f64 for the batched products; parameters and state are float64.
 //
-// GN information: the diagonal (identity basis) and, for small instances, the full matrix; the
-// Kronecker basis is not provided yet (it needs the rank-three per-sample blocks above).
+// GN information: the diagonal (identity basis), the full matrix for small instances, and
+// pseudo-gradients for the Kronecker basis of every block: one rank-one term per sample, and for
+// W_in and P three grouped terms per sample whose cross terms the factors keep (task.hpp). The
+// factors and diagonals are then batched products; no step loops over samples.
 #pragma once
 
 #include "tasks/factory.hpp"
