@@ -69,7 +69,7 @@ void add_reproduce_commands(CLI::App& root, std::vector<Command>& out) {
                    };
                    const auto outcomes = reproduce(o, progress);
                    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-                   write_atomically(o.out_dir + "/REPORT.md", report_markdown(outcomes, o.scale, wall));
+                   write_atomically(o.out_dir + "/REPORT.md", report_markdown(outcomes, o.scale, wall, "adamgn reproduce --scale " + o.scale));
                    if (!*quiet) std::cerr << "wrote " << o.out_dir << "/REPORT.md in " << static_cast<long>(wall) << " s\n";
                    return 0;
                  }});
@@ -84,7 +84,7 @@ void add_reproduce_commands(CLI::App& root, std::vector<Command>& out) {
   out.push_back({rep, [files, output, scale] {
                    std::vector<PresetOutcome> outcomes;
                    for (const auto& f : *files) outcomes.push_back(outcome_of(read_result(f)));
-                   const std::string md = report_markdown(outcomes, *scale, 0.0);
+                   const std::string md = report_markdown(outcomes, *scale, 0.0, "adamgn report");
                    if (output->empty()) std::cout << md;
                    else {
                      check_output_path(*output);

@@ -289,7 +289,16 @@ int run_sweep(const SweepFlags& f) {
   }
   if (!f.write_preset.empty()) {
     check_output_path(f.write_preset);
-    write_atomically(f.write_preset, tuned_preset(sweep, plan, store).dump(2) + "\n");
+    // The preset as written (scales, claims), when the sweep came from one on this command line.
+    json base = nullptr;
+    if (!f.preset.empty()) {
+      const json doc = load_preset(f.preset);
+      if (doc.value("schema", "") != "adamgn.sweep/1") base = doc;
+      else if (doc.contains("preset") && doc["preset"].is_string()) base = load_preset(doc["preset"].get<std::string>());
+      else if (doc.contains("experiment")) base = doc["experiment"];
+      if (base.is_object()) base.erase("sweep");
+    }
+    write_atomically(f.write_preset, tuned_preset(sweep, plan, store, base).dump(2) + "\n");
   }
   return 0;
 }

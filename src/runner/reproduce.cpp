@@ -84,12 +84,13 @@ std::vector<PresetOutcome> reproduce(const ReproduceOptions& options,
   return out;
 }
 
-std::string report_markdown(const std::vector<PresetOutcome>& outcomes, const std::string& scale, double wall_seconds) {
+std::string report_markdown(const std::vector<PresetOutcome>& outcomes, const std::string& scale, double wall_seconds,
+                            const std::string& command) {
   std::ostringstream md;
   md << "# Reproduction report (" << scale << " scale)\n\n"
-     << "Written by `adamgn reproduce --scale " << scale << "` (adamgn " << version_string() << ", commit "
-     << git_commit() << "). Every preset ran with its tuned hyperparameters; each has a result file (`NAME.json`) "
-     << "and a figure (`NAME.svg`) beside this report.";
+     << "Written by `" << command << "` (adamgn " << version_string() << ", commit " << git_commit()
+     << "). Every preset ran with its tuned hyperparameters; each has a result file (`NAME.json`) and a figure "
+     << "(`NAME.svg`) beside this report; each result file records the program version that produced it.";
   if (wall_seconds > 0) {
     char buf[64];
     std::snprintf(buf, sizeof buf, " Total wall time: %.0f s.", wall_seconds);

@@ -34,7 +34,9 @@ std::vector<PresetOutcome> reproduce(const ReproduceOptions& options,
 // An outcome from a result document already on disk (`adamgn report`).
 PresetOutcome outcome_of(const json& result);
 
-// REPORT.md: the verdict table over every claim, then per preset its arms and claims.
-std::string report_markdown(const std::vector<PresetOutcome>& outcomes, const std::string& scale, double wall_seconds);
+// REPORT.md: the verdict table over every claim, then per preset its arms and claims. `command`
+// names what wrote it (e.g. "adamgn reproduce --scale quick").
+std::string report_markdown(const std::vector<PresetOutcome>& outcomes, const std::string& scale, double wall_seconds,
+                            const std::string& command);
 
 }  // namespace adamgn

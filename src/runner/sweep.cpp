@@ -473,8 +473,8 @@ json sweep_selection(const Sweep& sweep, const SweepPlan& plan, const RunStore& 
               {"arms", arms}};
 }
 
-json tuned_preset(const Sweep& sweep, const SweepPlan& plan, const RunStore& store) {
-  json doc = sweep.spec().experiment;
+json tuned_preset(const Sweep& sweep, const SweepPlan& plan, const RunStore& store, const json& base) {
+  json doc = base.is_null() ? sweep.spec().experiment : base;
   json tuning = doc.value("tuning", json::object());
   const json selection = sweep_selection(sweep, plan, store);
   std::vector<std::uint64_t> tuning_seeds;

@@ -133,7 +133,8 @@ std::vector<ArmSelection> select_winners(const SweepPlan& plan, const std::vecto
 json sweep_result(const Sweep& sweep, const SweepPlan& plan, const RunStore& store);
 // Selection table: per arm the winner, its score, and every setting's score.
 json sweep_selection(const Sweep& sweep, const SweepPlan& plan, const RunStore& store);
-// The experiment document with each arm's winning keys written in and a "tuning" record.
-json tuned_preset(const Sweep& sweep, const SweepPlan& plan, const RunStore& store);
+// `base` (the preset the sweep came from, with its scales and claims; null: the sweep's resolved
+// experiment) with each arm's winning keys written in and a "tuning" record per arm.
+json tuned_preset(const Sweep& sweep, const SweepPlan& plan, const RunStore& store, const json& base = nullptr);
 
 }  // namespace adamgn
