@@ -54,13 +54,18 @@ SweepSpec spec_from_flags(const SweepFlags& f) {
   json doc = load_preset(f.preset);
   SweepSpec spec;
   json sweep_fields = json::object();
+  std::string doc_arms;  // a sweep document's "arms"; --arms replaces it
   if (doc.value("schema", "") == "adamgn.sweep/1") {
     json experiment;
     if (doc.contains("experiment")) experiment = doc["experiment"];
     else if (doc.contains("preset") && doc["preset"].is_string()) experiment = load_preset(doc["preset"].get<std::string>());
     else throw UsageError(f.preset + ": a sweep document needs 'preset' (a name or file) or 'experiment'");
     sweep_fields = doc;
-    for (const char* k : {"schema", "experiment", "preset", "scale"}) sweep_fields.erase(k);
+    for (const char* k : {"schema", "experiment", "preset", "scale", "arms"}) sweep_fields.erase(k);
+    if (doc.contains("arms")) {
+      if (!doc["arms"].is_array()) throw UsageError(f.preset + ": 'arms' must be a list of arm names");
+      for (const auto& a : doc["arms"]) doc_arms += (doc_arms.empty() ? "" : ",") + a.get<std::string>();
+    }
     if (f.scale.empty() && doc.contains("scale")) doc = resolve_scale(experiment, doc["scale"].get<std::string>());
     else doc = resolve_scale(experiment, f.scale);
   } else {
@@ -70,6 +75,7 @@ SweepSpec spec_from_flags(const SweepFlags& f) {
   for (const char* k : {"scales", "tuning", "sweep", "claims"}) doc.erase(k);
   for (const auto& s : f.sets) apply_set(doc, s);
   if (!f.arms.empty()) keep_arms(doc, f.arms);
+  else if (!doc_arms.empty()) keep_arms(doc, doc_arms);
   spec.experiment = doc;
   read_sweep_fields(spec, sweep_fields, "sweep");
   json patch = json::object();
