@@ -224,9 +224,7 @@ int run_sweep(const SweepFlags& f) {
     const SweepPlan plan = sweep.plan(store);
     std::cout << "index\tstage\tarm\tseed\tstored\tsetting\thash\n";
     for (const auto& j : plan.jobs) {
-      std::string setting;
-      for (auto it = j.setting.begin(); it != j.setting.end(); ++it)
-        setting += (setting.empty() ? "" : " ") + it.key() + "=" + show(it.value());
+      const std::string setting = describe_setting(j.setting);
       std::cout << j.index << "\t" << j.stage << "\t" << sweep.experiment().arms[static_cast<std::size_t>(j.arm)].name
                 << "\t" << j.seed << "\t" << (store.has(j.hash) ? "yes" : "no") << "\t" << setting << "\t" << j.hash
                 << "\n";

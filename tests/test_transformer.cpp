@@ -38,6 +38,20 @@ Vec random_theta(const TransformerConfig& c, double scale, std::uint64_t seed) {
   return scale * theta;
 }
 
+// The per-sample Jacobian of f by central differences of the per-position reference.
+Mat explicit_jacobian(const TransformerConfig& c, const Vec& theta, const Mat& tokens) {
+  const Index P = theta.size();
+  Mat J(tokens.rows() / c.positions(), P);
+  const double h = 1e-6;
+  for (Index p = 0; p < P; ++p) {
+    Vec tp = theta, tm = theta;
+    tp[p] += h;
+    tm[p] -= h;
+    J.col(p) = (transformer_reference_outputs(c, tp, tokens) - transformer_reference_outputs(c, tm, tokens)) / (2 * h);
+  }
+  return J;
+}
+
 Vec theta_star_of(const Task& task) {
   const auto v = task.run_record().at("theta_star").get<std::vector<double>>();
   return Eigen::Map<const Vec>(v.data(), static_cast<Index>(v.size()));
@@ -95,21 +109,13 @@ TEST_CASE("transformer: GN matrix and diagonal against an explicit per-sample Ja
   auto factory = make_task_factory(task_json(c));
   auto task = factory->make(7);
   const Vec theta = random_theta(c, 0.8, 3);
-  const Index n = 12, P = task->layout().size();
+  const Index n = 12;
   const Rng rng = Rng::stream(6, "curvature");
   Rng r1 = rng, r2 = rng, r3 = rng;
   Mat tokens;
   std::vector<Index> selected;
   transformer_tokens(c, n, r1, tokens, selected);
-  // J by central differences of the per-position reference, sample by sample.
-  Mat J(n, P);
-  const double h = 1e-6;
-  for (Index p = 0; p < P; ++p) {
-    Vec tp = theta, tm = theta;
-    tp[p] += h;
-    tm[p] -= h;
-    J.col(p) = (transformer_reference_outputs(c, tp, tokens) - transformer_reference_outputs(c, tm, tokens)) / (2 * h);
-  }
+  const Mat J = explicit_jacobian(c, theta, tokens);
   const Mat H = J.transpose() * J / static_cast<double>(n);
   Curvature full, diag;
   task->curvature(theta, SampleSize::samples(n), r2, CurvatureNeed::full, full);
@@ -211,14 +217,7 @@ TEST_CASE("transformer: Kronecker factors and the GN diagonal in the Kronecker b
   Mat tokens;
   std::vector<Index> selected;
   transformer_tokens(c, n, r1, tokens, selected);
-  Mat J(n, P);
-  const double h = 1e-6;
-  for (Index p = 0; p < P; ++p) {
-    Vec tp = theta, tm = theta;
-    tp[p] += h;
-    tm[p] -= h;
-    J.col(p) = (transformer_reference_outputs(c, tp, tokens) - transformer_reference_outputs(c, tm, tokens)) / (2 * h);
-  }
+  const Mat J = explicit_jacobian(c, theta, tokens);
   const Mat H = J.transpose() * J / static_cast<double>(n);
   Curvature k;
   task->curvature(theta, SampleSize::samples(n), r2, CurvatureNeed::kronecker, k);

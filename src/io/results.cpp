@@ -1,5 +1,6 @@
 #include "io/results.hpp"
 
+#include "io/store.hpp"
 #include "io/version.hpp"
 
 #include <cerrno>
@@ -173,21 +174,7 @@ void check_output_path(const std::string& path) {
 
 void write_file_atomically(const std::string& path, const std::string& text) {
   check_output_path(path);
-  const std::string tmp = path + ".tmp." + std::to_string(getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << text;
-    out.flush();
-    if (!out) {
-      std::remove(tmp.c_str());
-      throw UsageError("cannot write " + path + ": " + std::strerror(errno));
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    std::remove(tmp.c_str());
-    throw UsageError("cannot write " + path + ": " + std::strerror(err));
-  }
+  write_atomically(path, text);
 }
 
 }  // namespace adamgn

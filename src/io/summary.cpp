@@ -25,13 +25,6 @@ std::string num(double x) {
   return buf;
 }
 
-std::string describe(const json& setting) {
-  std::string s;
-  for (auto it = setting.begin(); it != setting.end(); ++it)
-    s += (s.empty() ? "" : " ") + it.key() + "=" + show(it.value());
-  return s;
-}
-
 // Mean and standard error (sample standard deviation / sqrt(n)) of the finite values.
 std::pair<double, double> mean_se(const std::vector<double>& v) {
   std::vector<double> x;
@@ -120,7 +113,7 @@ std::vector<RunRow> rows_from_sweep(const Sweep& sweep, const SweepPlan& plan, c
     r.source = source;
     r.stage = job.stage;
     r.arm = sweep.experiment().arms[static_cast<std::size_t>(job.arm)].name;
-    r.setting = describe(job.setting);
+    r.setting = describe_setting(job.setting);
     r.lr = job.optimizer.value("lr", 0.0);
     rows.push_back(std::move(r));
   }
@@ -206,7 +199,7 @@ std::string check_report(const Sweep& sweep, const SweepPlan& plan, const RunSto
     }
     found_total += found;
     settings_full += found == static_cast<Index>(st.jobs.size());
-    body.push_back({st.stage, sweep.experiment().arms[static_cast<std::size_t>(st.arm)].name, describe(st.setting),
+    body.push_back({st.stage, sweep.experiment().arms[static_cast<std::size_t>(st.arm)].name, describe_setting(st.setting),
                     std::to_string(found) + "/" + std::to_string(st.jobs.size())});
   }
   out << table({"stage", "arm", "setting", "seeds found/expected"}, body, TableFormat::markdown) << "\n";

@@ -80,14 +80,14 @@ std::vector<GridAxis> protocol_axes(const OptimizerConfig& o) {
   return axes;
 }
 
-std::string describe(const json& setting) {
+}  // namespace
+
+std::string describe_setting(const json& setting) {
   std::string s;
   for (auto it = setting.begin(); it != setting.end(); ++it)
     s += (s.empty() ? "" : " ") + it.key() + "=" + show(it.value());
   return s;
 }
-
-}  // namespace
 
 GridAxis parse_axis(const std::string& assignment) {
   const auto eq = assignment.find('=');
@@ -275,7 +275,7 @@ SweepPlan Sweep::expand(const RunStore* store) const {
     for (auto it = setting.begin(); it != setting.end(); ++it) a[it.key()] = it.value();
     OptimizerConfig o;
     const std::string where = "arm " + experiment_.arms[static_cast<std::size_t>(arm)].name +
-                              (setting.empty() ? "" : ", sweep point " + describe(setting));
+                              (setting.empty() ? "" : ", sweep point " + describe_setting(setting));
     try {
       ObjectReader r(a, "sweep");
       o.read(r);
@@ -424,7 +424,7 @@ json sweep_result(const Sweep& sweep, const SweepPlan& plan, const RunStore& sto
     if (rerun != (st.stage == "rerun")) continue;
     ArmSpec a;
     a.name = sweep.experiment().arms[static_cast<std::size_t>(st.arm)].name;
-    if (!rerun && !st.setting.empty()) a.name += " " + describe(st.setting);
+    if (!rerun && !st.setting.empty()) a.name += " " + describe_setting(st.setting);
     ObjectReader r(st.optimizer, "optimizer");
     a.optimizer.read(r);
     std::vector<RunResult> runs;

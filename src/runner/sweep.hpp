@@ -50,6 +50,9 @@ struct SweepSpec {
   void validate() const;
 };
 
+// "lr=0.001 beta2=0.9": a grid point as text.
+std::string describe_setting(const json& setting);
+
 // Axis syntax of `--grid KEY=VALUES`: "A:B:xF" (A, A*F, ... up to B within rounding), or a
 // comma-separated list of values.
 GridAxis parse_axis(const std::string& assignment);
