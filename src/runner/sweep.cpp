@@ -337,9 +337,10 @@ SweepPlan Sweep::expand(const RunStore* store) const {
       if (!store->has(p.jobs[j].hash)) return false;
     return true;
   };
-  auto load_scores = [&](Index from) {
+  std::size_t loaded = 0;  // jobs whose stored run has been scored (each file is read once)
+  auto load_scores = [&]() {
     scores.resize(p.jobs.size(), kInf);
-    for (std::size_t j = static_cast<std::size_t>(from); j < p.jobs.size(); ++j) scores[j] = score(store->load(p.jobs[j].hash));
+    for (; loaded < p.jobs.size(); ++loaded) scores[loaded] = score(store->load(p.jobs[loaded].hash));
   };
 
   if (!spec_.refine.empty()) {
@@ -347,7 +348,7 @@ SweepPlan Sweep::expand(const RunStore* store) const {
       p.waiting = "refine";
       return p;
     }
-    load_scores(0);
+    load_scores();
     const auto best = select_winners(p, scores, {"grid"}, arms);
     for (const auto& sel : best) {
       if (sel.winner < 0) continue;
@@ -375,7 +376,7 @@ SweepPlan Sweep::expand(const RunStore* store) const {
     if (spec_.rerun_seeds > 0) p.waiting = "rerun";
     return p;
   }
-  load_scores(0);
+  load_scores();
   p.selection = select_winners(p, scores, tuning, arms);
   if (spec_.rerun_seeds > 0) {
     const Index before = static_cast<Index>(p.jobs.size());
