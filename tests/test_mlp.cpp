@@ -3,6 +3,7 @@
 #include "helpers.hpp"
 
 #include <unsupported/Eigen/MatrixFunctions>
+#include "core/parallel.hpp"
 #include "optim/kronecker.hpp"
 
 #include <unsupported/Eigen/KroneckerProduct>
@@ -224,4 +225,60 @@ TEST_CASE("interp:0 reproduces the identity run and interp:1 the Kronecker run, 
     const Vec c2 = trajectory_end(*f, optimizer(k), 15, 3);
     CHECK((c1.array() == c2.array()).all());
   }
+}
+
+TEST_CASE("Kronecker basis from float32 pseudo-gradients: rotations, carried second moment, any thread count") {
+  // W is 40 x 300, so the right factor's products run in two pieces of columns.
+  const auto f = make_task_factory(json{{"name", "parity"}, {"dim", 300}, {"k", 2}, {"width", 40}, {"eval_size", 64}});
+  auto task = f->make(3);
+  const Layout& layout = task->layout();
+  const Vec theta = task->initial_parameters();
+  Curvature c1, c2;
+  Rng rng(9);
+  task->curvature(theta, SampleSize::samples(256), rng, CurvatureNeed::kronecker, c1);
+  task->curvature(theta, SampleSize::samples(256), rng, CurvatureNeed::kronecker, c2);
+  ++c2.version;
+  REQUIRE(c1.pseudo[0].single());
+
+  Vec g(layout.size()), v0(layout.size());
+  Rng fill(4);
+  fill.fill_normal(g);
+  for (Index i = 0; i < v0.size(); ++i) v0[i] = 1.0 + std::abs(fill.normal());
+
+  struct Out { Vec rotated, back, v, h; };
+  auto run = [&](int threads) {
+    set_inner_threads(threads);
+    KroneckerBasis basis(layout);
+    Out o;
+    REQUIRE(basis.refresh(c1, nullptr));
+    CHECK(basis.single_precision());
+    o.v = v0;
+    const std::vector<Mat> old = basis.factors(0);
+    REQUIRE(basis.refresh(c2, &o.v));
+    basis.rotate(g, o.rotated);
+    basis.unrotate(o.rotated, o.back);
+    basis.gn_diagonal(c2, o.h);
+    set_inner_threads(1);
+
+    // Against the same products in double from the (double) factors.
+    const Block& w = layout.blocks[0];
+    const Mat& ql = basis.factors(0)[0];
+    const Mat& qr = basis.factors(0)[1];
+    const Mat gw = Eigen::Map<const RowMat>(g.data() + w.offset, w.rows, w.cols);
+    const Mat expected = ql.transpose() * gw * qr;
+    const Mat got = Eigen::Map<const RowMat>(o.rotated.data() + w.offset, w.rows, w.cols);
+    CHECK((got - expected).norm() <= 1e-5 * expected.norm());
+    CHECK((o.back - g).norm() <= 1e-5 * g.norm());
+    const Mat rl = (ql.transpose() * old[0]).cwiseAbs2(), rr = (qr.transpose() * old[1]).cwiseAbs2();
+    const Mat vw = Eigen::Map<const RowMat>(v0.data() + w.offset, w.rows, w.cols);
+    const Mat carried = rl * vw * rr.transpose();
+    const Mat vgot = Eigen::Map<const RowMat>(o.v.data() + w.offset, w.rows, w.cols);
+    CHECK((vgot - carried).norm() <= 1e-5 * carried.norm());
+    return o;
+  };
+  const Out one = run(1), two = run(2);
+  CHECK((one.rotated.array() == two.rotated.array()).all());
+  CHECK((one.back.array() == two.back.array()).all());
+  CHECK((one.v.array() == two.v.array()).all());
+  CHECK((one.h.array() == two.h.array()).all());
 }

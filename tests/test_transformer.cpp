@@ -255,6 +255,6 @@ TEST_CASE("transformer: Kronecker factors and the GN diagonal in the Kronecker b
   // agrees with the task's own.
   Vec hi = Vec::Zero(P);
   for (std::size_t b = 0; b < task->layout().blocks.size(); ++b)
-    gn_diagonal_block(task->layout().blocks[b], k.pseudo[b], k.row_weight, nullptr, nullptr, hi);
+    gn_diagonal_block(task->layout().blocks[b], k.pseudo[b], k.row_weight, static_cast<const Mat*>(nullptr), nullptr, hi);
   CHECK((hi - Vec(H.diagonal())).norm() <= 1e-6 * H.diagonal().norm());
 }

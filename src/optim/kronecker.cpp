@@ -67,6 +67,72 @@ void run_job(FactorJob& j, double row_weight) {
   });
 }
 
+// Columns per piece of the threaded two-sided products. Fixed (not derived from the thread
+// count), so every bit of a rotation is the same for any thread count.
+constexpr Index kColumns = 256;
+
+Index column_pieces(Index cols) { return (cols + kColumns - 1) / kColumns; }
+
+// out = A^T G B (rotate) or A G B^T (unrotate) for a row-major rows x cols block G held in double,
+// computed in A's scalar type, one piece of columns at a time; a null factor is the identity. out
+// may alias g.
+template <class MS>
+void two_sided(const MS* a, const MS* b, bool rotate, const double* g, Index rows, Index cols, double* out) {
+  using S = typename MS::Scalar;
+  Eigen::Map<const RowMat> gm(g, rows, cols);
+  Eigen::Map<RowMat> om(out, rows, cols);
+  if (!a && !b) {
+    if (out != g) om = gm;
+    return;
+  }
+  const Index pieces = column_pieces(cols);
+  MS t(rows, cols);
+  parallel_pieces(pieces, [&](Index p) {
+    const Index c0 = p * kColumns, w = std::min(kColumns, cols - c0);
+    const MS gs = gm.middleCols(c0, w).template cast<S>();
+    if (!a) t.middleCols(c0, w) = gs;
+    else if (rotate) t.middleCols(c0, w).noalias() = a->transpose() * gs;
+    else t.middleCols(c0, w).noalias() = *a * gs;
+  });
+  if (!b) {
+    om = t.template cast<double>();
+    return;
+  }
+  parallel_pieces(pieces, [&](Index p) {
+    const Index c0 = p * kColumns, w = std::min(kColumns, cols - c0);
+    MS piece(rows, w);
+    if (rotate) piece.noalias() = t * b->middleCols(c0, w);
+    else piece.noalias() = t * b->middleRows(c0, w).transpose();
+    om.middleCols(c0, w) = piece.template cast<double>();
+  });
+}
+
+// (next^T old) squared elementwise, one piece of columns at a time: how much of each old basis
+// direction each new one sees.
+template <class MS>
+MS squared_overlap(const MS& next, const MS& old) {
+  MS r(next.cols(), old.cols());
+  parallel_pieces(column_pieces(old.cols()), [&](Index p) {
+    const Index c0 = p * kColumns, w = std::min(kColumns, old.cols() - c0);
+    r.middleCols(c0, w) = (next.transpose() * old.middleCols(c0, w)).cwiseAbs2();
+  });
+  return r;
+}
+
+// v_new = R_L^2 V (R_R^2)^T for a matrix block, with R = Q_new^T Q_old per factor.
+template <class MS>
+void carry_block(const MS& next_l, const MS& old_l, const MS& next_r, const MS& old_r, const Block& blk, Vec& v) {
+  const MS rl = squared_overlap(next_l, old_l), rr = squared_overlap(next_r, old_r);
+  two_sided(&rl, &rr, false, v.data() + blk.offset, blk.rows, blk.cols, v.data() + blk.offset);
+}
+
+bool exactly_identity(const Mat& q) {
+  for (Index j = 0; j < q.cols(); ++j)
+    for (Index i = 0; i < q.rows(); ++i)
+      if (q(i, j) != (i == j ? 1.0 : 0.0)) return false;
+  return true;
+}
+
 }  // namespace
 
 Mat geodesic_from_identity(const Mat& q, double gamma) {
@@ -140,6 +206,8 @@ KroneckerBasis::KroneckerBasis(const Layout& layout, double gamma, bool vectors_
   for (const Block& b : layout_.blocks) {
     if (b.matrix) q_.push_back({Mat::Identity(b.rows, b.rows), Mat::Identity(b.cols, b.cols)});
     else q_.push_back({Mat::Identity(b.rows, b.rows)});
+    identity_.push_back(std::vector<bool>(q_.back().size(), true));
+    qf_.push_back(std::vector<MatF>(q_.back().size()));
   }
 }
 
@@ -148,6 +216,13 @@ bool KroneckerBasis::refresh(const Curvature& c, Vec* v) {
   // block's own GN block is sum_js l_js l_js^T. When every |r_s| is the same (inputs on the
   // hypercube) the first is |r|^2 times the third for a bias sharing l: one decomposition serves both.
   std::vector<FactorJob> jobs;
+  const bool single = std::any_of(c.pseudo.begin(), c.pseudo.end(), [](const PseudoGradients& g) { return g.single(); });
+  if (single != single_) {
+    // The precision changes only with the first refresh; factors built so far are identities.
+    single_ = single;
+    for (auto& fs : qf_)
+      for (MatF& f : fs) f.resize(0, 0);
+  }
   for (std::size_t b = 0; b < layout_.blocks.size(); ++b) {
     const Block& blk = layout_.blocks[b];
     if (!blk.matrix && vectors_identity_) continue;  // stays I; its GN diagonal is diag(H_b)
@@ -217,17 +292,23 @@ bool KroneckerBasis::refresh(const Curvature& c, Vec* v) {
       continue;
     }
     for (Mat& q : next) q = geodesic_from_identity(q, gamma_);
+    std::vector<MatF> next_f(sides);
+    if (single_ && blk.matrix)
+      for (std::size_t side = 0; side < sides; ++side) next_f[side] = next[side].cast<float>();
     if (v != nullptr && v->size() == layout_.size()) {
       // v_new = (R_L^2) V (R_R^2)^T with R = Q_new^T Q_old, per factor.
-      const Mat rl = (next[0].transpose() * q_[b][0]).cwiseAbs2();
-      if (blk.matrix) {
-        Eigen::Map<RowMat> vb(v->data() + blk.offset, blk.rows, blk.cols);
-        const Mat rr = (next[1].transpose() * q_[b][1]).cwiseAbs2();
-        vb = rl * vb * rr.transpose();
-      } else {
+      if (!blk.matrix) {
+        const Mat rl = (next[0].transpose() * q_[b][0]).cwiseAbs2();
         v->segment(blk.offset, blk.size()) = rl * v->segment(blk.offset, blk.size());
+      } else if (single_) {
+        auto old_f = [&](std::size_t side) { return qf_[b][side].size() > 0 ? qf_[b][side] : MatF(q_[b][side].cast<float>()); };
+        carry_block(next_f[0], old_f(0), next_f[1], old_f(1), blk, *v);
+      } else {
+        carry_block(next[0], q_[b][0], next[1], q_[b][1], blk, *v);
       }
     }
+    for (std::size_t side = 0; side < sides; ++side) identity_[b][side] = exactly_identity(next[side]);
+    qf_[b] = std::move(next_f);
     q_[b] = std::move(next);
     // The exact GN diagonal of this block in its own basis is an eigenvalue vector when the
     // Kronecker form is exact: vector blocks, and matrix blocks with one row or one column.
@@ -243,33 +324,31 @@ bool KroneckerBasis::refresh(const Curvature& c, Vec* v) {
   return all_ok;
 }
 
-void KroneckerBasis::rotate(const Vec& g, Vec& out) const {
+void KroneckerBasis::apply(const Vec& g, Vec& out, bool rotate) const {
   out.resize(g.size());
   for (std::size_t b = 0; b < layout_.blocks.size(); ++b) {
     const Block& blk = layout_.blocks[b];
+    const std::vector<bool>& ident = identity_[b];
     if (blk.matrix) {
-      Eigen::Map<const RowMat> gb(g.data() + blk.offset, blk.rows, blk.cols);
-      Eigen::Map<RowMat>(out.data() + blk.offset, blk.rows, blk.cols).noalias() =
-          q_[b][0].transpose() * gb * q_[b][1];
-    } else {
+      const double* in = g.data() + blk.offset;
+      double* to = out.data() + blk.offset;
+      if (single_)
+        two_sided(ident[0] ? nullptr : &qf_[b][0], ident[1] ? nullptr : &qf_[b][1], rotate, in, blk.rows, blk.cols, to);
+      else
+        two_sided(ident[0] ? nullptr : &q_[b][0], ident[1] ? nullptr : &q_[b][1], rotate, in, blk.rows, blk.cols, to);
+    } else if (ident[0]) {
+      out.segment(blk.offset, blk.size()) = g.segment(blk.offset, blk.size());
+    } else if (rotate) {
       out.segment(blk.offset, blk.size()).noalias() = q_[b][0].transpose() * g.segment(blk.offset, blk.size());
+    } else {
+      out.segment(blk.offset, blk.size()).noalias() = q_[b][0] * g.segment(blk.offset, blk.size());
     }
   }
 }
 
-void KroneckerBasis::unrotate(const Vec& d, Vec& out) const {
-  out.resize(d.size());
-  for (std::size_t b = 0; b < layout_.blocks.size(); ++b) {
-    const Block& blk = layout_.blocks[b];
-    if (blk.matrix) {
-      Eigen::Map<const RowMat> db(d.data() + blk.offset, blk.rows, blk.cols);
-      Eigen::Map<RowMat>(out.data() + blk.offset, blk.rows, blk.cols).noalias() =
-          q_[b][0] * db * q_[b][1].transpose();
-    } else {
-      out.segment(blk.offset, blk.size()).noalias() = q_[b][0] * d.segment(blk.offset, blk.size());
-    }
-  }
-}
+void KroneckerBasis::rotate(const Vec& g, Vec& out) const { apply(g, out, true); }
+
+void KroneckerBasis::unrotate(const Vec& d, Vec& out) const { apply(d, out, false); }
 
 void KroneckerBasis::gn_diagonal(const Curvature& c, Vec& h) const {
   h.resize(layout_.size());
@@ -277,8 +356,14 @@ void KroneckerBasis::gn_diagonal(const Curvature& c, Vec& h) const {
     const Block& blk = layout_.blocks[b];
     if (c.version == built_from_ && eigen_diag_[b].size() == blk.size()) {
       h.segment(blk.offset, blk.size()) = eigen_diag_[b];
+    } else if (single_ && blk.matrix) {
+      const std::vector<bool>& ident = identity_[b];
+      gn_diagonal_block(blk, c.pseudo[b], c.row_weight, ident[0] ? nullptr : &qf_[b][0],
+                        ident[1] ? nullptr : &qf_[b][1], h);
     } else {
-      gn_diagonal_block(blk, c.pseudo[b], c.row_weight, &q_[b][0], blk.matrix ? &q_[b][1] : nullptr, h);
+      const std::vector<bool>& ident = identity_[b];
+      gn_diagonal_block(blk, c.pseudo[b], c.row_weight, ident[0] ? nullptr : &q_[b][0],
+                        blk.matrix && !ident[1] ? &q_[b][1] : nullptr, h);
     }
   }
 }

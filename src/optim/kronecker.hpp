@@ -37,12 +37,25 @@ class KroneckerBasis : public Basis {
 
   // Factors of block b: {Q_L, Q_R} for a matrix block, {Q} for a vector block.
   const std::vector<Mat>& factors(std::size_t b) const { return q_[b]; }
+  // True when the matrix blocks are rotated in float32 (the basis was built from float32
+  // pseudo-gradients).
+  bool single_precision() const { return single_; }
 
  private:
+  // Q_L^T G Q_R (rotate) or Q_L G Q_R^T (unrotate) for every block.
+  void apply(const Vec& g, Vec& out, bool rotate) const;
+
   Layout layout_;
   double gamma_;
   bool vectors_identity_;
   std::vector<std::vector<Mat>> q_;
+  // A basis built from float32 pseudo-gradients (network tasks in f32) keeps float32 copies of
+  // its matrix-block factors and rotates in float32, the precision its statistics came in. A
+  // factor that is exactly the identity (gamma = 0, or not built yet) is skipped, so such a
+  // block passes through unchanged in double.
+  bool single_ = false;
+  std::vector<std::vector<MatF>> qf_;
+  std::vector<std::vector<bool>> identity_;
   std::vector<Vec> eigen_diag_;  // per block: exact GN diagonal from the eigenvalues, if any
   std::uint64_t built_from_ = ~std::uint64_t{0};
 };

@@ -2,6 +2,7 @@
 #include "tasks/task.hpp"
 
 #include <stdexcept>
+#include <type_traits>
 
 namespace adamgn {
 namespace {
@@ -10,15 +11,27 @@ namespace {
 // the summation order, and with it every bit of the result, is the same for any thread count.
 constexpr Index kChunk = 1024;
 
+// q in scalar S: q itself when it already is, else a converted copy held in `storage`.
+template <class S, class Q>
+const Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>& in_scalar(const Q& q, Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>& storage) {
+  if constexpr (std::is_same_v<typename Q::Scalar, S>) {
+    return q;
+  } else {
+    storage = q.template cast<S>();
+    return storage;
+  }
+}
+
 // The GN diagonal of one block over the samples [s0, s0 + len), in the factors' precision:
 //   vector block: sum_js (Q^T l_js)^2;  matrix block: sum_s (sum_j (Q_L^T l_js)^2) ((Q_R^T r_s)^2)^T.
-template <class M>
-Mat diagonal_piece(const Block& blk, const M& left, const M* right, Index s0, Index len, const Mat* ql,
-                   const Mat* qr) {
+template <class M, class Q>
+Mat diagonal_piece(const Block& blk, const M& left, const M* right, Index s0, Index len, const Q* ql,
+                   const Q* qr) {
   using S = typename M::Scalar;
   const Index n = right ? right->rows() : left.rows();  // samples (vector blocks: terms)
   const Index k = right ? left.rows() / n : 1;
-  const M qls = ql ? M(ql->template cast<S>()) : M();
+  M ql_storage, qr_storage;
+  const M& qls = ql ? in_scalar<S>(*ql, ql_storage) : ql_storage;
   M folded = M::Zero(len, left.cols());
   for (Index j = 0; j < k; ++j) {
     const auto rows = left.middleRows(j * n + s0, len);
@@ -27,22 +40,25 @@ Mat diagonal_piece(const Block& blk, const M& left, const M* right, Index s0, In
   }
   if (!blk.matrix) return folded.colwise().sum().transpose().template cast<double>();
   const auto rr = right->middleRows(s0, len);
-  const M pr = qr ? M((rr * qr->template cast<S>()).cwiseAbs2()) : M(rr.cwiseAbs2());
+  const M pr = qr ? M((rr * in_scalar<S>(*qr, qr_storage)).cwiseAbs2()) : M(rr.cwiseAbs2());
   return (folded.transpose() * pr).template cast<double>();
 }
 
 // The same for grouped terms (task.hpp): sum_s (sum_r a_rs b_rs^T)^2 with a = Q_L^T l, b = Q_R^T r,
 // expanded as sum_{r, r'} (a_r o a_r')^T (b_r o b_r') over the pairs, each unordered pair twice.
-template <class M>
-Mat grouped_diagonal_piece(const M& left, const M& right, Index group, Index s0, Index len, const Mat* ql,
-                           const Mat* qr) {
+template <class M, class Q>
+Mat grouped_diagonal_piece(const M& left, const M& right, Index group, Index s0, Index len, const Q* ql,
+                           const Q* qr) {
   using S = typename M::Scalar;
   const Index n = right.rows() / group;
+  M ql_storage, qr_storage;
+  const M& qls = ql ? in_scalar<S>(*ql, ql_storage) : ql_storage;
+  const M& qrs = qr ? in_scalar<S>(*qr, qr_storage) : qr_storage;
   std::vector<M> a(static_cast<std::size_t>(group)), b(static_cast<std::size_t>(group));
   for (Index r = 0; r < group; ++r) {
     const auto lr = left.middleRows(r * n + s0, len), rr = right.middleRows(r * n + s0, len);
-    a[static_cast<std::size_t>(r)] = ql ? M(lr * ql->template cast<S>()) : M(lr);
-    b[static_cast<std::size_t>(r)] = qr ? M(rr * qr->template cast<S>()) : M(rr);
+    a[static_cast<std::size_t>(r)] = ql ? M(lr * qls) : M(lr);
+    b[static_cast<std::size_t>(r)] = qr ? M(rr * qrs) : M(rr);
   }
   M out = M::Zero(left.cols(), right.cols());
   for (std::size_t r = 0; r < a.size(); ++r)
@@ -59,8 +75,11 @@ Vec fold_directions(const Vec& v, Index n) {
   return out;
 }
 
-void gn_diagonal_block(const Block& blk, const PseudoGradients& g, double row_weight, const Mat* ql,
-                       const Mat* qr, Vec& out) {
+namespace {
+
+template <class Q>
+void diagonal_block(const Block& blk, const PseudoGradients& g, double row_weight, const Q* ql, const Q* qr,
+                    Vec& out) {
   visit_factors(g, [&](const auto& left, const auto* right) {
     // Vector blocks without a right factor chunk over terms (one direction each).
     const Index n = (right ? right->rows() : left.rows()) / g.group;
@@ -79,12 +98,24 @@ void gn_diagonal_block(const Block& blk, const PseudoGradients& g, double row_we
   });
 }
 
+}  // namespace
+
+void gn_diagonal_block(const Block& blk, const PseudoGradients& g, double row_weight, const Mat* ql,
+                       const Mat* qr, Vec& out) {
+  diagonal_block(blk, g, row_weight, ql, qr, out);
+}
+
+void gn_diagonal_block(const Block& blk, const PseudoGradients& g, double row_weight, const MatF* ql,
+                       const MatF* qr, Vec& out) {
+  diagonal_block(blk, g, row_weight, ql, qr, out);
+}
+
 void complete_from_pseudo(const Layout& layout, CurvatureNeed need, Curvature& c) {
   if (need == CurvatureNeed::kronecker) return;
   const Index p = layout.size();
   c.diag.resize(p);
   for (std::size_t b = 0; b < layout.blocks.size(); ++b)
-    gn_diagonal_block(layout.blocks[b], c.pseudo[b], c.row_weight, nullptr, nullptr, c.diag);
+    gn_diagonal_block(layout.blocks[b], c.pseudo[b], c.row_weight, static_cast<const Mat*>(nullptr), nullptr, c.diag);
   if (need != CurvatureNeed::full) return;
   const Index rows = c.pseudo.empty() ? 0 : c.pseudo[0].terms();
   for (const auto& g : c.pseudo)

@@ -84,6 +84,10 @@ struct Curvature {
 // give bit-identical numbers on both paths.
 void gn_diagonal_block(const Block& blk, const PseudoGradients& g, double row_weight, const Mat* ql,
                        const Mat* qr, Vec& out);
+// The same with float32 factors (a Kronecker basis built from float32 pseudo-gradients keeps them),
+// which spares every piece a cast of Q.
+void gn_diagonal_block(const Block& blk, const PseudoGradients& g, double row_weight, const MatF* ql,
+                       const MatF* qr, Vec& out);
 
 // Fills c.diag (need diagonal or full) and c.full (need full) from c.pseudo (tasks that produce
 // pseudo-gradients get the other forms from here).
