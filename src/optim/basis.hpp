@@ -34,6 +34,9 @@ class Basis {
   // Changes whenever U changes (lets statistics that depend on U be cached).
   std::uint64_t version() const { return version_; }
 
+  // True when U = I for good (the optimizer then skips the copy back out of the basis).
+  virtual bool is_identity() const { return false; }
+
  protected:
   std::uint64_t version_ = 0;
 };
@@ -42,6 +45,7 @@ class Basis {
 class IdentityBasis : public Basis {
  public:
   CurvatureNeed gn_need() const override { return CurvatureNeed::diagonal; }
+  bool is_identity() const override { return true; }
   void rotate(const Vec& g, Vec& out) const override { out = g; }
   void unrotate(const Vec& d, Vec& out) const override { out = d; }
   void gn_diagonal(const Curvature& c, Vec& h) const override { h = c.diag; }

@@ -103,10 +103,15 @@ double Optimizer::step(Task& task, Vec& theta, Index t, Rng& data_rng, Rng& curv
   if (p == -0.5) rotated_.array() /= stat_.array().sqrt();
   else if (p == -1.0) rotated_.array() /= stat_.array();
   else rotated_.array() *= stat_.array().pow(p);
-  for (Index i = 0; i < rotated_.size(); ++i)
-    if (!(stat_[i] > 0.0)) rotated_[i] = 0.0;
-  basis_->unrotate(rotated_, update_);
-  theta.noalias() -= lr * update_;
+  if (!(stat_.minCoeff<Eigen::PropagateNaN>() > 0.0))  // a NaN entry compares false as well
+    for (Index i = 0; i < rotated_.size(); ++i)
+      if (!(stat_[i] > 0.0)) rotated_[i] = 0.0;
+  if (basis_->is_identity()) {
+    theta.noalias() -= lr * rotated_;
+  } else {
+    basis_->unrotate(rotated_, update_);
+    theta.noalias() -= lr * update_;
+  }
   watch.lap(times_.update);
   return loss;
 }

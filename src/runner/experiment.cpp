@@ -201,7 +201,8 @@ RunResult run_one(const TaskFactory& factory, const OptimizerConfig& opt, const 
       diverge(t);
       break;
     }
-    if (!theta.allFinite()) {
+    // max |theta| is finite exactly when every entry is (NaN propagates); vectorizes, unlike allFinite.
+    if (!std::isfinite(theta.cwiseAbs().maxCoeff<Eigen::PropagateNaN>())) {
       diverge(t + 1);
       break;
     }

@@ -130,10 +130,20 @@ class CifarSource : public DataSource {
   void sample_f32(Index n, Rng& rng, Eigen::MatrixXf& x, Mat& y) const override {
     x.resize(n, kCifarPixels);
     y = Mat::Zero(n, 10);
+    std::vector<Index> picks(static_cast<std::size_t>(n));
     for (Index i = 0; i < n; ++i) {
       const Index r = static_cast<Index>(rng.below(static_cast<std::uint64_t>(train_.pixels.rows())));
-      x.row(i) = train_.pixels.row(r);
+      picks[static_cast<std::size_t>(i)] = r;
       y(i, train_.labels[static_cast<std::size_t>(r)]) = 1.0;
+    }
+    // x is column-major and the images are rows: copy tiles of 16 images x 256 pixels, so that
+    // every write fills a cache line instead of striding across the whole batch.
+    constexpr Index kImages = 16, kPixels = 256;
+    for (Index i0 = 0; i0 < n; i0 += kImages) {
+      const Index len = std::min(kImages, n - i0);
+      for (Index j0 = 0; j0 < kCifarPixels; j0 += kPixels)
+        for (Index j = j0; j < j0 + kPixels; ++j)
+          for (Index i = 0; i < len; ++i) x(i0 + i, j) = train_.pixels(picks[static_cast<std::size_t>(i0 + i)], j);
     }
   }
   void test_set(Mat& x, Mat& y) const {
@@ -222,7 +232,8 @@ class Network {
     const auto& bl = p_.layout.blocks;
     const Index n = x.rows(), np = pieces(n);
     const T inv_n = T(1) / static_cast<T>(n);
-    std::vector<Vec> parts(static_cast<std::size_t>(np));
+    std::vector<Vec>& parts = parts_;  // kept between steps: no fresh pages every step
+    parts.resize(static_cast<std::size_t>(np));
     std::vector<double> losses(static_cast<std::size_t>(np));
     parallel_pieces(np, [&](Index p) {
       const Index s0 = p * kRows, len = std::min(kRows, n - s0);
@@ -232,14 +243,18 @@ class Network {
       Vec& g = parts[static_cast<std::size_t>(p)];
       g.resize(p_.layout.size());
       const M da = df.transpose() * z_.middleRows(s0, len);
-      const M dh = (df * a_).cwiseProduct((h_.middleRows(s0, len).array() > T(0)).template cast<T>().matrix());
-      const M dw = dh.transpose() * x.middleRows(s0, len);
-      Eigen::Map<RowMat>(g.data() + bl[0].offset, bl[0].rows, bl[0].cols) = dw.template cast<double>();
+      M dh = df * a_;
+      const auto h = h_.middleRows(s0, len);
+      for (Index j = 0; j < dh.cols(); ++j)  // a plain select loop vectorizes; a bool mask cast does not
+        for (Index i = 0; i < len; ++i) dh(i, j) = h(i, j) > T(0) ? dh(i, j) : T(0);
+      // dW^T (column-major) has the memory order of W in theta (row-major): a straight copy.
+      const M dwt = x.middleRows(s0, len).transpose() * dh;
+      Eigen::Map<RowMat>(g.data() + bl[0].offset, bl[0].rows, bl[0].cols) = dwt.transpose().template cast<double>();
       g.segment(bl[1].offset, bl[1].size()) = dh.colwise().sum().transpose().template cast<double>();
       Eigen::Map<RowMat>(g.data() + bl[2].offset, bl[2].rows, bl[2].cols) = da.template cast<double>();
       if (p_.cfg.output_bias) g.segment(bl[3].offset, bl[3].size()) = df.colwise().sum().transpose().template cast<double>();
     });
-    grad = std::move(parts[0]);
+    grad = parts[0];
     double loss = losses[0];
     for (std::size_t p = 1; p < parts.size(); ++p) {
       grad += parts[p];
@@ -294,6 +309,7 @@ class Network {
   const MlpProblem& p_;
   M w_, a_, h_, z_, f_;
   V b_, c_;
+  std::vector<Vec> parts_;
 };
 
 template <class T>
