@@ -7,8 +7,13 @@
 
 #include <doctest/doctest.h>
 
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <functional>
+#include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace adamgn::test {
 
@@ -53,6 +58,51 @@ inline std::string error_of(const std::function<void()>& f) {
     return e.what();
   }
   return "";
+}
+
+// A fresh folder /tmp/adamgn-TAG-XXXXXX. Every folder made here is removed, with its contents,
+// when the test program exits.
+inline std::string temp_dir(const std::string& tag) {
+  struct Registry {
+    std::vector<std::string> dirs;
+    ~Registry() {
+      for (const auto& d : dirs) {
+        std::error_code ec;
+        std::filesystem::remove_all(d, ec);
+      }
+    }
+  };
+  static Registry registry;
+  std::string tmpl = "/tmp/adamgn-" + tag + "-XXXXXX";
+  std::vector<char> buf(tmpl.begin(), tmpl.end());
+  buf.push_back('\0');
+  if (mkdtemp(buf.data()) == nullptr) throw std::runtime_error("cannot create a folder under /tmp");
+  registry.dirs.emplace_back(buf.data());
+  return registry.dirs.back();
+}
+
+// CIFAR-10 records in the official layout: record r has label (seed + r) % 10 and pixel
+// p = (seed * 7 + r * 13 + p) % 256.
+inline std::vector<unsigned char> cifar_records(int seed, int n) {
+  std::vector<unsigned char> bytes;
+  for (int r = 0; r < n; ++r) {
+    bytes.push_back(static_cast<unsigned char>((seed + r) % 10));
+    for (int p = 0; p < 3072; ++p) bytes.push_back(static_cast<unsigned char>((seed * 7 + r * 13 + p) % 256));
+  }
+  return bytes;
+}
+
+inline void write_bytes(const std::string& path, const std::vector<unsigned char>& bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+}
+
+// A folder with five 4-image training files and a 6-image test file.
+inline std::string tiny_cifar_dataset() {
+  const std::string dir = temp_dir("cifar");
+  for (int i = 1; i <= 5; ++i) write_bytes(dir + "/data_batch_" + std::to_string(i) + ".bin", cifar_records(i, 4));
+  write_bytes(dir + "/test_batch.bin", cifar_records(9, 6));
+  return dir;
 }
 
 inline Vec theta_star_of(const Task& task) {

@@ -13,38 +13,13 @@ using namespace adamgn::test;
 
 namespace {
 
-std::string temp_dir() {
-  char tmpl[] = "/tmp/adamgn-cifar-XXXXXX";
-  return std::string(mkdtemp(tmpl));
-}
-
-// Record r of a file: label (seed + r) % 10, pixel p = (seed * 7 + r * 13 + p) % 256.
-std::vector<unsigned char> records(int seed, int n) {
-  std::vector<unsigned char> bytes;
-  for (int r = 0; r < n; ++r) {
-    bytes.push_back(static_cast<unsigned char>((seed + r) % 10));
-    for (int p = 0; p < 3072; ++p) bytes.push_back(static_cast<unsigned char>((seed * 7 + r * 13 + p) % 256));
-  }
-  return bytes;
-}
-
-void write(const std::string& path, const std::vector<unsigned char>& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-}
-
-std::string tiny_dataset() {
-  const std::string dir = temp_dir();
-  for (int i = 1; i <= 5; ++i) write(dir + "/data_batch_" + std::to_string(i) + ".bin", records(i, 4));
-  write(dir + "/test_batch.bin", records(9, 6));
-  return dir;
-}
+std::string temp_dir() { return test::temp_dir("cifar"); }
 
 }  // namespace
 
 TEST_CASE("cifar reader: a generated 3-record file reads back exactly") {
   const std::string dir = temp_dir();
-  write(dir + "/f.bin", records(2, 3));
+  write_bytes(dir + "/f.bin", cifar_records(2, 3));
   const CifarSplit s = read_cifar_files({dir + "/f.bin"});
   REQUIRE(s.pixels.rows() == 3);
   REQUIRE(s.pixels.cols() == 3072);
@@ -58,19 +33,19 @@ TEST_CASE("cifar reader: a generated 3-record file reads back exactly") {
 TEST_CASE("cifar reader: missing, truncated and malformed files are named errors") {
   const std::string dir = temp_dir();
   CHECK(error_of([&] { read_cifar_files({dir + "/nope.bin"}); }).find("nope.bin is missing") != std::string::npos);
-  auto bytes = records(1, 2);
+  auto bytes = cifar_records(1, 2);
   bytes.pop_back();
-  write(dir + "/short.bin", bytes);
+  write_bytes(dir + "/short.bin", bytes);
   CHECK(error_of([&] { read_cifar_files({dir + "/short.bin"}); }).find("short.bin has 6145 bytes") != std::string::npos);
-  bytes = records(1, 2);
+  bytes = cifar_records(1, 2);
   bytes[3073] = 12;
-  write(dir + "/label.bin", bytes);
+  write_bytes(dir + "/label.bin", bytes);
   CHECK(error_of([&] { read_cifar_files({dir + "/label.bin"}); }).find("record 1 has label 12") != std::string::npos);
   CHECK(error_of([&] { read_cifar_train(dir); }).find("data_batch_1.bin is missing") != std::string::npos);
 }
 
 TEST_CASE("cifar task: standardized inputs, one-hot targets, gradient check, test accuracy") {
-  const std::string dir = tiny_dataset();
+  const std::string dir = tiny_cifar_dataset();
   auto f = make_task_factory(json{{"name", "cifar"}, {"data_dir", dir}, {"width", 3}, {"precision", "f64"}, {"eval_size", 8}});
   CHECK(f->config()["output_bias"] == true);
   auto task = f->make(0);
@@ -92,7 +67,7 @@ TEST_CASE("cifar task: standardized inputs, one-hot targets, gradient check, tes
 }
 
 TEST_CASE("cifar: GN from one random output direction per sample averages to the exact GN") {
-  const std::string dir = tiny_dataset();
+  const std::string dir = tiny_cifar_dataset();
   auto exact = make_task_factory(json{{"name", "cifar"}, {"data_dir", dir}, {"width", 3}, {"precision", "f64"}, {"eval_size", 8}});
   auto sampled = make_task_factory(json{{"name", "cifar"}, {"data_dir", dir}, {"width", 3}, {"precision", "f64"},
                                         {"eval_size", 8}, {"gn_directions", "sampled"}});
@@ -111,7 +86,7 @@ TEST_CASE("cifar: GN from one random output direction per sample averages to the
 }
 
 TEST_CASE("cifar (10 outputs): Kronecker factors and diagonal agree with the term-by-term Jacobian") {
-  const std::string dir = tiny_dataset();
+  const std::string dir = tiny_cifar_dataset();
   auto f = make_task_factory(json{{"name", "cifar"}, {"data_dir", dir}, {"width", 2}, {"precision", "f64"}, {"eval_size", 4}});
   auto task = f->make(1);
   const Vec theta = task->initial_parameters();

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -27,11 +28,20 @@ std::string slurp(const std::string& path) {
 }
 
 std::string scratch_dir() {
-  static std::string dir = [] {
-    char tmpl[] = "/tmp/adamgn-cli-XXXXXX";
-    return std::string(mkdtemp(tmpl));
-  }();
-  return dir;
+  // Removed with its contents when the test program exits.
+  struct Scratch {
+    std::string path;
+    Scratch() {
+      char tmpl[] = "/tmp/adamgn-cli-XXXXXX";
+      path = mkdtemp(tmpl);
+    }
+    ~Scratch() {
+      std::error_code ec;
+      std::filesystem::remove_all(path, ec);
+    }
+  };
+  static Scratch scratch;
+  return scratch.path;
 }
 
 Result adamgn(const std::string& args) {

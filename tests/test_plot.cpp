@@ -1,5 +1,6 @@
 // adamgn plot: the SVG is well-formed XML, has one panel per (cell, metric) and one series per arm
 // and metric with data, picks log axes only for losses spanning decades, and escapes all text.
+#include "helpers.hpp"
 #include "io/plot.hpp"
 
 #include <doctest/doctest.h>
@@ -282,8 +283,7 @@ TEST_CASE("plot: a document that is not a result is a UsageError") {
 }
 
 TEST_CASE("plot: the command writes the SVG, and bad input is one line with exit code 2") {
-  char tmpl[] = "/tmp/adamgn-plot-XXXXXX";
-  const std::string dir = mkdtemp(tmpl);
+  const std::string dir = adamgn::test::temp_dir("plot");
   auto write = [&](const std::string& file, const std::string& text) {
     std::ofstream(dir + "/" + file) << text;
     return dir + "/" + file;

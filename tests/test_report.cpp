@@ -104,8 +104,7 @@ TEST_CASE("claims are checked: kinds, metrics, arm names") {
 }
 
 TEST_CASE("adamgn reproduce: result files, figures and one report row per claim") {
-  char tmpl[] = "/tmp/adamgn-reproduce-XXXXXX";
-  const std::string dir = std::string(mkdtemp(tmpl)) + "/out";
+  const std::string dir = adamgn::test::temp_dir("reproduce") + "/out";
   const std::string cmd = std::string(ADAMGN_BINARY) + " reproduce --presets fig1-left,fig2 -q -o " + dir;
   const int status = std::system(cmd.c_str());
   REQUIRE(WIFEXITED(status));

@@ -18,16 +18,11 @@
 
 using namespace adamgn;
 
+using adamgn::test::temp_dir;
+
 namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
-
-std::string temp_dir(const std::string& tag) {
-  std::string tmpl = "/tmp/adamgn-sweep-" + tag + "-XXXXXX";
-  std::vector<char> buf(tmpl.begin(), tmpl.end());
-  buf.push_back('\0');
-  return mkdtemp(buf.data());
-}
 
 int sh(const std::string& cmd) {
   const int status = std::system(cmd.c_str());
@@ -91,7 +86,7 @@ std::string cli(const std::string& args) { return std::string(ADAMGN_BINARY) + "
 
 TEST_CASE("grid expansion: documented order, stable hashes, axes sorted whatever order they are given in") {
   const Sweep sweep(tiny_spec());
-  const std::string dir = temp_dir("order");
+  const std::string dir = temp_dir("sweep-order");
   const RunStore store(dir);
   const SweepPlan p = sweep.plan(store);
   // 2 arms x (3 lr x 2 beta2) x 2 seeds; lr is the slower axis, then beta2, seeds innermost.
@@ -198,7 +193,7 @@ TEST_CASE("refine and rerun stages: expanded only when the stage before is store
   SweepSpec spec = tiny_spec();
   read_sweep_fields(spec, json::parse(R"({"refine": {"lr": 2}, "rerun_seeds": 3, "grid": {"beta2": [0.99]}})"), "test");
   const Sweep sweep(spec);
-  const std::string dir = temp_dir("stages");
+  const std::string dir = temp_dir("sweep-stages");
   const RunStore store(dir);
   SweepPlan p = sweep.plan(store);
   CHECK(p.jobs.size() == 12);
@@ -231,7 +226,7 @@ TEST_CASE("refine and rerun stages: expanded only when the stage before is store
 }
 
 TEST_CASE("store: one sweep per folder, stale temporaries of dead processes are removed") {
-  const std::string dir = temp_dir("store");
+  const std::string dir = temp_dir("sweep-store");
   const RunStore store(dir);
   store.claim(json{{"a", 1}});
   store.claim(json{{"a", 1}});
@@ -255,10 +250,10 @@ TEST_CASE("store: one sweep per folder, stale temporaries of dead processes are 
 }
 
 TEST_CASE("shards partition the sweep: their union is the whole sweep, without overlap") {
-  const std::string preset = temp_dir("preset") + "/tiny.json";
+  const std::string preset = temp_dir("sweep-preset") + "/tiny.json";
   std::ofstream(preset) << kExperiment;
   const std::string args = "--preset " + preset + " --grid lr=0.001:0.1:x10 --grid beta2=0.9,0.99 --seeds 2 -q";
-  const std::string whole = temp_dir("whole");
+  const std::string whole = temp_dir("sweep-whole");
   REQUIRE(sh(cli("sweep " + args + " --out " + whole)) == 0);
   const auto all = run_files(whole);
   CHECK(all.size() == 24);
@@ -266,7 +261,7 @@ TEST_CASE("shards partition the sweep: their union is the whole sweep, without o
     std::map<std::string, std::string> joined;
     std::size_t sum = 0;
     for (int i = 0; i < n; ++i) {
-      const std::string dir = temp_dir("shard");
+      const std::string dir = temp_dir("sweep-shard");
       REQUIRE(sh(cli("sweep " + args + " --out " + dir + " --shard " + std::to_string(i) + "/" + std::to_string(n))) == 0);
       const auto part = run_files(dir);
       sum += part.size();
@@ -277,7 +272,7 @@ TEST_CASE("shards partition the sweep: their union is the whole sweep, without o
     for (const auto& [path, text] : all) CHECK(comparable(joined.at(path)) == comparable(text));
   }
   // One folder, shards one after the other: check reports incomplete, then complete.
-  const std::string dir = temp_dir("check");
+  const std::string dir = temp_dir("sweep-check");
   REQUIRE(sh(cli("sweep " + args + " --out " + dir + " --shard 0/3")) == 0);
   CHECK(sh(cli("check " + dir + " >/dev/null")) == 1);
   REQUIRE(sh(cli("sweep " + args + " --out " + dir + " --shard 1/3")) == 0);
@@ -287,12 +282,12 @@ TEST_CASE("shards partition the sweep: their union is the whole sweep, without o
 }
 
 TEST_CASE("resume: a sweep killed by a signal midway, rerun, equals an uninterrupted sweep") {
-  const std::string preset = temp_dir("preset") + "/slow.json";
+  const std::string preset = temp_dir("sweep-preset") + "/slow.json";
   std::ofstream(preset) << R"({"task": {"name": "quadratic", "cov": "block", "dim": 50}, "run": {"steps": 3000},
     "arms": [{"name": "adam", "precond": "adam", "lr": 0.01, "batch": 8},
              {"name": "gn", "precond": "gn", "lr": 0.1, "batch": 8, "gn_batch": "population"}]})";
   const std::string args = "sweep --preset " + preset + " --grid lr=0.001:0.1:x3 --seeds 5 -q --threads 2";
-  const std::string whole = temp_dir("uninterrupted"), cut = temp_dir("interrupted");
+  const std::string whole = temp_dir("sweep-uninterrupted"), cut = temp_dir("sweep-interrupted");
   REQUIRE(sh(cli(args + " --out " + whole)) == 0);
   const auto expected = run_files(whole);
   REQUIRE(expected.size() == 50);
@@ -325,9 +320,9 @@ TEST_CASE("resume: a sweep killed by a signal midway, rerun, equals an uninterru
 }
 
 TEST_CASE("a finished sweep writes its selection, a result document and the tuned preset") {
-  const std::string preset = temp_dir("preset") + "/tiny.json";
+  const std::string preset = temp_dir("sweep-preset") + "/tiny.json";
   std::ofstream(preset) << kExperiment;
-  const std::string dir = temp_dir("finish"), tuned = dir + "-tuned.json";
+  const std::string dir = temp_dir("sweep-finish"), tuned = temp_dir("sweep-tuned") + "/tuned.json";
   REQUIRE(sh(cli("sweep --preset " + preset + " --grid lr=0.001:0.1:x10 --seeds 2 --rerun-seeds 2 -q --out " + dir +
                  " --write-preset " + tuned)) == 0);
   std::ifstream s(dir + "/selection.json"), t(tuned), r(dir + "/result.json");
