@@ -250,8 +250,10 @@ TEST_CASE("Kronecker basis from float32 pseudo-gradients: rotations, carried sec
     set_inner_threads(threads);
     KroneckerBasis basis(layout);
     Out o;
+    CHECK(basis.eigen_seconds() == 0.0);
     REQUIRE(basis.refresh(c1, nullptr));
     CHECK(basis.single_precision());
+    CHECK(basis.eigen_seconds() > 0.0);
     o.v = v0;
     const std::vector<Mat> old = basis.factors(0);
     REQUIRE(basis.refresh(c2, &o.v));

@@ -1,5 +1,7 @@
 #include "optim/basis.hpp"
 
+#include <chrono>
+
 #include "optim/eigensolver.hpp"
 
 #include <algorithm>
@@ -97,7 +99,10 @@ bool EigenBasis::refresh(const Curvature& c, Vec* v) {
     next.set_permutation(std::move(order));
   } else {
     Mat vectors;
-    if (!symmetric_eigen(c.full, values, vectors)) return false;
+    const auto start = std::chrono::steady_clock::now();
+    const bool ok = symmetric_eigen(c.full, values, vectors);
+    eigen_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (!ok) return false;
     next.set_matrix(std::move(vectors));
   }
   if (v != nullptr && v->size() == n_) carry_second_moment(next, *v);

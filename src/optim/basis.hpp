@@ -37,8 +37,13 @@ class Basis {
   // True when U = I for good (the optimizer then skips the copy back out of the basis).
   virtual bool is_identity() const { return false; }
 
+  // Seconds spent inside symmetric eigendecompositions since construction, summed over the
+  // threads that ran them (part of the refresh; `adamgn bench` reports it).
+  double eigen_seconds() const { return eigen_seconds_; }
+
  protected:
   std::uint64_t version_ = 0;
+  double eigen_seconds_ = 0.0;
 };
 
 // U = I.

@@ -5,7 +5,9 @@
 
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <type_traits>
 
 namespace adamgn {
 namespace {
@@ -54,16 +56,18 @@ struct FactorJob {
   bool ok = false;
   Vec values;
   Mat vectors;
+  double eigen_seconds = 0.0;
 };
 
 void run_job(FactorJob& j, double row_weight) {
   visit_factors(*j.source, [&](const auto& left, const auto* right) {
+    using M = std::decay_t<decltype(left)>;
     const auto& rows = j.use_right ? *right : left;
-    if (j.source->group > 1)
-      j.ok = symmetric_eigen(grouped_gram(rows, j.use_right ? left : *right, j.source->group, row_weight), j.values,
-                             j.vectors);
-    else
-      j.ok = symmetric_eigen(weighted_gram(rows, j.weights, row_weight), j.values, j.vectors);
+    const M gram = j.source->group > 1 ? grouped_gram(rows, j.use_right ? left : *right, j.source->group, row_weight)
+                                       : weighted_gram(rows, j.weights, row_weight);
+    const auto start = std::chrono::steady_clock::now();
+    j.ok = symmetric_eigen(gram, j.values, j.vectors);
+    j.eigen_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   });
 }
 
@@ -268,6 +272,7 @@ bool KroneckerBasis::refresh(const Curvature& c, Vec* v) {
   }
   parallel_pieces(static_cast<Index>(unique.size()),
                   [&](Index i) { run_job(jobs[unique[static_cast<std::size_t>(i)]], c.row_weight); });
+  for (std::size_t u : unique) eigen_seconds_ += jobs[u].eigen_seconds;
 
   bool all_ok = true;
   std::size_t at = 0;

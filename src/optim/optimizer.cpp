@@ -88,6 +88,7 @@ double Optimizer::step(Task& task, Vec& theta, Index t, Rng& data_rng, Rng& curv
     }
   }
   watch.lap(times_.basis);
+  if (timed_) times_.eigen = basis_->eigen_seconds();
 
   basis_->rotate(grad_, rotated_);
   watch.lap(times_.update);

@@ -20,6 +20,7 @@ namespace adamgn {
 // diagonal in the basis), and the update (rotations and elementwise work).
 struct PhaseTimes {
   double gradient = 0, curvature = 0, basis = 0, diagonal = 0, update = 0;
+  double eigen = 0;  // of `basis`: eigendecompositions, summed over the threads that ran them
 };
 
 class Optimizer {
