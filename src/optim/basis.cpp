@@ -1,10 +1,9 @@
 #include "optim/basis.hpp"
 
-#include <chrono>
-
 #include "optim/eigensolver.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <numeric>
 
 namespace adamgn {
