@@ -220,13 +220,8 @@ bool KroneckerBasis::refresh(const Curvature& c, Vec* v) {
   // block's own GN block is sum_js l_js l_js^T. When every |r_s| is the same (inputs on the
   // hypercube) the first is |r|^2 times the third for a bias sharing l: one decomposition serves both.
   std::vector<FactorJob> jobs;
-  const bool single = std::any_of(c.pseudo.begin(), c.pseudo.end(), [](const PseudoGradients& g) { return g.single(); });
-  if (single != single_) {
-    // The precision changes only with the first refresh; factors built so far are identities.
-    single_ = single;
-    for (auto& fs : qf_)
-      for (MatF& f : fs) f.resize(0, 0);
-  }
+  // qf_ follows q_: every refreshed block stores float32 copies when single_, empty ones otherwise.
+  single_ = std::any_of(c.pseudo.begin(), c.pseudo.end(), [](const PseudoGradients& g) { return g.single(); });
   for (std::size_t b = 0; b < layout_.blocks.size(); ++b) {
     const Block& blk = layout_.blocks[b];
     if (!blk.matrix && vectors_identity_) continue;  // stays I; its GN diagonal is diag(H_b)
@@ -306,8 +301,11 @@ bool KroneckerBasis::refresh(const Curvature& c, Vec* v) {
         const Mat rl = (next[0].transpose() * q_[b][0]).cwiseAbs2();
         v->segment(blk.offset, blk.size()) = rl * v->segment(blk.offset, blk.size());
       } else if (single_) {
-        auto old_f = [&](std::size_t side) { return qf_[b][side].size() > 0 ? qf_[b][side] : MatF(q_[b][side].cast<float>()); };
-        carry_block(next_f[0], old_f(0), next_f[1], old_f(1), blk, *v);
+        // Before the first float32 refresh of this block there is no float32 copy of Q_old yet.
+        MatF cast_l, cast_r;
+        const MatF& old_l = qf_[b][0].size() > 0 ? qf_[b][0] : (cast_l = q_[b][0].cast<float>());
+        const MatF& old_r = qf_[b][1].size() > 0 ? qf_[b][1] : (cast_r = q_[b][1].cast<float>());
+        carry_block(next_f[0], old_l, next_f[1], old_r, blk, *v);
       } else {
         carry_block(next[0], q_[b][0], next[1], q_[b][1], blk, *v);
       }
@@ -359,14 +357,13 @@ void KroneckerBasis::gn_diagonal(const Curvature& c, Vec& h) const {
   h.resize(layout_.size());
   for (std::size_t b = 0; b < layout_.blocks.size(); ++b) {
     const Block& blk = layout_.blocks[b];
+    const std::vector<bool>& ident = identity_[b];
     if (c.version == built_from_ && eigen_diag_[b].size() == blk.size()) {
       h.segment(blk.offset, blk.size()) = eigen_diag_[b];
     } else if (single_ && blk.matrix) {
-      const std::vector<bool>& ident = identity_[b];
       gn_diagonal_block(blk, c.pseudo[b], c.row_weight, ident[0] ? nullptr : &qf_[b][0],
                         ident[1] ? nullptr : &qf_[b][1], h);
     } else {
-      const std::vector<bool>& ident = identity_[b];
       gn_diagonal_block(blk, c.pseudo[b], c.row_weight, ident[0] ? nullptr : &q_[b][0],
                         blk.matrix && !ident[1] ? &q_[b][1] : nullptr, h);
     }
