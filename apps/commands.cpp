@@ -106,7 +106,7 @@ void print_summary(const ExperimentResult& res) {
 
 // Runs a resolved experiment document and writes its outputs as the flags ask.
 int execute(const json& doc, const Flags& f) {
-  ExperimentSpec spec = parse_experiment(doc, f.scale);
+  ExperimentSpec spec = parse_experiment(doc);
   if (!f.output.empty()) check_output_path(f.output);
   const bool progress = !f.quiet && !f.jsonl && isatty(STDERR_FILENO);
   const std::size_t total = spec.arms.size() * static_cast<std::size_t>(spec.run.seeds);
@@ -198,7 +198,9 @@ void add_run_command(CLI::App& root, std::vector<Command>& out) {
   app->add_option("--arms", f->arms, "run only these arms (comma-separated names)");
   add_run_flags(app, *f);
   out.push_back({app, [f] {
-                   json doc = load_preset(f->preset);
+                   // The scale is merged first, so --set, --arms and the run flags override it
+                   // (and a scale's patch of an arm that --arms drops is not an error).
+                   json doc = resolve_scale(load_preset(f->preset), f->scale);
                    for (const auto& s : f->sets) apply_set(doc, s);
                    if (!f->arms.empty()) keep_arms(doc, f->arms);
                    for (const auto& [k, v] : f->run) doc["run"][k] = parse_scalar(v);

@@ -169,6 +169,19 @@ TEST_CASE("output modes: file, stdout, --jsonl lines, presets list, version") {
   CHECK(r.code == 0);
   CHECK(nlohmann::json::parse(r.out)["arms"][0]["runs"][0]["test_accuracy"].size() == 3);
 
+  // A scale is merged before the command line: --arms may drop arms the scale patches, and
+  // --set and --steps override the scale's values (fig4 paper: width 512, 3000 steps).
+  r = adamgn("run --preset fig4 --scale paper --arms 'adam id small' --set task.width=8 --set gn_batch=16 "
+             "--steps 3 --seeds 1 -q");
+  CHECK(r.code == 0);
+  {
+    const auto doc = nlohmann::json::parse(r.out);
+    CHECK(doc["arms"].size() == 1);
+    CHECK(doc["config"]["task"]["width"] == 8);
+    CHECK(doc["config"]["run"]["steps"] == 3);
+    CHECK(doc["config"]["run"]["log_every"] == 100);  // from the paper scale
+  }
+
   r = adamgn("presets");
   CHECK(r.code == 0);
   CHECK(r.out.find("fig1-left\t") != std::string::npos);
