@@ -45,6 +45,15 @@ M grouped_gram(const M& main, const M& other, Index group, double w) {
   return out * static_cast<S>(w);
 }
 
+// |row|^2 of every row of a column-major matrix, accumulated column by column (contiguous, so it
+// vectorizes; Eigen's rowwise().squaredNorm() walks each row with the column stride).
+template <class M>
+Vec row_squared_norms(const M& a) {
+  Eigen::Matrix<typename M::Scalar, Eigen::Dynamic, 1> acc = Eigen::Matrix<typename M::Scalar, Eigen::Dynamic, 1>::Zero(a.rows());
+  for (Index j = 0; j < a.cols(); ++j) acc += a.col(j).cwiseAbs2();
+  return acc.template cast<double>();
+}
+
 // One Kronecker factor to decompose: the weighted Gram matrix of a factor's rows.
 struct FactorJob {
   std::size_t block = 0, side = 0;
@@ -237,7 +246,7 @@ bool KroneckerBasis::refresh(const Curvature& c, Vec* v) {
       jobs.push_back(std::move(right));
     } else if (blk.matrix) {
       Vec right_norms;
-      visit_factors(g, [&](const auto&, const auto* right) { right_norms = right->rowwise().squaredNorm().template cast<double>(); });
+      visit_factors(g, [&](const auto&, const auto* right) { right_norms = row_squared_norms(*right); });
       if (right_norms.size() > 0 && right_norms.minCoeff() == right_norms.maxCoeff()) left.scale = right_norms[0];
       else left.weights = right_norms.replicate(g.terms() / g.samples(), 1);
       FactorJob right;
@@ -246,7 +255,7 @@ bool KroneckerBasis::refresh(const Curvature& c, Vec* v) {
       right.source = &g;
       right.use_right = true;
       visit_factors(g, [&](const auto& l, const auto*) {
-        right.weights = fold_directions(l.rowwise().squaredNorm().template cast<double>(), g.samples());
+        right.weights = fold_directions(row_squared_norms(l), g.samples());
       });
       jobs.push_back(std::move(left));
       jobs.push_back(std::move(right));
