@@ -99,14 +99,14 @@ double Optimizer::step(Task& task, Vec& theta, Index t, Rng& data_rng, Rng& curv
   // D = (s + alpha)^p, and 0 where s + alpha <= 0. The common powers are whole-array
   // expressions so they vectorize (sqrt and division are correctly rounded either way); the
   // rare non-positive entries are zeroed afterwards.
-  const double p = config_.power;
-  stat_.array() += config_.alpha;
-  if (p == -0.5) rotated_.array() /= stat_.array().sqrt();
-  else if (p == -1.0) rotated_.array() /= stat_.array();
-  else rotated_.array() *= stat_.array().pow(p);
-  if (!(stat_.minCoeff<Eigen::PropagateNaN>() > 0.0))  // a NaN entry compares false as well
+  const double p = config_.power, alpha = config_.alpha;
+  const auto shifted = stat_.array() + alpha;  // s + alpha, evaluated inside each pass
+  if (p == -0.5) rotated_.array() /= shifted.sqrt();
+  else if (p == -1.0) rotated_.array() /= shifted;
+  else rotated_.array() *= shifted.pow(p);
+  if (!(shifted.minCoeff<Eigen::PropagateNaN>() > 0.0))  // a NaN entry compares false as well
     for (Index i = 0; i < rotated_.size(); ++i)
-      if (!(stat_[i] > 0.0)) rotated_[i] = 0.0;
+      if (!(stat_[i] + alpha > 0.0)) rotated_[i] = 0.0;
   if (basis_->is_identity()) {
     theta.noalias() -= lr * rotated_;
   } else {
