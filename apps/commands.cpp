@@ -228,7 +228,11 @@ void add_bench_command(CLI::App& root, std::vector<Command>& out) {
   app->add_option("--steps", *steps, "steps per timed run (default: the preset's)");
   auto sets = std::make_shared<std::vector<std::string>>();
   app->add_option("--set", *sets, "override KEY=VALUE in every benchmarked preset (as for run)");
-  out.push_back({app, [names, steps, sets] {
+  auto scale = std::make_shared<std::string>();
+  app->add_option("--scale", *scale, "quick (default) | paper | another scale the presets define");
+  auto arms = std::make_shared<std::string>();
+  app->add_option("--arms", *arms, "time only these arms (comma-separated names)");
+  out.push_back({app, [names, steps, sets, scale, arms] {
                    std::vector<std::string> list = *names;
                    if (list.empty())
                      for (const auto& p : embedded_presets()) list.push_back(p.name);
@@ -238,8 +242,9 @@ void add_bench_command(CLI::App& root, std::vector<Command>& out) {
                                 "|---|---|---|---|---|---|---|---|---|---|---|---|\n";
                    set_blas_threads(1);
                    for (const auto& name : list) {
-                     json doc = load_preset(name);
+                     json doc = resolve_scale(load_preset(name), *scale);  // then the flags, as for run
                      for (const auto& s : *sets) apply_set(doc, s);
+                     if (!arms->empty()) keep_arms(doc, *arms);
                      if (!steps->empty()) doc["run"]["steps"] = parse_scalar(*steps);
                      const ExperimentSpec spec = parse_experiment(doc);
                      auto factory = make_task_factory(spec.task);

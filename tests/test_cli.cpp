@@ -182,6 +182,16 @@ TEST_CASE("output modes: file, stdout, --jsonl lines, presets list, version") {
     CHECK(doc["config"]["run"]["log_every"] == 100);  // from the paper scale
   }
 
+  // bench: one table row per timed arm, at the scale asked for, with the same overrides as run.
+  r = adamgn("bench --preset fig4 --scale paper --arms 'adam id small,gn^-1 kron large' --set task.width=8 "
+             "--set gn_batch=16 --steps 2");
+  CHECK(r.code == 0);
+  CHECK(lines(r.out) == 4);  // header, rule, two arms
+  CHECK(r.out.find("| fig4 | gn^-1 kron large | 2 |") != std::string::npos);
+  r = adamgn("bench --preset fig4 --scale huge");
+  CHECK(r.code == 2);
+  CHECK(r.err == "adamgn: error: scale = huge is not defined by this preset\n");
+
   r = adamgn("presets");
   CHECK(r.code == 0);
   CHECK(r.out.find("fig1-left\t") != std::string::npos);
