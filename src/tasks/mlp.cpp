@@ -268,27 +268,43 @@ class Network {
   // G_xi = sum_j xi_j G_j, unbiased for the GN because E[xi xi^T] = I.
   void pseudo(const M& x, const Mat* directions, Curvature& c) const {
     const Index n = x.rows(), k = p_.out, m = w_.rows();
-    const M active = (h_.array() > T(0)).template cast<T>().matrix();
     c.pseudo.assign(p_.layout.blocks.size(), PseudoGradients{});
     c.row_weight = 1.0 / static_cast<double>(n);
     auto inputs = std::make_shared<const M>(x);
-    auto hidden = std::make_shared<const M>(z_);
+    auto hidden = std::make_shared<M>(n, m);
     std::shared_ptr<const M> delta, out_dirs;
+    // delta rows j*n + s: the output direction j (or xi_s) pulled back through a_, zero where the
+    // unit is off; built with the copy of the hidden activations in column pieces on spare threads.
+    auto d = std::make_shared<M>(directions ? n : n * k, m);
+    M xa;  // sampled directions: row s is xi_s^T a_
     if (directions) {
       const M xi = directions->cast<T>();
-      delta = std::make_shared<const M>(active.cwiseProduct(xi * a_));  // sum_j xi_j a_j o mask
+      xa.noalias() = xi * a_;
       out_dirs = std::make_shared<const M>(xi);
     } else {
-      auto d = std::make_shared<M>(n * k, m);
       auto e = std::make_shared<M>(M::Zero(n * k, k));
-      for (Index j = 0; j < k; ++j) {
-        // rows j*n .. j*n+n-1 hold output direction j
-        d->middleRows(j * n, n) = (active.array().rowwise() * a_.row(j).array()).matrix();
-        e->block(j * n, j, n, 1).setOnes();
-      }
-      delta = std::move(d);
+      for (Index j = 0; j < k; ++j) e->block(j * n, j, n, 1).setOnes();
       out_dirs = std::move(e);
     }
+    constexpr Index kCols = 64;
+    parallel_pieces((m + kCols - 1) / kCols, [&](Index p) {
+      for (Index u = p * kCols; u < std::min(m, (p + 1) * kCols); ++u) {
+        hidden->col(u) = z_.col(u);
+        const T* h = h_.col(u).data();
+        if (directions) {
+          T* out = d->col(u).data();
+          const T* v = xa.col(u).data();
+          for (Index s = 0; s < n; ++s) out[s] = h[s] > T(0) ? v[s] : T(0);
+        } else {
+          for (Index j = 0; j < k; ++j) {
+            T* out = d->col(u).data() + j * n;
+            const T v = a_(j, u);
+            for (Index s = 0; s < n; ++s) out[s] = h[s] > T(0) ? v : T(0);
+          }
+        }
+      }
+    });
+    delta = std::move(d);
     set_factors(c.pseudo[0], delta, inputs);
     set_factors(c.pseudo[1], delta, nullptr);
     set_factors(c.pseudo[2], out_dirs, hidden);
