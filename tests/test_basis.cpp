@@ -1,5 +1,6 @@
 // Bases checked against their defining properties, and the identity / permutation oracles.
 #include "helpers.hpp"
+#include "optim/kronecker.hpp"
 
 #include <algorithm>
 #include <numeric>
@@ -31,7 +32,12 @@ TEST_CASE("eigen basis: orthogonal, diagonalizes H, sorted decreasing, fixed sig
   c.diag = c.full.diagonal();
   c.version = 1;
   EigenBasis b(7);
+  CHECK(b.eigen_seconds() == 0.0);
   REQUIRE(b.refresh(c, nullptr));
+  CHECK(b.eigen_seconds() > 0.0);  // the time inside the decomposition, for `adamgn bench`
+  InterpolatedEigenBasis toward(7, 0.5);
+  REQUIRE(toward.refresh(c, nullptr));
+  CHECK(toward.eigen_seconds() > 0.0);  // its target's decomposition counts as its own
   const Mat u = b.dense();
   CHECK((u.transpose() * u - Mat::Identity(7, 7)).norm() < 1e-12);
   const Mat d = u.transpose() * c.full * u;

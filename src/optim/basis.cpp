@@ -3,7 +3,6 @@
 #include "optim/eigensolver.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <numeric>
 
 namespace adamgn {
@@ -98,10 +97,7 @@ bool EigenBasis::refresh(const Curvature& c, Vec* v) {
     next.set_permutation(std::move(order));
   } else {
     Mat vectors;
-    const auto start = std::chrono::steady_clock::now();
-    const bool ok = symmetric_eigen(c.full, values, vectors);
-    eigen_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (!ok) return false;
+    if (!symmetric_eigen(c.full, values, vectors, &eigen_seconds_)) return false;
     next.set_matrix(std::move(vectors));
   }
   if (v != nullptr && v->size() == n_) carry_second_moment(next, *v);

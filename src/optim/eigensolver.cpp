@@ -1,6 +1,7 @@
 #include "optim/eigensolver.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <numeric>
 #include <vector>
 
@@ -85,9 +86,21 @@ bool decompose(const M& s, Vec& values, Mat& vectors) {
   return true;
 }
 
+template <class M>
+bool timed_decompose(const M& s, Vec& values, Mat& vectors, double* seconds) {
+  const auto start = std::chrono::steady_clock::now();
+  const bool ok = decompose(s, values, vectors);
+  if (seconds) *seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return ok;
+}
+
 }  // namespace
 
-bool symmetric_eigen(const Mat& s, Vec& values, Mat& vectors) { return decompose(s, values, vectors); }
-bool symmetric_eigen(const MatF& s, Vec& values, Mat& vectors) { return decompose(s, values, vectors); }
+bool symmetric_eigen(const Mat& s, Vec& values, Mat& vectors, double* seconds) {
+  return timed_decompose(s, values, vectors, seconds);
+}
+bool symmetric_eigen(const MatF& s, Vec& values, Mat& vectors, double* seconds) {
+  return timed_decompose(s, values, vectors, seconds);
+}
 
 }  // namespace adamgn

@@ -9,9 +9,10 @@
 namespace adamgn {
 
 // False (outputs untouched) when the input or the result is not finite or the solver fails.
-bool symmetric_eigen(const Mat& s, Vec& values, Mat& vectors);
+// With `seconds`, the time spent inside is added to *seconds (`adamgn bench` reports it).
+bool symmetric_eigen(const Mat& s, Vec& values, Mat& vectors, double* seconds = nullptr);
 // The same in float32 (ssyevd; Kronecker factors of f32 tasks), results widened to double.
-bool symmetric_eigen(const MatF& s, Vec& values, Mat& vectors);
+bool symmetric_eigen(const MatF& s, Vec& values, Mat& vectors, double* seconds = nullptr);
 
 // Orders eigenpairs by decreasing eigenvalue and fixes each vector's sign (see above).
 void sort_and_fix_signs(Vec& values, Mat& vectors);

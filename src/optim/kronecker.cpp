@@ -5,9 +5,7 @@
 
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
-#include <type_traits>
 
 namespace adamgn {
 namespace {
@@ -70,13 +68,12 @@ struct FactorJob {
 
 void run_job(FactorJob& j, double row_weight) {
   visit_factors(*j.source, [&](const auto& left, const auto* right) {
-    using M = std::decay_t<decltype(left)>;
     const auto& rows = j.use_right ? *right : left;
-    const M gram = j.source->group > 1 ? grouped_gram(rows, j.use_right ? left : *right, j.source->group, row_weight)
-                                       : weighted_gram(rows, j.weights, row_weight);
-    const auto start = std::chrono::steady_clock::now();
-    j.ok = symmetric_eigen(gram, j.values, j.vectors);
-    j.eigen_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (j.source->group > 1)
+      j.ok = symmetric_eigen(grouped_gram(rows, j.use_right ? left : *right, j.source->group, row_weight), j.values,
+                             j.vectors, &j.eigen_seconds);
+    else
+      j.ok = symmetric_eigen(weighted_gram(rows, j.weights, row_weight), j.values, j.vectors, &j.eigen_seconds);
   });
 }
 
@@ -381,7 +378,9 @@ void KroneckerBasis::gn_diagonal(const Curvature& c, Vec& h) const {
 
 bool InterpolatedEigenBasis::refresh(const Curvature& c, Vec* v) {
   EigenBasis target(n_);
-  if (!target.refresh(c, nullptr)) return false;
+  const bool ok = target.refresh(c, nullptr);
+  eigen_seconds_ += target.eigen_seconds();
+  if (!ok) return false;
   MatrixBasis next(n_);
   next.set_matrix(geodesic_from_identity(target.dense(), gamma_));
   if (v != nullptr && v->size() == n_) carry_second_moment(next, *v);
