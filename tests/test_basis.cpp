@@ -1,5 +1,7 @@
 // Bases checked against their defining properties, and the identity / permutation oracles.
 #include "helpers.hpp"
+#include "core/parallel.hpp"
+#include "optim/eigensolver.hpp"
 #include "optim/kronecker.hpp"
 
 #include <algorithm>
@@ -22,6 +24,49 @@ std::unique_ptr<Basis> fixed(const Mat& u) {
 }
 
 }  // namespace
+
+TEST_CASE("symmetric eigensolver: A V = V diag(w), V orthogonal, for any thread count") {
+  // 300 rows: several blocks of reflectors and two column pieces in the back-transformation.
+  Rng rng(17);
+  Mat x(420, 300);
+  rng.fill_normal(x);
+  const Mat a = x.transpose() * x / 420.0;
+  const Vec reference = Eigen::SelfAdjointEigenSolver<Mat>(a).eigenvalues().reverse();
+  const Mat lower = a.triangularView<Eigen::Lower>();  // the solver reads the lower triangle only
+  const int saved = inner_threads();
+  for (int threads : {1, 2}) {
+    set_inner_threads(threads);
+    Vec w;
+    Mat v;
+    REQUIRE(symmetric_eigen(lower, w, v));
+    CHECK((a * v - v * w.asDiagonal()).norm() < 1e-12 * a.norm());
+    CHECK((v.transpose() * v - Mat::Identity(300, 300)).norm() < 1e-12);
+    CHECK((w - reference).cwiseAbs().maxCoeff() < 1e-12 * reference[0]);
+    Vec wf;
+    Mat vf;
+    REQUIRE(symmetric_eigen(MatF(lower.cast<float>()), wf, vf));
+    CHECK((a * vf - vf * wf.asDiagonal()).norm() < 1e-5 * a.norm());
+    CHECK((vf.transpose() * vf - Mat::Identity(300, 300)).norm() < 1e-4);  // about float eps per entry
+    static Vec first_w;
+    static Mat first_v;
+    if (threads == 1) {
+      first_w = wf;
+      first_v = vf;
+    } else {
+      CHECK(wf == first_w);  // bit for bit: pieces and blocks do not depend on the thread count
+      CHECK(vf == first_v);
+    }
+  }
+  set_inner_threads(saved);
+  for (Index n : {1, 2}) {
+    Vec w;
+    Mat v;
+    const Mat small = Mat::Identity(n, n) * 3.0;
+    REQUIRE(symmetric_eigen(small, w, v));
+    CHECK(w == Vec::Constant(n, 3.0));
+    CHECK(v == Mat::Identity(n, n));
+  }
+}
 
 TEST_CASE("eigen basis: orthogonal, diagonalizes H, sorted decreasing, fixed signs") {
   Rng rng(3);

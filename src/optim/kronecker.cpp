@@ -10,19 +10,33 @@
 namespace adamgn {
 namespace {
 
-// w * sum_r s_r a_r a_r^T over the rows a_r of `a` (s = 1 when `scale` is empty), as a symmetric
-// rank update (half the work of a general product) in a's precision; only the lower triangle is
-// filled, which is all the eigensolver reads.
+// Columns per piece of the threaded products (rotations, large Gram matrices). Fixed (not derived from the thread
+// count), so every bit of a rotation is the same for any thread count.
+constexpr Index kColumns = 256;
+
+Index column_pieces(Index cols) { return (cols + kColumns - 1) / kColumns; }
+
+// w * sum_r s_r a_r a_r^T over the rows a_r of `a` (s = 1 when `scale` is empty) in a's
+// precision; only the lower triangle is filled, which is all the eigensolver reads. One symmetric
+// rank update (half the work of a general product) on one thread, or, with `split`, one product
+// per piece of columns of the lower triangle on the run's threads.
 template <class M>
-M weighted_gram(const M& a, const Vec& scale, double w) {
+M weighted_gram(const M& a, const Vec& scale, double w, bool split) {
   using S = typename M::Scalar;
-  M out = M::Zero(a.cols(), a.cols());
-  if (scale.size() == 0) {
-    out.template selfadjointView<Eigen::Lower>().rankUpdate(a.transpose(), static_cast<S>(w));
-  } else {
-    const M scaled = a.array().colwise() * scale.cast<S>().array().sqrt();
-    out.template selfadjointView<Eigen::Lower>().rankUpdate(scaled.transpose(), static_cast<S>(w));
+  M scaled;
+  if (scale.size() > 0) scaled = a.array().colwise() * scale.cast<S>().array().sqrt();
+  const M& rows = scale.size() > 0 ? scaled : a;
+  const Index n = a.cols();
+  M out = M::Zero(n, n);
+  if (!split) {
+    out.template selfadjointView<Eigen::Lower>().rankUpdate(rows.transpose(), static_cast<S>(w));
+    return out;
   }
+  parallel_pieces(column_pieces(n), [&](Index p) {
+    const Index c0 = p * kColumns, width = std::min(kColumns, n - c0);
+    out.block(c0, c0, n - c0, width).noalias() =
+        static_cast<S>(w) * (rows.middleCols(c0, n - c0).transpose() * rows.middleCols(c0, width));
+  });
   return out;
 }
 
@@ -66,6 +80,17 @@ struct FactorJob {
   double eigen_seconds = 0.0;
 };
 
+// Factors at least this large are decomposed one at a time, each spreading its Gram matrix and
+// the back-transformation of its eigenvectors over the run's threads; smaller ones are decomposed
+// side by side, one per thread. Fixed, so the work split does not depend on the thread count.
+constexpr Index kLargeFactor = 1024;
+
+Index factor_dimension(const FactorJob& j) {
+  Index n = 0;
+  visit_factors(*j.source, [&](const auto& left, const auto* right) { n = j.use_right ? right->cols() : left.cols(); });
+  return n;
+}
+
 void run_job(FactorJob& j, double row_weight) {
   visit_factors(*j.source, [&](const auto& left, const auto* right) {
     const auto& rows = j.use_right ? *right : left;
@@ -73,15 +98,10 @@ void run_job(FactorJob& j, double row_weight) {
       j.ok = symmetric_eigen(grouped_gram(rows, j.use_right ? left : *right, j.source->group, row_weight), j.values,
                              j.vectors, &j.eigen_seconds);
     else
-      j.ok = symmetric_eigen(weighted_gram(rows, j.weights, row_weight), j.values, j.vectors, &j.eigen_seconds);
+      j.ok = symmetric_eigen(weighted_gram(rows, j.weights, row_weight, rows.cols() >= kLargeFactor), j.values,
+                             j.vectors, &j.eigen_seconds);
   });
 }
-
-// Columns per piece of the threaded two-sided products. Fixed (not derived from the thread
-// count), so every bit of a rotation is the same for any thread count.
-constexpr Index kColumns = 256;
-
-Index column_pieces(Index cols) { return (cols + kColumns - 1) / kColumns; }
 
 // out = A^T G B (rotate) or A G B^T (unrotate) for a row-major rows x cols block G held in double,
 // computed in A's scalar type, one piece of columns at a time; a null factor is the identity. out
@@ -271,8 +291,13 @@ bool KroneckerBasis::refresh(const Curvature& c, Vec* v) {
       }
     if (jobs[i].same_as == ~std::size_t{0}) unique.push_back(i);
   }
-  parallel_pieces(static_cast<Index>(unique.size()),
-                  [&](Index i) { run_job(jobs[unique[static_cast<std::size_t>(i)]], c.row_weight); });
+  std::vector<std::size_t> side_by_side;
+  for (std::size_t u : unique) {
+    if (factor_dimension(jobs[u]) >= kLargeFactor) run_job(jobs[u], c.row_weight);
+    else side_by_side.push_back(u);
+  }
+  parallel_pieces(static_cast<Index>(side_by_side.size()),
+                  [&](Index i) { run_job(jobs[side_by_side[static_cast<std::size_t>(i)]], c.row_weight); });
   for (std::size_t u : unique) eigen_seconds_ += jobs[u].eigen_seconds;
 
   bool all_ok = true;
