@@ -3,6 +3,7 @@
 #include "core/parallel.hpp"
 #include "optim/eigensolver.hpp"
 #include "optim/kronecker.hpp"
+#include "optim/tridiagonal.hpp"
 
 #include <algorithm>
 #include <numeric>
@@ -66,6 +67,55 @@ TEST_CASE("symmetric eigensolver: A V = V diag(w), V orthogonal, for any thread 
     CHECK(w == Vec::Constant(n, 3.0));
     CHECK(v == Mat::Identity(n, n));
   }
+}
+
+TEST_CASE("tridiagonal reduction: A = Q T Q^T with Q orthogonal, bit for bit on any thread count") {
+  // 300 rows: ten panels, two column pieces, several blocks of reflectors.
+  Rng rng(23);
+  Mat x(350, 300);
+  rng.fill_normal(x);
+  const Mat a = x.transpose() * x / 350.0;
+  const int saved = inner_threads();
+  std::vector<Mat> q_of;
+  std::vector<Vec> d_of;
+  for (int threads : {1, 2, 3}) {
+    set_inner_threads(threads);
+    Mat work = a.triangularView<Eigen::Lower>();
+    Vec d, e, tau;
+    reduce_to_tridiagonal(work, d, e, tau);
+    Mat q = Mat::Identity(300, 300);
+    apply_reduction(work, tau, q);
+    Mat t = Mat::Zero(300, 300);
+    t.diagonal() = d;
+    t.diagonal(-1) = e;
+    t.diagonal(1) = e;
+    CHECK((q * t * q.transpose() - a).norm() < 1e-12 * a.norm());
+    CHECK((q.transpose() * q - Mat::Identity(300, 300)).norm() < 1e-12);
+    q_of.push_back(q);
+    d_of.push_back(d);
+  }
+  set_inner_threads(saved);
+  CHECK(q_of[1] == q_of[0]);
+  CHECK(q_of[2] == q_of[0]);
+  CHECK(d_of[1] == d_of[0]);
+  CHECK(d_of[2] == d_of[0]);
+}
+
+TEST_CASE("symmetric eigensolver above the threaded-reduction size (float32, 1100 rows)") {
+  Rng rng(29);
+  Mat x(1200, 1100);
+  rng.fill_normal(x);
+  const MatF a = (x.transpose() * x / 1200.0).cast<float>();
+  const Mat ad = a.cast<double>();
+  const int saved = inner_threads();
+  set_inner_threads(2);
+  Vec w;
+  Mat v;
+  REQUIRE(symmetric_eigen(MatF(a.triangularView<Eigen::Lower>()), w, v));
+  set_inner_threads(saved);
+  CHECK((ad * v - v * w.asDiagonal()).norm() < 1e-5 * ad.norm());
+  CHECK((v.transpose() * v - Mat::Identity(1100, 1100)).norm() < 3e-4);  // about float eps per entry
+  CHECK(std::is_sorted(w.data(), w.data() + w.size(), std::greater<double>()));
 }
 
 TEST_CASE("eigen basis: orthogonal, diagonalizes H, sorted decreasing, fixed signs") {

@@ -1,6 +1,6 @@
 #include "optim/eigensolver.hpp"
 
-#include "core/parallel.hpp"
+#include "optim/tridiagonal.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -35,7 +35,7 @@ void sort_and_fix_signs(Vec& values, Mat& vectors) {
 
 const char* eigensolver_name() {
 #ifdef ADAMGN_LAPACK
-  return "lapack sytrd + stedc";
+  return "tridiagonal reduction + lapack stedc";
 #else
   return "eigen";
 #endif
@@ -51,13 +51,6 @@ void set_blas_threads(int threads) {
 namespace {
 
 #ifdef ADAMGN_LAPACK
-// LAPACK's three stages of a symmetric eigendecomposition, overloaded on precision.
-lapack_int sytrd(lapack_int n, float* a, float* d, float* e, float* tau) {
-  return LAPACKE_ssytrd(LAPACK_COL_MAJOR, 'L', n, a, n, d, e, tau);
-}
-lapack_int sytrd(lapack_int n, double* a, double* d, double* e, double* tau) {
-  return LAPACKE_dsytrd(LAPACK_COL_MAJOR, 'L', n, a, n, d, e, tau);
-}
 // The workspace is sized here: a float32 workspace query rounds sizes above 2^24 down.
 template <class S, class F>
 lapack_int with_stedc_workspace(lapack_int n, F&& call) {
@@ -75,73 +68,39 @@ lapack_int stedc(lapack_int n, double* d, double* e, double* z) {
     return LAPACKE_dstedc_work(LAPACK_COL_MAJOR, 'I', n, d, e, z, n, work, lwork, iwork, liwork);
   });
 }
-lapack_int larft(lapack_int m, lapack_int k, const float* v, const float* tau, float* t) {
-  return LAPACKE_slarft(LAPACK_COL_MAJOR, 'F', 'C', m, k, v, m, tau, t, k);
+
+lapack_int sytrd(lapack_int n, float* a, float* d, float* e, float* tau) {
+  return LAPACKE_ssytrd(LAPACK_COL_MAJOR, 'L', n, a, n, d, e, tau);
 }
-lapack_int larft(lapack_int m, lapack_int k, const double* v, const double* tau, double* t) {
-  return LAPACKE_dlarft(LAPACK_COL_MAJOR, 'F', 'C', m, k, v, m, tau, t, k);
+lapack_int sytrd(lapack_int n, double* a, double* d, double* e, double* tau) {
+  return LAPACKE_dsytrd(LAPACK_COL_MAJOR, 'L', n, a, n, d, e, tau);
 }
 
-// Reflectors per block and columns per piece of the back-transformation. Both fixed, so the
-// result is the same bit for bit on any number of threads.
-constexpr Index kReflectors = 64;
-constexpr Index kPieceColumns = 256;
+// From this size on the reduction to tridiagonal form is ours, split over the run's threads; below
+// it LAPACK's sytrd on one thread (about 15% faster there, and such matrices are decomposed side
+// by side, one per thread). Fixed, so the choice does not depend on the thread count.
+constexpr Index kThreadedReduction = 1024;
 
-// z <- Q z, where Q = H(0) H(1) ... H(n-2) is the orthogonal factor of the tridiagonal reduction
-// sytrd('L') left in `a` and `tau` (H(i) = I - tau_i v v^T acts on rows i+1.., v_{i+1} = 1 and
-// the rest of v below it in column i of a). LAPACK's ormtr does the same with blocks of 32
-// reflectors on one thread; here blocks of kReflectors are applied as I - V T V^T with three
-// products, and the columns of z are split into pieces that run on the spare threads of the run.
+// LAPACK's syevd in three stages: the reduction to tridiagonal form, LAPACK's divide and conquer
+// on the tridiagonal matrix, our back-transformation (optim/tridiagonal.hpp). `s` holds the lower
+// triangle on entry; on success w holds the eigenvalues (increasing) and vectors the eigenvectors.
 template <class S>
-bool apply_reduction(const Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>& a, const Eigen::Matrix<S, Eigen::Dynamic, 1>& tau,
-                     Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>& z) {
-  using M = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>;
-  const Index n = a.rows(), reflectors = n - 1;
-  if (reflectors <= 0) return true;
-  const Index blocks = (reflectors + kReflectors - 1) / kReflectors;
-  std::vector<M> v(static_cast<std::size_t>(blocks)), t(static_cast<std::size_t>(blocks));
-  for (Index b = 0; b < blocks; ++b) {
-    const Index k0 = b * kReflectors, kb = std::min(kReflectors, reflectors - k0), m = n - 1 - k0;
-    M& vb = v[static_cast<std::size_t>(b)];
-    vb = M::Zero(m, kb);
-    for (Index c = 0; c < kb; ++c) {
-      vb(c, c) = S(1);
-      vb.col(c).tail(m - c - 1) = a.col(k0 + c).tail(m - c - 1);
-    }
-    M& tb = t[static_cast<std::size_t>(b)];
-    tb = M::Zero(kb, kb);
-    if (larft(static_cast<lapack_int>(m), static_cast<lapack_int>(kb), vb.data(), tau.data() + k0, tb.data()) != 0) return false;
-  }
-  const Index pieces = (z.cols() + kPieceColumns - 1) / kPieceColumns;
-  parallel_pieces(pieces, [&](Index p) {
-    const Index c0 = p * kPieceColumns, w = std::min(kPieceColumns, z.cols() - c0);
-    M work;
-    for (Index b = blocks - 1; b >= 0; --b) {
-      const M& vb = v[static_cast<std::size_t>(b)];
-      const M& tb = t[static_cast<std::size_t>(b)];
-      const Index k0 = b * kReflectors, m = vb.rows();
-      auto zs = z.block(k0 + 1, c0, m, w);
-      work.noalias() = vb.transpose() * zs;
-      work = tb.template triangularView<Eigen::Upper>() * work;
-      zs.noalias() -= vb * work;
-    }
-  });
-  return true;
-}
-
-// Divide and conquer (LAPACK's syevd up to the last stage): `s` holds the lower triangle on
-// entry; on success w holds the eigenvalues (increasing) and vectors the eigenvectors.
-template <class S>
-bool syevd(Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>& s, Eigen::Matrix<S, Eigen::Dynamic, 1>& w,
-           Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>& vectors) {
+bool syevd(DenseMatrix<S>& s, DenseVector<S>& w, DenseMatrix<S>& vectors) {
   const Index n = s.rows();
-  const auto ln = static_cast<lapack_int>(n);
-  Eigen::Matrix<S, Eigen::Dynamic, 1> e(std::max<Index>(n - 1, 1)), tau(std::max<Index>(n - 1, 1));
-  w.resize(n);
-  if (sytrd(ln, s.data(), w.data(), e.data(), tau.data()) != 0) return false;
+  DenseVector<S> e, tau;
+  if (n >= kThreadedReduction) {
+    reduce_to_tridiagonal(s, w, e, tau);
+  } else {
+    w.resize(n);
+    e.resize(std::max<Index>(n - 1, 1));
+    tau.resize(std::max<Index>(n - 1, 1));
+    if (sytrd(static_cast<lapack_int>(n), s.data(), w.data(), e.data(), tau.data()) != 0) return false;
+  }
+  if (n > 1 && !(w.allFinite() && e.allFinite())) return false;
   vectors.resize(n, n);
-  if (stedc(ln, w.data(), e.data(), vectors.data()) != 0) return false;
-  return apply_reduction(s, tau, vectors);
+  if (stedc(static_cast<lapack_int>(n), w.data(), e.data(), vectors.data()) != 0) return false;
+  apply_reduction(s, tau, vectors);
+  return true;
 }
 #endif
 

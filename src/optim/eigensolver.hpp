@@ -17,7 +17,7 @@ bool symmetric_eigen(const MatF& s, Vec& values, Mat& vectors, double* seconds =
 // Orders eigenpairs by decreasing eigenvalue and fixes each vector's sign (see above).
 void sort_and_fix_signs(Vec& values, Mat& vectors);
 
-// Which solver symmetric_eigen uses ("lapack sytrd + stedc" or "eigen").
+// Which solver symmetric_eigen uses ("tridiagonal reduction + lapack stedc" or "eigen").
 const char* eigensolver_name();
 
 // Threads the BLAS library (OpenBLAS, when the build uses it) and Eigen may use inside one run.
