@@ -1,5 +1,6 @@
 #include "optim/eigensolver.hpp"
 
+#include "core/parallel.hpp"
 #include "optim/tridiagonal.hpp"
 
 #include <algorithm>
@@ -15,31 +16,36 @@ extern "C" void openblas_set_num_threads(int);
 
 namespace adamgn {
 
-void sort_and_fix_signs(Vec& values, Mat& vectors) {
-  const Index n = values.size();
+namespace {
+
+// Eigenpairs (w, v) in decreasing order of eigenvalue (stable for ties), each vector with its
+// largest-magnitude entry (the first of equals) positive, widened to double; one pass over v, in
+// fixed pieces of columns on the run's spare threads.
+template <class S>
+void order_and_widen(const Eigen::Matrix<S, Eigen::Dynamic, 1>& w, const Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>& v,
+                     Vec& values, Mat& vectors) {
+  constexpr Index kColumns = 256;
+  const Index n = w.size();
   std::vector<Index> order(static_cast<std::size_t>(n));
   std::iota(order.begin(), order.end(), Index{0});
-  std::stable_sort(order.begin(), order.end(), [&](Index a, Index b) { return values[a] > values[b]; });
-  Vec sorted_values(n);
-  Mat sorted_vectors(vectors.rows(), n);
-  for (Index k = 0; k < n; ++k) {
-    const Index j = order[static_cast<std::size_t>(k)];
-    sorted_values[k] = values[j];
-    Index arg = 0;
-    vectors.col(j).cwiseAbs().maxCoeff(&arg);
-    sorted_vectors.col(k) = vectors(arg, j) < 0 ? Vec(-vectors.col(j)) : Vec(vectors.col(j));
-  }
-  values = std::move(sorted_values);
-  vectors = std::move(sorted_vectors);
+  std::stable_sort(order.begin(), order.end(), [&](Index a, Index b) { return w[a] > w[b]; });
+  Vec sorted(n);
+  Mat out(v.rows(), n);
+  parallel_pieces((n + kColumns - 1) / kColumns, [&](Index p) {
+    for (Index k = p * kColumns; k < std::min(n, (p + 1) * kColumns); ++k) {
+      const Index j = order[static_cast<std::size_t>(k)];
+      sorted[k] = static_cast<double>(w[j]);
+      Index arg = 0;
+      v.col(j).cwiseAbs().maxCoeff(&arg);
+      if (v(arg, j) < S(0)) out.col(k) = -v.col(j).template cast<double>();
+      else out.col(k) = v.col(j).template cast<double>();
+    }
+  });
+  values = std::move(sorted);
+  vectors = std::move(out);
 }
 
-const char* eigensolver_name() {
-#ifdef ADAMGN_LAPACK
-  return "tridiagonal reduction + lapack stedc";
-#else
-  return "eigen";
-#endif
-}
+}  // namespace
 
 void set_blas_threads(int threads) {
   Eigen::setNbThreads(threads);
@@ -120,11 +126,7 @@ bool decompose(const M& s, Vec& values, Mat& vectors) {
   v = solver.eigenvectors();
 #endif
   if (!w.allFinite() || !v.allFinite()) return false;
-  Vec wd = w.template cast<double>();
-  Mat vd = v.template cast<double>();
-  sort_and_fix_signs(wd, vd);
-  values = std::move(wd);
-  vectors = std::move(vd);
+  order_and_widen(w, v, values, vectors);
   return true;
 }
 
