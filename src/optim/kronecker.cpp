@@ -322,7 +322,8 @@ bool KroneckerBasis::refresh(const Curvature& c, Vec* v) {
       all_ok = false;
       continue;
     }
-    for (Mat& q : next) q = geodesic_from_identity(q, gamma_);
+    if (gamma_ != 1.0)
+      for (Mat& q : next) q = geodesic_from_identity(q, gamma_);
     std::vector<MatF> next_f(sides);
     if (single_ && blk.matrix)
       for (std::size_t side = 0; side < sides; ++side) next_f[side] = next[side].cast<float>();
