@@ -22,8 +22,7 @@ namespace {
 // largest-magnitude entry (the first of equals) positive, widened to double; one pass over v, in
 // fixed pieces of columns on the run's spare threads.
 template <class S>
-void order_and_widen(const Eigen::Matrix<S, Eigen::Dynamic, 1>& w, const Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>& v,
-                     Vec& values, Mat& vectors) {
+void order_and_widen(const DenseVector<S>& w, const DenseMatrix<S>& v, Vec& values, Mat& vectors) {
   constexpr Index kColumns = 256;
   const Index n = w.size();
   std::vector<Index> order(static_cast<std::size_t>(n));
@@ -83,8 +82,9 @@ lapack_int sytrd(lapack_int n, double* a, double* d, double* e, double* tau) {
 }
 
 // From this size on the reduction to tridiagonal form is ours, split over the run's threads; below
-// it LAPACK's sytrd on one thread (about 15% faster there, and such matrices are decomposed side
-// by side, one per thread). Fixed, so the choice does not depend on the thread count.
+// it LAPACK's sytrd (10-30% faster than ours on one thread at n = 512-1024, and such matrices are
+// decomposed side by side, one per thread). Fixed, so the choice does not depend on the thread
+// count; the same as the Kronecker basis's large-factor size (optim/kronecker.cpp).
 constexpr Index kThreadedReduction = 1024;
 
 // LAPACK's syevd in three stages: the reduction to tridiagonal form, LAPACK's divide and conquer

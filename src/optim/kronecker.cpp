@@ -10,16 +10,16 @@
 namespace adamgn {
 namespace {
 
-// Columns per piece of the threaded products (rotations, large Gram matrices). Fixed (not derived from the thread
-// count), so every bit of a rotation is the same for any thread count.
+// Columns per piece of the threaded products (rotations, large Gram matrices). Fixed (not
+// derived from the thread count), so every bit of a result is the same for any thread count.
 constexpr Index kColumns = 256;
 
 Index column_pieces(Index cols) { return (cols + kColumns - 1) / kColumns; }
 
 // w * sum_r s_r a_r a_r^T over the rows a_r of `a` (s = 1 when `scale` is empty) in a's
-// precision; only the lower triangle is filled, which is all the eigensolver reads. One symmetric
-// rank update (half the work of a general product) on one thread, or, with `split`, one product
-// per piece of columns of the lower triangle on the run's threads.
+// precision, in the lower triangle, which is all the eigensolver reads. One symmetric rank update
+// (half the work of a general product) on one thread, or, with `split`, one product per piece of
+// columns of the lower triangle (its diagonal square whole) on the run's threads.
 template <class M>
 M weighted_gram(const M& a, const Vec& scale, double w, bool split) {
   using S = typename M::Scalar;
@@ -80,9 +80,10 @@ struct FactorJob {
   double eigen_seconds = 0.0;
 };
 
-// Factors at least this large are decomposed one at a time, each spreading its Gram matrix and
-// the back-transformation of its eigenvectors over the run's threads; smaller ones are decomposed
-// side by side, one per thread. Fixed, so the work split does not depend on the thread count.
+// Factors at least this large are decomposed one at a time, each spreading its Gram matrix,
+// tridiagonal reduction and back-transformation over the run's threads (optim/tridiagonal.hpp);
+// smaller ones are decomposed side by side, one per thread. Fixed, so the work split does not
+// depend on the thread count.
 constexpr Index kLargeFactor = 1024;
 
 Index factor_dimension(const FactorJob& j) {

@@ -191,8 +191,10 @@ void apply_reduction(const DenseMatrix<S>& a, const DenseVector<S>& tau, DenseMa
   });
 }
 
-template void reduce_to_tridiagonal(DenseMatrix<float>&, DenseVector<float>&, DenseVector<float>&, DenseVector<float>&);
-template void reduce_to_tridiagonal(DenseMatrix<double>&, DenseVector<double>&, DenseVector<double>&, DenseVector<double>&);
+template void reduce_to_tridiagonal(DenseMatrix<float>&, DenseVector<float>&, DenseVector<float>&,
+                                    DenseVector<float>&);
+template void reduce_to_tridiagonal(DenseMatrix<double>&, DenseVector<double>&, DenseVector<double>&,
+                                    DenseVector<double>&);
 template void apply_reduction(const DenseMatrix<float>&, const DenseVector<float>&, DenseMatrix<float>&);
 template void apply_reduction(const DenseMatrix<double>&, const DenseVector<double>&, DenseMatrix<double>&);
 
