@@ -35,6 +35,8 @@ TEST_CASE("symmetric eigensolver: A V = V diag(w), V orthogonal, for any thread 
   const Vec reference = Eigen::SelfAdjointEigenSolver<Mat>(a).eigenvalues().reverse();
   const Mat lower = a.triangularView<Eigen::Lower>();  // the solver reads the lower triangle only
   const int saved = inner_threads();
+  Vec first_w;
+  Mat first_v;
   for (int threads : {1, 2}) {
     set_inner_threads(threads);
     Vec w;
@@ -48,8 +50,6 @@ TEST_CASE("symmetric eigensolver: A V = V diag(w), V orthogonal, for any thread 
     REQUIRE(symmetric_eigen(MatF(lower.cast<float>()), wf, vf));
     CHECK((a * vf - vf * wf.asDiagonal()).norm() < 1e-5 * a.norm());
     CHECK((vf.transpose() * vf - Mat::Identity(300, 300)).norm() < 1e-4);  // about float eps per entry
-    static Vec first_w;
-    static Mat first_v;
     if (threads == 1) {
       first_w = wf;
       first_v = vf;

@@ -23,6 +23,12 @@ int inner_threads();
 // Threads available to the process (OpenMP's default team size; 1 without OpenMP).
 int max_threads();
 
+// Columns per piece of the products split by columns (rotations, large Gram matrices, the
+// eigensolver's stages). Fixed, not derived from the thread count, so that every bit of a
+// result is the same on any number of threads.
+constexpr Index kPieceColumns = 256;
+inline Index column_pieces(Index cols) { return (cols + kPieceColumns - 1) / kPieceColumns; }
+
 // Calls f(i) for i in [0, n), on up to inner_threads() threads when not already inside an active
 // parallel region. f must not throw.
 template <class F>

@@ -23,15 +23,14 @@ namespace {
 // fixed pieces of columns on the run's spare threads.
 template <class S>
 void order_and_widen(const DenseVector<S>& w, const DenseMatrix<S>& v, Vec& values, Mat& vectors) {
-  constexpr Index kColumns = 256;
   const Index n = w.size();
   std::vector<Index> order(static_cast<std::size_t>(n));
   std::iota(order.begin(), order.end(), Index{0});
   std::stable_sort(order.begin(), order.end(), [&](Index a, Index b) { return w[a] > w[b]; });
   Vec sorted(n);
   Mat out(v.rows(), n);
-  parallel_pieces((n + kColumns - 1) / kColumns, [&](Index p) {
-    for (Index k = p * kColumns; k < std::min(n, (p + 1) * kColumns); ++k) {
+  parallel_pieces(column_pieces(n), [&](Index p) {
+    for (Index k = p * kPieceColumns; k < std::min(n, (p + 1) * kPieceColumns); ++k) {
       const Index j = order[static_cast<std::size_t>(k)];
       sorted[k] = static_cast<double>(w[j]);
       Index arg = 0;
@@ -80,12 +79,6 @@ lapack_int sytrd(lapack_int n, float* a, float* d, float* e, float* tau) {
 lapack_int sytrd(lapack_int n, double* a, double* d, double* e, double* tau) {
   return LAPACKE_dsytrd(LAPACK_COL_MAJOR, 'L', n, a, n, d, e, tau);
 }
-
-// From this size on the reduction to tridiagonal form is ours, split over the run's threads; below
-// it LAPACK's sytrd (10-30% faster than ours on one thread at n = 512-1024, and such matrices are
-// decomposed side by side, one per thread). Fixed, so the choice does not depend on the thread
-// count; the same as the Kronecker basis's large-factor size (optim/kronecker.cpp).
-constexpr Index kThreadedReduction = 1024;
 
 // LAPACK's syevd in three stages: the reduction to tridiagonal form, LAPACK's divide and conquer
 // on the tridiagonal matrix, our back-transformation (optim/tridiagonal.hpp). `s` holds the lower

@@ -13,7 +13,7 @@ namespace adamgn {
 // False (outputs untouched) when the input or the result is not finite or the solver fails.
 // With `seconds`, the time spent inside is added to *seconds (`adamgn bench` reports it).
 bool symmetric_eigen(const Mat& s, Vec& values, Mat& vectors, double* seconds = nullptr);
-// The same in float32 (ssyevd; Kronecker factors of f32 tasks), results widened to double.
+// The same in float32 (Kronecker factors of f32 tasks), results widened to double.
 bool symmetric_eigen(const MatF& s, Vec& values, Mat& vectors, double* seconds = nullptr);
 
 // Threads the BLAS library (OpenBLAS, when the build uses it) and Eigen may use inside one run.

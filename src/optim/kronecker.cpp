@@ -2,6 +2,7 @@
 
 #include "core/parallel.hpp"
 #include "optim/eigensolver.hpp"
+#include "optim/tridiagonal.hpp"
 
 
 #include <algorithm>
@@ -9,12 +10,6 @@
 
 namespace adamgn {
 namespace {
-
-// Columns per piece of the threaded products (rotations, large Gram matrices). Fixed (not
-// derived from the thread count), so every bit of a result is the same for any thread count.
-constexpr Index kColumns = 256;
-
-Index column_pieces(Index cols) { return (cols + kColumns - 1) / kColumns; }
 
 // w * sum_r s_r a_r a_r^T over the rows a_r of `a` (s = 1 when `scale` is empty) in a's
 // precision, in the lower triangle, which is all the eigensolver reads. One symmetric rank update
@@ -33,7 +28,7 @@ M weighted_gram(const M& a, const Vec& scale, double w, bool split) {
     return out;
   }
   parallel_pieces(column_pieces(n), [&](Index p) {
-    const Index c0 = p * kColumns, width = std::min(kColumns, n - c0);
+    const Index c0 = p * kPieceColumns, width = std::min(kPieceColumns, n - c0);
     out.block(c0, c0, n - c0, width).noalias() =
         static_cast<S>(w) * (rows.middleCols(c0, n - c0).transpose() * rows.middleCols(c0, width));
   });
@@ -80,11 +75,9 @@ struct FactorJob {
   double eigen_seconds = 0.0;
 };
 
-// Factors at least this large are decomposed one at a time, each spreading its Gram matrix,
-// tridiagonal reduction and back-transformation over the run's threads (optim/tridiagonal.hpp);
-// smaller ones are decomposed side by side, one per thread. Fixed, so the work split does not
-// depend on the thread count.
-constexpr Index kLargeFactor = 1024;
+// Factors of kThreadedReduction rows or more are decomposed one at a time, each spreading its
+// Gram matrix, tridiagonal reduction and back-transformation over the run's threads; smaller ones
+// are decomposed side by side, one per thread.
 
 Index factor_dimension(const FactorJob& j) {
   Index n = 0;
@@ -99,7 +92,7 @@ void run_job(FactorJob& j, double row_weight) {
       j.ok = symmetric_eigen(grouped_gram(rows, j.use_right ? left : *right, j.source->group, row_weight), j.values,
                              j.vectors, &j.eigen_seconds);
     else
-      j.ok = symmetric_eigen(weighted_gram(rows, j.weights, row_weight, rows.cols() >= kLargeFactor), j.values,
+      j.ok = symmetric_eigen(weighted_gram(rows, j.weights, row_weight, rows.cols() >= kThreadedReduction), j.values,
                              j.vectors, &j.eigen_seconds);
   });
 }
@@ -119,7 +112,7 @@ void two_sided(const MS* a, const MS* b, bool rotate, const double* g, Index row
   const Index pieces = column_pieces(cols);
   MS t(rows, cols);
   parallel_pieces(pieces, [&](Index p) {
-    const Index c0 = p * kColumns, w = std::min(kColumns, cols - c0);
+    const Index c0 = p * kPieceColumns, w = std::min(kPieceColumns, cols - c0);
     const MS gs = gm.middleCols(c0, w).template cast<S>();
     if (!a) t.middleCols(c0, w) = gs;
     else if (rotate) t.middleCols(c0, w).noalias() = a->transpose() * gs;
@@ -130,7 +123,7 @@ void two_sided(const MS* a, const MS* b, bool rotate, const double* g, Index row
     return;
   }
   parallel_pieces(pieces, [&](Index p) {
-    const Index c0 = p * kColumns, w = std::min(kColumns, cols - c0);
+    const Index c0 = p * kPieceColumns, w = std::min(kPieceColumns, cols - c0);
     MS piece(rows, w);
     if (rotate) piece.noalias() = t * b->middleCols(c0, w);
     else piece.noalias() = t * b->middleRows(c0, w).transpose();
@@ -144,7 +137,7 @@ template <class MS>
 MS squared_overlap(const MS& next, const MS& old) {
   MS r(next.cols(), old.cols());
   parallel_pieces(column_pieces(old.cols()), [&](Index p) {
-    const Index c0 = p * kColumns, w = std::min(kColumns, old.cols() - c0);
+    const Index c0 = p * kPieceColumns, w = std::min(kPieceColumns, old.cols() - c0);
     r.middleCols(c0, w) = (next.transpose() * old.middleCols(c0, w)).cwiseAbs2();
   });
   return r;
@@ -294,7 +287,7 @@ bool KroneckerBasis::refresh(const Curvature& c, Vec* v) {
   }
   std::vector<std::size_t> side_by_side;
   for (std::size_t u : unique) {
-    if (factor_dimension(jobs[u]) >= kLargeFactor) run_job(jobs[u], c.row_weight);
+    if (factor_dimension(jobs[u]) >= kThreadedReduction) run_job(jobs[u], c.row_weight);
     else side_by_side.push_back(u);
   }
   parallel_pieces(static_cast<Index>(side_by_side.size()),

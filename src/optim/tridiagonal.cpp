@@ -9,13 +9,10 @@
 namespace adamgn {
 namespace {
 
-// Columns reduced per panel (LAPACK's sytrd uses 32 too), reflectors per block of the
-// back-transformation, and columns per piece of every threaded product. All fixed.
+// Columns reduced per panel (LAPACK's sytrd uses 32 too) and reflectors per block of the
+// back-transformation; every threaded product is split into pieces of kPieceColumns columns.
 constexpr Index kPanel = 32;
 constexpr Index kReflectors = 64;
-constexpr Index kPiece = 256;
-
-Index pieces_of(Index n) { return (n + kPiece - 1) / kPiece; }
 
 // The reflector H = I - tau v v^T with v = (1, x / (alpha - beta)) that maps (alpha, x) to
 // (beta, 0) (LAPACK's larfg); alpha becomes beta and x becomes the tail of v.
@@ -36,9 +33,9 @@ S householder(S& alpha, X&& x) {
 // contributions land in column p of `parts` and are added up in piece order, row chunk by row chunk.
 template <class S, class A, class X, class Y>
 void symmetric_product(const A& a, const X& x, Y&& y, DenseMatrix<S>& parts) {
-  const Index m = a.rows(), pieces = pieces_of(m);
+  const Index m = a.rows(), pieces = column_pieces(m);
   parallel_pieces(pieces, [&](Index p) {
-    const Index c0 = p * kPiece, w = std::min(kPiece, m - c0);
+    const Index c0 = p * kPieceColumns, w = std::min(kPieceColumns, m - c0);
     auto part = parts.col(p).head(m - c0);
     part.head(w).noalias() = a.block(c0, c0, w, w).template selfadjointView<Eigen::Lower>() * x.segment(c0, w);
     // Below the diagonal piece, four columns at a time: one pass over them gives both their dot
@@ -82,10 +79,10 @@ void symmetric_product(const A& a, const X& x, Y&& y, DenseMatrix<S>& parts) {
     }
   });
   parallel_pieces(pieces, [&](Index r) {
-    const Index r0 = r * kPiece, h = std::min(kPiece, m - r0);
+    const Index r0 = r * kPieceColumns, h = std::min(kPieceColumns, m - r0);
     auto out = y.segment(r0, h);
     out = parts.col(0).segment(r0, h);
-    for (Index p = 1; p <= r; ++p) out += parts.col(p).segment(r0 - p * kPiece, h);
+    for (Index p = 1; p <= r; ++p) out += parts.col(p).segment(r0 - p * kPieceColumns, h);
   });
 }
 
@@ -97,7 +94,7 @@ void reduce_to_tridiagonal(DenseMatrix<S>& a, DenseVector<S>& d, DenseVector<S>&
   d.resize(n);
   e.resize(std::max<Index>(n - 1, 0));
   tau.resize(std::max<Index>(n - 1, 0));
-  DenseMatrix<S> parts(n, pieces_of(n)), w(n, kPanel);
+  DenseMatrix<S> parts(n, column_pieces(n)), w(n, kPanel);
   DenseVector<S> x(n), y(n), small(kPanel);
   Index k = 0;
   while (k < n - 1) {
@@ -137,8 +134,8 @@ void reduce_to_tridiagonal(DenseMatrix<S>& a, DenseVector<S>& d, DenseVector<S>&
     const Index mt = m - pb;
     const auto vs = t.bottomLeftCorner(mt, pb);
     const auto ws = wp.bottomRows(mt);
-    parallel_pieces(pieces_of(mt), [&](Index p) {
-      const Index c0 = p * kPiece, cw = std::min(kPiece, mt - c0);
+    parallel_pieces(column_pieces(mt), [&](Index p) {
+      const Index c0 = p * kPieceColumns, cw = std::min(kPieceColumns, mt - c0);
       auto c = t.block(pb + c0, pb + c0, mt - c0, cw);
       c.noalias() -= vs.middleRows(c0, mt - c0) * ws.middleRows(c0, cw).transpose();
       c.noalias() -= ws.middleRows(c0, mt - c0) * vs.middleRows(c0, cw).transpose();
@@ -178,8 +175,8 @@ void apply_reduction(const DenseMatrix<S>& a, const DenseVector<S>& tau, DenseMa
     }
   });
   // Q z = H(0) (H(1) ... (H(n-2) z)): blocks from the last, each piece of columns on its own.
-  parallel_pieces(pieces_of(z.cols()), [&](Index p) {
-    const Index c0 = p * kPiece, cw = std::min(kPiece, z.cols() - c0);
+  parallel_pieces(column_pieces(z.cols()), [&](Index p) {
+    const Index c0 = p * kPieceColumns, cw = std::min(kPieceColumns, z.cols() - c0);
     DenseMatrix<S> work;
     for (Index b = blocks - 1; b >= 0; --b) {
       const DenseMatrix<S>& vb = v[static_cast<std::size_t>(b)];

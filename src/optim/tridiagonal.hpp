@@ -10,6 +10,12 @@
 
 namespace adamgn {
 
+// From this size on symmetric_eigen uses reduce_to_tridiagonal (below it LAPACK's sytrd, 10-30%
+// faster than ours on one thread at n = 512-1024), and the Kronecker basis decomposes such
+// factors one at a time with the run's threads. Fixed, so neither choice depends on the thread
+// count.
+constexpr Index kThreadedReduction = 1024;
+
 template <class S>
 using DenseMatrix = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>;
 template <class S>
