@@ -3,11 +3,13 @@
 #include "helpers.hpp"
 
 #include <unsupported/Eigen/MatrixFunctions>
+#include "core/gemm.hpp"
 #include "core/parallel.hpp"
 #include "optim/kronecker.hpp"
 
 #include <unsupported/Eigen/KroneckerProduct>
 
+#include <array>
 #include <cmath>
 
 using namespace adamgn;
@@ -283,4 +285,84 @@ TEST_CASE("Kronecker basis from float32 pseudo-gradients: rotations, carried sec
   CHECK((one.back.array() == two.back.array()).all());
   CHECK((one.v.array() == two.v.array()).all());
   CHECK((one.h.array() == two.h.array()).all());
+}
+
+namespace {
+
+// gemm_into against Eigen's product, for one shape and operand storage orders.
+template <class T, bool RowA, bool RowB>
+void check_gemm(Index m, Index n, Index k, double tol) {
+  using A = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, RowA ? Eigen::RowMajor : Eigen::ColMajor>;
+  using B = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, RowB ? Eigen::RowMajor : Eigen::ColMajor>;
+  using C = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>;
+  // Operands are blocks of larger matrices, so leading dimensions differ from the sizes.
+  const A abig = A::Random(m + 3, k + 2);
+  const B bbig = B::Random(k + 1, n + 4);
+  C cbig = C::Constant(m + 2, n + 1, T(7));
+  auto a = abig.block(1, 2, m, k);
+  auto b = bbig.block(1, 0, k, n);
+  gemm_into(cbig.block(2, 1, m, n), a, b);
+  const Mat expected = a.template cast<double>() * b.template cast<double>();
+  INFO("m " << m << " n " << n << " k " << k << " row-major a " << RowA << " b " << RowB);
+  CHECK((cbig.block(2, 1, m, n).template cast<double>() - expected).norm() <= tol * (1.0 + expected.norm()));
+  CHECK((cbig.topRows(2).array() == T(7)).all());  // nothing written outside c
+  CHECK((cbig.col(0).array() == T(7)).all());
+}
+
+template <class T>
+void check_gemm_shapes(double tol) {
+  // Register-blocked kernel (a full packet of rows or more, small work), with row tails and
+  // column tails; dot products (fewer rows than a packet, row-major a); BLAS or Eigen (large).
+  for (auto [m, n, k] : {std::array<Index, 3>{32, 256, 20}, {20, 256, 32}, {24, 13, 7}, {41, 9, 1}, {8, 1, 256}, {300, 200, 100}}) {
+    check_gemm<T, false, false>(m, n, k, tol);
+    check_gemm<T, true, false>(m, n, k, tol);
+    check_gemm<T, false, true>(m, n, k, tol);
+    check_gemm<T, true, true>(m, n, k, tol);
+  }
+  for (auto [m, n, k] : {std::array<Index, 3>{1, 256, 32}, {3, 5, 4}, {10, 300, 17}}) {
+    check_gemm<T, true, false>(m, n, k, tol);
+    check_gemm<T, false, false>(m, n, k, tol);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("gemm_into: every path agrees with Eigen's product, in float32 and float64") {
+  check_gemm_shapes<float>(1e-5);
+  check_gemm_shapes<double>(1e-13);
+}
+
+TEST_CASE("mlp: float32 gradient over several unit and row pieces, any thread count") {
+  // Width 300: two pieces of hidden units; batch 1100: two blocks of rows.
+  auto make = [](const char* precision) {
+    return make_task_factory(json{{"name", "parity"}, {"dim", 20}, {"k", 3}, {"width", 300}, {"eval_size", 64}, {"precision", precision}});
+  };
+  const auto f32 = make("f32"), f64 = make("f64");
+  auto t32 = f32->make(2), t64 = f64->make(2);
+  Vec theta = t32->initial_parameters();
+  Rng init(3);
+  for (Index i = 0; i < theta.size(); ++i) theta[i] += 0.1 * init.normal();
+  auto gradient = [&](Task& task, int threads, double& loss) {
+    set_inner_threads(threads);
+    Rng rng(11);
+    Vec g;
+    loss = task.loss_and_gradient(theta, SampleSize::samples(1100), rng, g);
+    set_inner_threads(1);
+    return g;
+  };
+  double l1, l2, l64;
+  const Vec one = gradient(*t32, 1, l1), two = gradient(*t32, 2, l2), exact = gradient(*t64, 1, l64);
+  CHECK((one.array() == two.array()).all());
+  CHECK(l1 == l2);
+  CHECK(l1 == doctest::Approx(l64).epsilon(1e-5));
+  CHECK((one - exact).norm() <= 1e-4 * exact.norm());
+  // Small batches take the register-blocked products: the same check at batch 32.
+  auto small = [&](Task& task) {
+    Rng rng(12);
+    Vec g;
+    task.loss_and_gradient(theta, SampleSize::samples(32), rng, g);
+    return g;
+  };
+  const Vec s32 = small(*t32), s64 = small(*t64);
+  CHECK((s32 - s64).norm() <= 1e-4 * s64.norm());
 }

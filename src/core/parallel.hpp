@@ -44,4 +44,15 @@ void parallel_pieces(Index n, F&& f) {
   for (Index i = 0; i < n; ++i) f(i);
 }
 
+// Calls f(begin, length) for fixed spans of [0, n) on up to inner_threads() threads: elementwise
+// work over a parameter vector (the same entries in the same span for any thread count).
+constexpr Index kSpanEntries = 2048;
+template <class F>
+void parallel_spans(Index n, F&& f) {
+  parallel_pieces((n + kSpanEntries - 1) / kSpanEntries, [&](Index q) {
+    const Index begin = q * kSpanEntries;
+    f(begin, std::min(kSpanEntries, n - begin));
+  });
+}
+
 }  // namespace adamgn

@@ -11,8 +11,12 @@ class Diagonal {
   virtual ~Diagonal() = default;
   // Curvature needed to compute the statistic in basis `b`.
   virtual CurvatureNeed need(const Basis& b) const = 0;
-  // s for 1-based step `t`, from the rotated gradient and (when needed) the curvature.
-  virtual void statistic(const Vec& g_rot, const Curvature& c, const Basis& b, Index t, Vec& s) = 0;
+  // Whole-vector work for 1-based step `t` on a parameter vector of `size` entries, before any
+  // span of s is asked for (the GN diagonal, when the curvature or the basis changed).
+  virtual void prepare(const Curvature& c, const Basis& b, Index t, Index size) = 0;
+  // s over the entries [begin, begin + len), from the rotated gradient. The optimizer calls it
+  // on fixed spans, several at once on different threads.
+  virtual void statistic(const Vec& g_rot, Index begin, Index len, Vec& s) = 0;
   // Per-run state held in basis coordinates that must follow the basis when it changes.
   virtual Vec* second_moment() { return nullptr; }
 };
@@ -23,11 +27,13 @@ class AdamDiagonal : public Diagonal {
  public:
   explicit AdamDiagonal(double beta2) : beta2_(beta2) {}
   CurvatureNeed need(const Basis&) const override { return CurvatureNeed::none; }
-  void statistic(const Vec& g_rot, const Curvature& c, const Basis& b, Index t, Vec& s) override;
+  void prepare(const Curvature& c, const Basis& b, Index t, Index size) override;
+  void statistic(const Vec& g_rot, Index begin, Index len, Vec& s) override;
   Vec* second_moment() override { return &v_; }
 
  private:
   double beta2_;
+  double inverse_correction_ = 1.0;  // 1 / (1 - beta2^t)
   Vec v_;
 };
 
@@ -36,7 +42,8 @@ class AdamDiagonal : public Diagonal {
 class GaussNewtonDiagonal : public Diagonal {
  public:
   CurvatureNeed need(const Basis& b) const override { return b.gn_need(); }
-  void statistic(const Vec& g_rot, const Curvature& c, const Basis& b, Index t, Vec& s) override;
+  void prepare(const Curvature& c, const Basis& b, Index t, Index size) override;
+  void statistic(const Vec& g_rot, Index begin, Index len, Vec& s) override;
 
  private:
   Vec h_;

@@ -1,5 +1,6 @@
 #include "optim/optimizer.hpp"
 
+#include "core/parallel.hpp"
 #include "optim/kronecker.hpp"
 
 #include <algorithm>
@@ -90,27 +91,48 @@ double Optimizer::step(Task& task, Vec& theta, Index t, Rng& data_rng, Rng& curv
   watch.lap(times_.basis);
   if (timed_) times_.eigen = basis_->eigen_seconds();
 
-  basis_->rotate(grad_, rotated_);
+  // In the identity basis the rotated vectors are the vectors themselves.
+  const bool identity = basis_->is_identity();
+  const Vec* g_rot = &grad_;
+  if (!identity) {
+    basis_->rotate(grad_, rotated_);
+    g_rot = &rotated_;
+  }
   watch.lap(times_.update);
-  diagonal_->statistic(rotated_, curvature_, *basis_, t1, stat_);
+  const Index size = grad_.size();
+  diagonal_->prepare(curvature_, *basis_, t1, size);
   watch.lap(times_.diagonal);
-  if (direction != &grad_) basis_->rotate(*direction, rotated_);
+  const Vec* d_rot = g_rot;
+  if (direction != &grad_) {
+    d_rot = direction;
+    if (!identity) {
+      basis_->rotate(*direction, rotated_);
+      d_rot = &rotated_;
+    }
+  }
 
-  // D = (s + alpha)^p, and 0 where s + alpha <= 0. The common powers are whole-array
-  // expressions so they vectorize (sqrt and division are correctly rounded either way); the
-  // rare non-positive entries are zeroed afterwards.
+  // Over fixed spans of entries on the run's threads: the statistic s, then D = (s + alpha)^p
+  // (0 where s + alpha <= 0) applied to the rotated direction, and in the identity basis the
+  // step itself. The common powers are whole-span expressions so they vectorize (sqrt and
+  // division are correctly rounded either way); the rare non-positive entries are zeroed after.
   const double p = config_.power, alpha = config_.alpha;
-  const auto shifted = stat_.array() + alpha;  // s + alpha, evaluated inside each pass
-  if (p == -0.5) rotated_.array() /= shifted.sqrt();
-  else if (p == -1.0) rotated_.array() /= shifted;
-  else rotated_.array() *= shifted.pow(p);
-  if (!(shifted.minCoeff<Eigen::PropagateNaN>() > 0.0))  // a NaN entry compares false as well
-    for (Index i = 0; i < rotated_.size(); ++i)
-      if (!(stat_[i] + alpha > 0.0)) rotated_[i] = 0.0;
-  if (basis_->is_identity()) {
-    theta.noalias() -= lr * rotated_;
-  } else {
-    basis_->unrotate(rotated_, update_);
+  stat_.resize(size);
+  scaled_.resize(size);
+  parallel_spans(size, [&](Index b, Index len) {
+    diagonal_->statistic(*g_rot, b, len, stat_);
+    const auto shifted = stat_.segment(b, len).array() + alpha;  // s + alpha, evaluated inside each pass
+    const auto g = d_rot->segment(b, len).array();
+    auto out = scaled_.segment(b, len).array();
+    if (p == -0.5) out = g / shifted.sqrt();
+    else if (p == -1.0) out = g / shifted;
+    else out = g * shifted.pow(p);
+    if (!(shifted.minCoeff<Eigen::PropagateNaN>() > 0.0))  // a NaN entry compares false as well
+      for (Index i = b; i < b + len; ++i)
+        if (!(stat_[i] + alpha > 0.0)) scaled_[i] = 0.0;
+    if (identity) theta.segment(b, len).noalias() -= lr * scaled_.segment(b, len);
+  });
+  if (!identity) {
+    basis_->unrotate(scaled_, update_);
     theta.noalias() -= lr * update_;
   }
   watch.lap(times_.update);

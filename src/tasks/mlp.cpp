@@ -1,5 +1,6 @@
 #include "tasks/mlp.hpp"
 
+#include "core/gemm.hpp"
 #include "core/parallel.hpp"
 #include "io/cifar.hpp"
 
@@ -185,18 +186,28 @@ struct MlpProblem {
 };
 
 // The network's computations in scalar type T.
+//
+// Forward and backward run over a grid of pieces: kRows samples by kUnits hidden units. A piece
+// owns its units' parameters, so within a block of rows nothing is summed across pieces except
+// the outputs f (n x k per piece, added in piece order); across row blocks the gradients are
+// summed in block order. Both sizes are fixed, so every bit of a result is the same on any number
+// of threads (core/parallel.hpp). At batch 32 and width 512 this gives two pieces, one per unit
+// half; at batch 4096 eight.
 template <class T>
 class Network {
  public:
   using M = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>;
+  using RM = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   using V = Eigen::Matrix<T, Eigen::Dynamic, 1>;
 
   explicit Network(const MlpProblem& p) : p_(p) {}
 
-  // Samples per piece of the batched products. Fixed, so results do not depend on the threads.
   static constexpr Index kRows = 1024;
-  static Index pieces(Index n) { return std::max<Index>(1, (n + kRows - 1) / kRows); }
+  static constexpr Index kUnits = kPieceColumns;
+  static Index row_blocks(Index n) { return std::max<Index>(1, (n + kRows - 1) / kRows); }
+  Index unit_blocks() const { return (w_.rows() + kUnits - 1) / kUnits; }
 
+  // Parameters in T. W and A keep theta's row-major order, so this is a straight conversion.
   void load(const Vec& theta) {
     const auto& bl = p_.layout.blocks;
     w_ = Eigen::Map<const RowMat>(theta.data() + bl[0].offset, bl[0].rows, bl[0].cols).cast<T>();
@@ -205,60 +216,101 @@ class Network {
     if (p_.cfg.output_bias) c_ = theta.segment(bl[3].offset, bl[3].size()).cast<T>();
   }
 
-  // f for inputs x (n x d); keeps the pre-activations for backward / pseudo-gradients. Rows are
-  // processed in fixed pieces of kRows samples (on spare threads, core/parallel.hpp).
+  // f for inputs x (n x d); keeps the pre-activations for backward / pseudo-gradients.
   const M& forward(const M& x) {
-    const Index n = x.rows();
-    h_.resize(n, w_.rows());
-    z_.resize(n, w_.rows());
-    f_.resize(n, a_.rows());
-    parallel_pieces(pieces(n), [&](Index p) {
-      const Index s0 = p * kRows, len = std::min(kRows, n - s0);
-      auto h = h_.middleRows(s0, len);
-      h.noalias() = x.middleRows(s0, len) * w_.transpose();
-      h.rowwise() += b_.transpose();
-      auto z = z_.middleRows(s0, len);
-      z = h.cwiseMax(T(0));
-      auto f = f_.middleRows(s0, len);
-      f.noalias() = z * a_.transpose();
-      if (p_.cfg.output_bias) f.rowwise() += c_.transpose();
+    const Index n = x.rows(), m = w_.rows(), k = a_.rows(), nr = row_blocks(n), nu = unit_blocks();
+    h_.resize(n, m);
+    z_.resize(n, m);
+    f_parts_.resize(static_cast<std::size_t>(nu));
+    for (auto& f : f_parts_) f.resize(n, k);
+    parallel_pieces(nr * nu, [&](Index piece) {
+      const Index r = piece / nu, u = piece % nu;
+      const Index s0 = r * kRows, len = std::min(kRows, n - s0), u0 = u * kUnits, width = std::min(kUnits, m - u0);
+      auto h = h_.block(s0, u0, len, width);
+      gemm_into(h, x.middleRows(s0, len), w_.middleRows(u0, width).transpose());
+      auto z = z_.block(s0, u0, len, width);
+      for (Index j = 0; j < width; ++j) {
+        const T bias = b_[u0 + j];
+        T* hj = h.col(j).data();
+        T* zj = z.col(j).data();
+        for (Index i = 0; i < len; ++i) {
+          hj[i] += bias;
+          zj[i] = std::max(hj[i], T(0));
+        }
+      }
+      gemm_into(f_parts_[static_cast<std::size_t>(u)].middleRows(s0, len), z, a_.middleCols(u0, width).transpose());
     });
+    f_ = f_parts_[0];
+    for (Index u = 1; u < nu; ++u) f_ += f_parts_[static_cast<std::size_t>(u)];
+    if (p_.cfg.output_bias) f_.rowwise() += c_.transpose();
     return f_;
   }
 
-  // Batch-mean loss 1/2 |f - y|^2 and its gradient (after forward(x)): each piece's sums in T,
-  // added up in double in piece order.
+  // Batch-mean loss 1/2 |f - y|^2 and its gradient (after forward(x)): each row block's sums in
+  // T, added up in double in block order.
   double backward(const M& x, const M& y, Vec& grad) {
     const auto& bl = p_.layout.blocks;
-    const Index n = x.rows(), np = pieces(n);
+    const Index n = x.rows(), m = w_.rows(), d = w_.cols(), nr = row_blocks(n), nu = unit_blocks();
     const T inv_n = T(1) / static_cast<T>(n);
+    df_ = (f_ - y) * inv_n;
+    double loss = 0.0;
+    for (Index r = 0; r < nr; ++r) {
+      const Index s0 = r * kRows, len = std::min(kRows, n - s0);
+      loss += static_cast<double>((f_.middleRows(s0, len) - y.middleRows(s0, len)).squaredNorm());
+    }
+    // One gradient per row block; with one block the gradient itself.
     std::vector<Vec>& parts = parts_;  // kept between steps: no fresh pages every step
-    parts.resize(static_cast<std::size_t>(np));
-    std::vector<double> losses(static_cast<std::size_t>(np));
-    parallel_pieces(np, [&](Index p) {
-      const Index s0 = p * kRows, len = std::min(kRows, n - s0);
-      const M r = f_.middleRows(s0, len) - y.middleRows(s0, len);
-      losses[static_cast<std::size_t>(p)] = static_cast<double>(r.squaredNorm());
-      const M df = r * inv_n;
-      Vec& g = parts[static_cast<std::size_t>(p)];
-      g.resize(p_.layout.size());
-      const M da = df.transpose() * z_.middleRows(s0, len);
-      M dh = df * a_;
-      const auto h = h_.middleRows(s0, len);
-      for (Index j = 0; j < dh.cols(); ++j)  // a plain select loop vectorizes; a bool mask cast does not
-        for (Index i = 0; i < len; ++i) dh(i, j) = h(i, j) > T(0) ? dh(i, j) : T(0);
-      // dW^T (column-major) has the memory order of W in theta (row-major): a straight copy.
-      const M dwt = x.middleRows(s0, len).transpose() * dh;
-      Eigen::Map<RowMat>(g.data() + bl[0].offset, bl[0].rows, bl[0].cols) = dwt.transpose().template cast<double>();
-      g.segment(bl[1].offset, bl[1].size()) = dh.colwise().sum().transpose().template cast<double>();
-      Eigen::Map<RowMat>(g.data() + bl[2].offset, bl[2].rows, bl[2].cols) = da.template cast<double>();
-      if (p_.cfg.output_bias) g.segment(bl[3].offset, bl[3].size()) = df.colwise().sum().transpose().template cast<double>();
+    parts.resize(static_cast<std::size_t>(nr - 1));
+    for (auto& g : parts) g.resize(p_.layout.size());
+    grad.resize(p_.layout.size());
+    auto part = [&](Index r) -> Vec& { return r == 0 ? grad : parts[static_cast<std::size_t>(r - 1)]; };
+    scratch_.resize(static_cast<std::size_t>(nr * nu));
+    parallel_pieces(nr * nu, [&](Index piece) {
+      const Index r = piece / nu, u = piece % nu;
+      const Index s0 = r * kRows, len = std::min(kRows, n - s0), u0 = u * kUnits, width = std::min(kUnits, m - u0);
+      Vec& g = part(r);
+      Scratch& w = scratch_[static_cast<std::size_t>(piece)];
+      const auto df = df_.middleRows(s0, len);
+      // dL/dA for these units: df^T z (k x width), into A's row-major columns [u0, u0 + width).
+      w.da.resize(df.cols(), width);
+      gemm_into(w.da, df.transpose(), z_.block(s0, u0, len, width));
+      Eigen::Map<RowMat>(g.data() + bl[2].offset, bl[2].rows, bl[2].cols).middleCols(u0, width) = w.da.template cast<double>();
+      // dL/dh = df A, zero where the unit is off (k is small: a few passes over each column),
+      // and dL/db its column sums.
+      w.dh.resize(len, width);
+      const auto h = h_.block(s0, u0, len, width);
+      auto db = Eigen::Map<Vec>(g.data() + bl[1].offset + u0, width);
+      for (Index j = 0; j < width; ++j) {
+        T* out = w.dh.col(j).data();
+        const T* hj = h.col(j).data();
+        const T a0 = a_(0, u0 + j);
+        const T* d0 = df.col(0).data();
+        for (Index i = 0; i < len; ++i) out[i] = d0[i] * a0;
+        for (Index o = 1; o < df.cols(); ++o) {
+          const T ao = a_(o, u0 + j);
+          const T* dO = df.col(o).data();
+          for (Index i = 0; i < len; ++i) out[i] += dO[i] * ao;
+        }
+        for (Index i = 0; i < len; ++i) out[i] = hj[i] > T(0) ? out[i] : T(0);  // vectorizes, unlike a mask cast
+        db[j] = static_cast<double>(w.dh.col(j).sum());
+      }
+      // dW^T for rows [u0, u0 + width) of W: column-major d x width, the memory order of those
+      // rows of the row-major W in theta.
+      w.dwt.resize(d, width);
+      gemm_into(w.dwt, x.middleRows(s0, len).transpose(), w.dh);
+      Eigen::Map<Mat>(g.data() + bl[0].offset + u0 * d, d, width) = w.dwt.template cast<double>();
+      if (p_.cfg.output_bias && u == 0)
+        g.segment(bl[3].offset, bl[3].size()) = df.colwise().sum().transpose().template cast<double>();
     });
-    grad = parts[0];
-    double loss = losses[0];
-    for (std::size_t p = 1; p < parts.size(); ++p) {
-      grad += parts[p];
-      loss += losses[p];
+    // Sum the row blocks' gradients in block order, over fixed spans of entries.
+    if (nr > 1) {
+      constexpr Index kSpan = 1 << 16;
+      const Index size = grad.size();
+      parallel_pieces((size + kSpan - 1) / kSpan, [&](Index q) {
+        const Index e0 = q * kSpan, len = std::min(kSpan, size - e0);
+        auto out = grad.segment(e0, len);
+        for (const Vec& g : parts) out += g.segment(e0, len);
+      });
     }
     return 0.5 * loss / static_cast<double>(n);
   }
@@ -322,9 +374,17 @@ class Network {
     }
   }
 
+  // Work matrices of one backward piece, kept between steps.
+  struct Scratch {
+    M da, dh, dwt;
+  };
+
   const MlpProblem& p_;
-  M w_, a_, h_, z_, f_;
+  RM w_, a_;  // row-major, as in theta
+  M h_, z_, f_, df_;
   V b_, c_;
+  std::vector<M> f_parts_;
+  std::vector<Scratch> scratch_;
   std::vector<Vec> parts_;
 };
 

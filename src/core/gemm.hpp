@@ -1,0 +1,147 @@
+// c = a * b for the network's products, written straight into c (column-major).
+//
+// Large products go to BLAS (EIGEN_USE_BLAS) or Eigen. Small ones, as at batch 32 with 20
+// inputs, take a register-blocked kernel here: there a BLAS call spends more on zeroing c and
+// packing panels than on the arithmetic (measured with perf on the parity step: the BLAS share of
+// the step fell from about half to a tenth). Each entry of c is summed over k in increasing order
+// from zero, the same order for any thread count.
+//
+// a and b are blocks of plain matrices or their transposes (unit inner stride, either storage
+// order).
+#pragma once
+
+#include "core/types.hpp"
+
+#include <algorithm>
+#include <type_traits>
+#include <vector>
+
+namespace adamgn {
+namespace gemm_detail {
+
+// Products with at most this many multiply-adds and at least one full packet of rows use the
+// kernel below.
+constexpr Index kSmallWork = Index(1) << 20;
+
+// b(k, j) for a column-major (or, via the strides, row-major) matrix.
+template <class T>
+struct Strided {
+  const T* data;
+  Index sk, sj;
+  T operator()(Index k, Index j) const { return data[k * sk + j * sj]; }
+};
+
+// c(:, j0 .. j0 + NR) over MP packets of rows = a (packed, column-major, leading dimension lda)
+// times b(:, j0 .. j0 + NR).
+template <class T, int MP, int NR>
+inline void kernel(const T* a, Index lda, Index k, const Strided<T>& b, Index j0, T* c, Index ldc) {
+  using namespace Eigen::internal;
+  using P = typename packet_traits<T>::type;
+  constexpr int L = unpacket_traits<P>::size;
+  P acc[MP][NR];
+  for (int p = 0; p < MP; ++p)
+    for (int q = 0; q < NR; ++q) acc[p][q] = pset1<P>(T(0));
+  for (Index kk = 0; kk < k; ++kk) {
+    P av[MP];
+    for (int p = 0; p < MP; ++p) av[p] = ploadu<P>(a + kk * lda + p * L);
+    for (int q = 0; q < NR; ++q) {
+      const P bq = pset1<P>(b(kk, j0 + q));
+      for (int p = 0; p < MP; ++p) acc[p][q] = pmadd(av[p], bq, acc[p][q]);
+    }
+  }
+  for (int q = 0; q < NR; ++q)
+    for (int p = 0; p < MP; ++p) pstoreu(c + (j0 + q) * ldc + p * L, acc[p][q]);
+}
+
+// All columns of c for MP packets of rows.
+template <class T, int MP>
+void panel(const T* a, Index lda, Index k, const Strided<T>& b, Index n, T* c, Index ldc) {
+  constexpr int NR = MP == 1 ? 8 : MP == 2 ? 6 : MP == 3 ? 4 : 2;  // accumulators and operands fit 16 registers
+  Index j = 0;
+  for (; j + NR <= n; j += NR) kernel<T, MP, NR>(a, lda, k, b, j, c, ldc);
+  for (; j < n; ++j) kernel<T, MP, 1>(a, lda, k, b, j, c, ldc);
+}
+
+}  // namespace gemm_detail
+
+template <class C, class A, class B>
+void gemm_into(C&& c, const A& a, const B& b) {
+  using S = typename std::decay_t<C>::Scalar;
+  using namespace gemm_detail;
+  static_assert(!std::decay_t<C>::IsRowMajor, "gemm_into writes a column-major result");
+  static_assert(std::is_same_v<S, typename A::Scalar> && std::is_same_v<S, typename B::Scalar>);
+  constexpr Index L = Eigen::internal::unpacket_traits<typename Eigen::internal::packet_traits<S>::type>::size;
+  const Index m = c.rows(), n = c.cols(), k = a.cols();
+  if (m == 0 || n == 0) return;
+  if (k == 0) {
+    c.setZero();
+    return;
+  }
+  eigen_assert(a.innerStride() == 1 && b.innerStride() == 1 && c.innerStride() == 1);
+  const bool small = m * n * k <= kSmallWork;
+  if (small && m < L && A::IsRowMajor && !B::IsRowMajor) {
+    // Fewer rows than a packet (a batch's outputs times hidden units): contiguous dot products.
+    for (Index j = 0; j < n; ++j)
+      for (Index i = 0; i < m; ++i) c(i, j) = a.row(i).dot(b.col(j));
+    return;
+  }
+  if (small && m >= L) {
+    // a as column-major packets: used in place when it is already, else a transposed copy.
+    // Rows beyond the last full packet come from a zero-padded copy and are written back alone.
+    const Index full = m / L * L, tail = m - full, padded = tail ? full + L : full;
+    thread_local std::vector<S> pack, out;
+    const S* ap = a.data();
+    Index lda = a.outerStride();
+    if (A::IsRowMajor || tail) {
+      pack.assign(static_cast<std::size_t>(padded * k), S(0));
+      for (Index kk = 0; kk < k; ++kk)
+        for (Index i = 0; i < m; ++i) pack[static_cast<std::size_t>(kk * padded + i)] = a(i, kk);
+      ap = pack.data();
+      lda = padded;
+    }
+    const Strided<S> bs{b.data(), B::IsRowMajor ? b.outerStride() : 1, B::IsRowMajor ? 1 : b.outerStride()};
+    S* cp = c.data();
+    Index ldc = c.outerStride();
+    if (tail) {
+      out.resize(static_cast<std::size_t>(padded * n));
+      cp = out.data();
+      ldc = padded;
+    }
+    for (Index i = 0; i < padded;) {
+      const Index packets = (padded - i) / L;
+      if (packets >= 4) {
+        panel<S, 4>(ap + i, lda, k, bs, n, cp + i, ldc);
+        i += 4 * L;
+      } else if (packets == 3) {
+        panel<S, 3>(ap + i, lda, k, bs, n, cp + i, ldc);
+        i += 3 * L;
+      } else if (packets == 2) {
+        panel<S, 2>(ap + i, lda, k, bs, n, cp + i, ldc);
+        i += 2 * L;
+      } else {
+        panel<S, 1>(ap + i, lda, k, bs, n, cp + i, ldc);
+        i += L;
+      }
+    }
+    if (tail)
+      for (Index j = 0; j < n; ++j)
+        for (Index r = 0; r < m; ++r) c(r, j) = out[static_cast<std::size_t>(j * padded + r)];
+    return;
+  }
+#ifdef EIGEN_USE_BLAS
+  // A row-major r x k block is, in memory, the column-major k x r matrix: BLAS transposes it.
+  const char ta = A::IsRowMajor ? 'T' : 'N', tb = B::IsRowMajor ? 'T' : 'N';
+  const int mi = static_cast<int>(m), ni = static_cast<int>(n), ki = static_cast<int>(k);
+  const int lda = static_cast<int>(a.outerStride()), ldb = static_cast<int>(b.outerStride());
+  const int ldc = static_cast<int>(c.outerStride());
+  const S one = 1, zero = 0;
+  if constexpr (std::is_same_v<S, float>)
+    sgemm_(&ta, &tb, &mi, &ni, &ki, &one, a.data(), &lda, b.data(), &ldb, &zero, c.data(), &ldc);
+  else
+    dgemm_(&ta, &tb, &mi, &ni, &ki, &one, a.data(), &lda, b.data(), &ldb, &zero, c.data(), &ldc);
+#else
+  c.noalias() = a * b;
+#endif
+}
+
+}  // namespace adamgn
