@@ -29,6 +29,14 @@ int max_threads();
 constexpr Index kPieceColumns = 256;
 inline Index column_pieces(Index cols) { return (cols + kPieceColumns - 1) / kPieceColumns; }
 
+// The first time a lone run splits work over `threads` threads, pins them to distinct CPUs of the
+// process's affinity mask, in order (thread 0, the caller, to the first). Steps of a fraction of a
+// millisecond hand work between threads several times each; left to the scheduler, the two
+// threads of such a run sometimes shared a core and the step took twice as long (parity at batch
+// 32: a median of 0.10 ms over 5 runs unpinned, 0.05 ms pinned). Skipped when OMP_PROC_BIND is
+// set (OpenMP's binding, or none with OMP_PROC_BIND=false) or there are fewer CPUs than threads.
+void pin_inner_team(int threads);
+
 // Calls f(i) for i in [0, n), on up to inner_threads() threads when not already inside an active
 // parallel region. f must not throw.
 template <class F>
@@ -36,6 +44,7 @@ void parallel_pieces(Index n, F&& f) {
 #ifdef _OPENMP
   const int t = static_cast<int>(std::min<Index>(inner_threads(), n));
   if (t > 1 && !omp_in_parallel()) {
+    pin_inner_team(inner_threads());
 #pragma omp parallel for schedule(dynamic, 1) num_threads(t)
     for (Index i = 0; i < n; ++i) f(i);
     return;
