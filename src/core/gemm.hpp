@@ -37,7 +37,7 @@ template <class T, int MP, int NR>
 inline void kernel(const T* a, Index lda, Index k, const Strided<T>& b, Index j0, T* c, Index ldc) {
   using namespace Eigen::internal;
   using P = typename packet_traits<T>::type;
-  constexpr int L = unpacket_traits<P>::size;
+  constexpr int L = packet_traits<T>::size;
   P acc[MP][NR];
   for (int p = 0; p < MP; ++p)
     for (int q = 0; q < NR; ++q) acc[p][q] = pset1<P>(T(0));
@@ -70,7 +70,7 @@ void gemm_into(C&& c, const A& a, const B& b) {
   using namespace gemm_detail;
   static_assert(!std::decay_t<C>::IsRowMajor, "gemm_into writes a column-major result");
   static_assert(std::is_same_v<S, typename A::Scalar> && std::is_same_v<S, typename B::Scalar>);
-  constexpr Index L = Eigen::internal::unpacket_traits<typename Eigen::internal::packet_traits<S>::type>::size;
+  constexpr Index L = Eigen::internal::packet_traits<S>::size;
   const Index m = c.rows(), n = c.cols(), k = a.cols();
   if (m == 0 || n == 0) return;
   if (k == 0) {

@@ -270,19 +270,19 @@ class Network {
       const Index r = piece / nu, u = piece % nu;
       const Index s0 = r * kRows, len = std::min(kRows, n - s0), u0 = u * kUnits, width = std::min(kUnits, m - u0);
       Vec& g = part(r);
-      Scratch& w = scratch_[static_cast<std::size_t>(piece)];
+      Scratch& work = scratch_[static_cast<std::size_t>(piece)];
       const auto df = df_.middleRows(s0, len);
       // dL/dA for these units: df^T z (k x width), into A's row-major columns [u0, u0 + width).
-      w.da.resize(df.cols(), width);
-      gemm_into(w.da, df.transpose(), z_.block(s0, u0, len, width));
-      Eigen::Map<RowMat>(g.data() + bl[2].offset, bl[2].rows, bl[2].cols).middleCols(u0, width) = w.da.template cast<double>();
+      work.da.resize(df.cols(), width);
+      gemm_into(work.da, df.transpose(), z_.block(s0, u0, len, width));
+      Eigen::Map<RowMat>(g.data() + bl[2].offset, bl[2].rows, bl[2].cols).middleCols(u0, width) = work.da.template cast<double>();
       // dL/dh = df A, zero where the unit is off (k is small: a few passes over each column),
       // and dL/db its column sums.
-      w.dh.resize(len, width);
+      work.dh.resize(len, width);
       const auto h = h_.block(s0, u0, len, width);
       auto db = Eigen::Map<Vec>(g.data() + bl[1].offset + u0, width);
       for (Index j = 0; j < width; ++j) {
-        T* out = w.dh.col(j).data();
+        T* out = work.dh.col(j).data();
         const T* hj = h.col(j).data();
         const T a0 = a_(0, u0 + j);
         const T* d0 = df.col(0).data();
@@ -293,26 +293,22 @@ class Network {
           for (Index i = 0; i < len; ++i) out[i] += dO[i] * ao;
         }
         for (Index i = 0; i < len; ++i) out[i] = hj[i] > T(0) ? out[i] : T(0);  // vectorizes, unlike a mask cast
-        db[j] = static_cast<double>(w.dh.col(j).sum());
+        db[j] = static_cast<double>(work.dh.col(j).sum());
       }
       // dW^T for rows [u0, u0 + width) of W: column-major d x width, the memory order of those
       // rows of the row-major W in theta.
-      w.dwt.resize(d, width);
-      gemm_into(w.dwt, x.middleRows(s0, len).transpose(), w.dh);
-      Eigen::Map<Mat>(g.data() + bl[0].offset + u0 * d, d, width) = w.dwt.template cast<double>();
+      work.dwt.resize(d, width);
+      gemm_into(work.dwt, x.middleRows(s0, len).transpose(), work.dh);
+      Eigen::Map<Mat>(g.data() + bl[0].offset + u0 * d, d, width) = work.dwt.template cast<double>();
       if (p_.cfg.output_bias && u == 0)
         g.segment(bl[3].offset, bl[3].size()) = df.colwise().sum().transpose().template cast<double>();
     });
     // Sum the row blocks' gradients in block order, over fixed spans of entries.
-    if (nr > 1) {
-      constexpr Index kSpan = 1 << 16;
-      const Index size = grad.size();
-      parallel_pieces((size + kSpan - 1) / kSpan, [&](Index q) {
-        const Index e0 = q * kSpan, len = std::min(kSpan, size - e0);
-        auto out = grad.segment(e0, len);
-        for (const Vec& g : parts) out += g.segment(e0, len);
+    if (nr > 1)
+      parallel_spans(grad.size(), [&](Index b, Index len) {
+        auto out = grad.segment(b, len);
+        for (const Vec& g : parts) out += g.segment(b, len);
       });
-    }
     return 0.5 * loss / static_cast<double>(n);
   }
 
