@@ -1,10 +1,10 @@
 // c = a * b for the network's products, written straight into c (column-major).
 //
 // Large products go to BLAS (EIGEN_USE_BLAS) or Eigen. Small ones, as at batch 32 with 20
-// inputs, take a register-blocked kernel here: there a BLAS call spends more on zeroing c and
-// packing panels than on the arithmetic (measured with perf on the parity step: the BLAS share of
-// the step fell from about half to a tenth). Each entry of c is summed over k in increasing order
-// from zero, the same order for any thread count.
+// inputs, take a register-blocked kernel here: there a BLAS call spends about as much on zeroing
+// c and packing panels as on the arithmetic (perf, one-thread parity step at batch 32: OpenBLAS's
+// zero-fill and packing 23% of the step, its kernel 27%). The kernel sums each entry of c over k
+// in increasing order from zero; neither path depends on the thread count.
 //
 // a and b are blocks of plain matrices or their transposes (unit inner stride, either storage
 // order).
