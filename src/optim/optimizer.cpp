@@ -105,9 +105,9 @@ double Optimizer::step(Task& task, Vec& theta, Index t, Rng& data_rng, Rng& curv
   const Vec* d_rot = g_rot;
   if (direction != &grad_) {
     d_rot = direction;
-    if (!identity) {
-      basis_->rotate(*direction, rotated_);
-      d_rot = &rotated_;
+    if (!identity) {  // its own vector: the statistic below still reads the rotated gradient
+      basis_->rotate(*direction, rotated_direction_);
+      d_rot = &rotated_direction_;
     }
   }
 

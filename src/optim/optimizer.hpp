@@ -49,7 +49,7 @@ class Optimizer {
   Index basis_failures_ = 0;
   bool timed_ = false;
   PhaseTimes times_;
-  Vec grad_, momentum_, direction_, rotated_, stat_, scaled_, update_;
+  Vec grad_, momentum_, direction_, rotated_, rotated_direction_, stat_, scaled_, update_;
 };
 
 std::unique_ptr<Basis> make_basis(const OptimizerConfig& config, const Layout& layout);
