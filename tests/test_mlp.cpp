@@ -141,6 +141,49 @@ TEST_CASE("Kronecker basis with vector blocks kept in the identity basis") {
   CHECK(optimizer({{"basis", "kronecker"}, {"kron_vectors", "identity"}}).kron_vectors_identity);
 }
 
+TEST_CASE("Kronecker factors of a wide layer: pieces of columns and on-unit bits against the explicit Gram") {
+  // Width 300: the hidden layer's factors are built in two pieces of columns. Parity's inputs lie
+  // on the hypercube (equal weights: the Gram of the on-unit bits, counted); teacher's do not
+  // (the weighted product of the bits). 200 samples leave the last 64-bit word partly empty.
+  for (const char* kind : {"parity", "teacher"})
+    for (const char* precision : {"f64", "f32"}) {
+      INFO(kind << " " << precision);
+      json t{{"name", kind}, {"dim", 6}, {"width", 300}, {"precision", precision}, {"eval_size", 64}};
+      if (std::string(kind) == "teacher") t["teacher_width"] = 4;
+      else t["k"] = 2;
+      auto task = make_task_factory(t)->make(4);
+      Vec theta = task->initial_parameters();
+      Rng init(8);
+      for (Index i = 0; i < theta.size(); ++i) theta[i] += 0.2 * init.normal();
+      Curvature c;
+      Rng rng(13);
+      const Index n = 200;
+      task->curvature(theta, SampleSize::samples(n), rng, CurvatureNeed::kronecker, c);
+      REQUIRE(c.pseudo[0].mask != nullptr);
+      Mat left, right;
+      visit_factors(c.pseudo[0], [&](const auto& l, const auto* r) {
+        left = l.template cast<double>();
+        right = r->template cast<double>();
+      });
+      // Explicit factors: E[G G^T] = sum_s |x_s|^2 l_s l_s^T / n, the bias block sum_s l_s l_s^T / n.
+      const Vec w = right.rowwise().squaredNorm();
+      const Mat gl = left.transpose() * w.asDiagonal() * left / static_cast<double>(n);
+      const Mat gb = left.transpose() * left / static_cast<double>(n);
+      KroneckerBasis basis(task->layout());
+      REQUIRE(basis.refresh(c, nullptr));
+      const double tol = std::string(precision) == "f64" ? 1e-10 : 1e-5;
+      const Mat& ql = basis.factors(0)[0];
+      const Mat dl = ql.transpose() * gl * ql;
+      CHECK((dl - Mat(dl.diagonal().asDiagonal())).norm() <= tol * gl.norm());
+      // The bias block's GN diagonal in its basis is its Gram's eigenvalues.
+      const Block& b = task->layout().blocks[1];
+      Vec h;
+      basis.gn_diagonal(c, h);
+      const Mat& qb = basis.factors(1)[0];
+      CHECK((h.segment(b.offset, b.size()) - Vec((qb.transpose() * gb * qb).diagonal())).norm() <= tol * gb.norm());
+    }
+}
+
 TEST_CASE("Kronecker basis diagonalizes a GN matrix that is exactly a Kronecker product") {
   // One matrix block 3 x 2 whose terms are l_r r_r^T with (l, r) from independent sets: then
   // E[vec G vec G^T] = E[l l^T] (x) E[r r^T] exactly, and the Kronecker eigenbasis is its eigenbasis.

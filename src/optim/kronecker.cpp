@@ -4,36 +4,13 @@
 #include "optim/eigensolver.hpp"
 #include "optim/tridiagonal.hpp"
 
-
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <type_traits>
 
 namespace adamgn {
 namespace {
-
-// w * sum_r s_r a_r a_r^T over the rows a_r of `a` (s = 1 when `scale` is empty) in a's
-// precision, in the lower triangle, which is all the eigensolver reads. One symmetric rank update
-// (half the work of a general product) on one thread, or, with `split`, one product per piece of
-// columns of the lower triangle (its diagonal square whole) on the run's threads.
-template <class M>
-M weighted_gram(const M& a, const Vec& scale, double w, bool split) {
-  using S = typename M::Scalar;
-  M scaled;
-  if (scale.size() > 0) scaled = a.array().colwise() * scale.cast<S>().array().sqrt();
-  const M& rows = scale.size() > 0 ? scaled : a;
-  const Index n = a.cols();
-  M out = M::Zero(n, n);
-  if (!split) {
-    out.template selfadjointView<Eigen::Lower>().rankUpdate(rows.transpose(), static_cast<S>(w));
-    return out;
-  }
-  parallel_pieces(column_pieces(n), [&](Index p) {
-    const Index c0 = p * kPieceColumns, width = std::min(kPieceColumns, n - c0);
-    out.block(c0, c0, n - c0, width).noalias() =
-        static_cast<S>(w) * (rows.middleCols(c0, n - c0).transpose() * rows.middleCols(c0, width));
-  });
-  return out;
-}
 
 // w sum_s M_s^T C_s M_s for grouped terms (task.hpp): M_s stacks the R rows of `main` of sample s
 // and C_s is the R x R Gram of its rows of `other`: the Kronecker factor E[G G^T] (main = left)
@@ -61,39 +38,201 @@ Vec row_squared_norms(const M& a) {
   return acc.template cast<double>();
 }
 
-// One Kronecker factor to decompose: the weighted Gram matrix of a factor's rows.
+// A Gram matrix in the factors' precision: the weighted rows (rows times sqrt(weight), when the
+// rows carry weights) and the lower triangle of the Gram, which is all the eigensolver reads.
+template <class M>
+struct GramWork {
+  M scaled;
+  M gram;
+};
+
+// One Kronecker factor to decompose: scale * row_weight * sum_r w_r a_r a_r^T over the rows a_r
+// of one pseudo-gradient factor (w = 1 when `weights` is empty).
 struct FactorJob {
   std::size_t block = 0, side = 0;
   const PseudoGradients* source = nullptr;
   bool use_right = false;  // rows of `right` (else of `left`)
   Vec weights;             // per-row weights (empty: 1)
-  double scale = 1.0;      // the factor is scale * gram (a constant weight is pulled out)
-  std::size_t same_as = ~std::size_t{0};  // an earlier job with the same gram, if any
+  double scale = 1.0;      // a weight shared by every row, pulled out of the Gram
+  std::size_t same_as = ~std::size_t{0};  // an earlier job with the same Gram, if any
+  Index dim = 0, rows = 0;  // the factor's columns and rows
+  const ReluMask* mask = nullptr;  // E[G G^T] from on-unit bits (left rows a_j o m_s)
+  GramWork<Mat> f64;
+  GramWork<MatF> f32;
   bool ok = false;
   Vec values;
   Mat vectors;
   double eigen_seconds = 0.0;
+
+  template <class M>
+  GramWork<M>& work() {
+    if constexpr (std::is_same_v<M, MatF>) return f32;
+    else return f64;
+  }
 };
 
-// Factors of kThreadedReduction rows or more are decomposed one at a time, each spreading its
-// Gram matrix, tridiagonal reduction and back-transformation over the run's threads; smaller ones
-// are decomposed side by side, one per thread.
-
-Index factor_dimension(const FactorJob& j) {
-  Index n = 0;
-  visit_factors(*j.source, [&](const auto& left, const auto* right) { n = j.use_right ? right->cols() : left.cols(); });
-  return n;
+// The job's dimension and per-row weights: for a matrix block's E[G G^T] the squared norms of
+// the right factor's rows, for E[G^T G] those of the left factor's terms folded onto samples.
+// Weights that are all equal (inputs on the hypercube, one output direction) become the scale.
+void find_weights(FactorJob& j, const Block& blk) {
+  const PseudoGradients& g = *j.source;
+  visit_factors(g, [&](const auto& left, const auto* right) {
+    j.dim = j.use_right ? right->cols() : left.cols();
+    j.rows = j.use_right ? right->rows() : left.rows();
+    if (!j.use_right && g.mask && g.group == 1) {
+      j.mask = g.mask.get();
+      j.rows = j.mask->samples;
+    }
+    if (!blk.matrix || g.group > 1) return;
+    if (j.use_right) j.weights = fold_directions(row_squared_norms(left), g.samples());
+    else j.weights = row_squared_norms(*right).replicate(g.terms() / g.samples(), 1);
+  });
+  if (j.weights.size() > 0 && j.weights.minCoeff() == j.weights.maxCoeff()) {
+    j.scale = j.weights[0];
+    j.weights.resize(0);
+  }
 }
 
-void run_job(FactorJob& j, double row_weight) {
+void prepare_gram(FactorJob& j) {
   visit_factors(*j.source, [&](const auto& left, const auto* right) {
-    const auto& rows = j.use_right ? *right : left;
-    if (j.source->group > 1)
-      j.ok = symmetric_eigen(grouped_gram(rows, j.use_right ? left : *right, j.source->group, row_weight), j.values,
-                             j.vectors, &j.eigen_seconds);
+    using M = std::decay_t<decltype(left)>;
+    using S = typename M::Scalar;
+    GramWork<M>& w = j.work<M>();
+    if (j.mask && j.weights.size() > 0) {
+      // sqrt(w_s) m_s: the weights repeat per direction, so the first `samples` serve.
+      const ReluMask& mk = *j.mask;
+      w.scaled = M::Zero(mk.samples, mk.units);
+      for (Index u = 0; u < mk.units; ++u)
+        for (Index s = 0; s < mk.samples; ++s)
+          if (mk.on(s, u)) w.scaled(s, u) = static_cast<S>(std::sqrt(j.weights[s]));
+    } else if (j.weights.size() > 0) {
+      w.scaled = (j.use_right ? *right : left).array().colwise() * j.weights.cast<S>().array().sqrt();
+    }
+    if (j.source->group == 1) w.gram = M::Zero(j.dim, j.dim);
+  });
+}
+
+// A piece of a job's Gram: the lower triangle of the square on the diagonal at columns
+// [c0, c0 + width) (a symmetric rank update) or the rectangle below that square (a general
+// product), or a whole grouped Gram. Every piece runs on one thread with one-thread BLAS, so the
+// bits do not depend on the thread count.
+struct GramTile {
+  enum Kind { square, below, grouped };
+  std::size_t job = 0;
+  Kind kind = square;
+  Index c0 = 0, width = 0;
+  double work = 0.0;  // multiply-adds, to start the largest pieces first
+};
+
+std::vector<GramTile> gram_tiles(const std::vector<FactorJob>& jobs, const std::vector<std::size_t>& unique) {
+  std::vector<GramTile> tiles;
+  for (std::size_t u : unique) {
+    const FactorJob& j = jobs[u];
+    const double rows = static_cast<double>(j.rows), dim = static_cast<double>(j.dim);
+    if (j.source->group > 1) {
+      tiles.push_back({u, GramTile::grouped, 0, j.dim, rows * dim * dim});
+      continue;
+    }
+    // A word of 64 bits takes about as long as a few multiply-adds.
+    const double per_row = j.mask && j.weights.size() == 0 ? 1.0 / 16.0 : 1.0;
+    for (Index c0 = 0; c0 < j.dim; c0 += kPieceColumns) {
+      const Index width = std::min(kPieceColumns, j.dim - c0), below = j.dim - c0 - width;
+      const double w = static_cast<double>(width);
+      tiles.push_back({u, GramTile::square, c0, width, per_row * rows * w * (w + 1) / 2});
+      if (below > 0) tiles.push_back({u, GramTile::below, c0, width, per_row * rows * w * static_cast<double>(below)});
+    }
+  }
+  std::stable_sort(tiles.begin(), tiles.end(), [](const GramTile& a, const GramTile& b) { return a.work > b.work; });
+  return tiles;
+}
+
+// acc[p][q] = number of samples on in both unit p of `a` and unit q of `b` (NU, NV units of
+// `words` words each, consecutive).
+template <int NU, int NV>
+void count_pairs(const std::uint64_t* a, const std::uint64_t* b, Index words, std::uint64_t (&acc)[4][4]) {
+  for (Index w = 0; w < words; ++w) {
+    std::uint64_t x[NU], y[NV];
+    for (int p = 0; p < NU; ++p) x[p] = a[p * words + w];
+    for (int q = 0; q < NV; ++q) y[q] = b[q * words + w];
+    for (int p = 0; p < NU; ++p)
+      for (int q = 0; q < NV; ++q) acc[p][q] += static_cast<std::uint64_t>(__builtin_popcountll(x[p] & y[q]));
+  }
+}
+
+// out(i, j) = w * count(r0 + i, c0 + j) * (A^T A)(r0 + i, c0 + j) for the units' on-bits, where
+// `lower` (a square on the diagonal, r0 = c0) keeps to i >= j. Counts are exact integers, so the
+// entry is rounded once.
+template <class Out>
+void mask_counts(const ReluMask& mk, Index r0, Index rows, Index c0, Index cols, bool lower, double w, Out& out) {
+  using S = typename std::decay_t<Out>::Scalar;
+  const Index words = mk.words;
+  const std::uint64_t* bits = mk.bits.data();
+  const Mat c = mk.out.middleCols(r0, rows).transpose() * mk.out.middleCols(c0, cols);
+  for (Index v = 0; v < cols; v += 4) {
+    const Index nv = std::min<Index>(4, cols - v);
+    for (Index u = lower ? v : 0; u < rows; u += 4) {
+      const Index nu = std::min<Index>(4, rows - u);
+      std::uint64_t acc[4][4] = {};
+      const std::uint64_t* a = bits + (r0 + u) * words;
+      const std::uint64_t* b = bits + (c0 + v) * words;
+      if (nu == 4 && nv == 4) {
+        count_pairs<4, 4>(a, b, words, acc);
+      } else {
+        for (Index p = 0; p < nu; ++p)
+          for (Index q = 0; q < nv; ++q) {
+            std::uint64_t n = 0;
+            for (Index k = 0; k < words; ++k) n += static_cast<std::uint64_t>(__builtin_popcountll(a[p * words + k] & b[q * words + k]));
+            acc[p][q] = n;
+          }
+      }
+      for (Index p = 0; p < nu; ++p)
+        for (Index q = 0; q < nv; ++q)
+          if (!lower || u + p >= v + q)
+            out(u + p, v + q) = static_cast<S>(w * static_cast<double>(acc[p][q]) * c(u + p, v + q));
+    }
+  }
+}
+
+void build_tile(FactorJob& j, const GramTile& t, double row_weight) {
+  visit_factors(*j.source, [&](const auto& left, const auto* right) {
+    using M = std::decay_t<decltype(left)>;
+    using S = typename M::Scalar;
+    GramWork<M>& w = j.work<M>();
+    if (t.kind == GramTile::grouped) {
+      w.gram = grouped_gram(j.use_right ? *right : left, j.use_right ? left : *right, j.source->group, row_weight);
+      return;
+    }
+    const Index r0 = t.kind == GramTile::square ? t.c0 : t.c0 + t.width, height = j.dim - r0;
+    const Index h = t.kind == GramTile::square ? t.width : height;
+    auto out = w.gram.block(r0, t.c0, h, t.width);
+    if (j.mask && j.weights.size() == 0) {
+      mask_counts(*j.mask, r0, h, t.c0, t.width, t.kind == GramTile::square, row_weight, out);
+      return;
+    }
+    const M& rows = j.weights.size() > 0 ? w.scaled : (j.use_right ? *right : left);
+    const S alpha = static_cast<S>(row_weight);
+    if (t.kind == GramTile::square)
+      out.template selfadjointView<Eigen::Lower>().rankUpdate(rows.middleCols(t.c0, t.width).transpose(), alpha);
     else
-      j.ok = symmetric_eigen(weighted_gram(rows, j.weights, row_weight, rows.cols() >= kThreadedReduction), j.values,
-                             j.vectors, &j.eigen_seconds);
+      out.noalias() = alpha * (rows.middleCols(r0, h).transpose() * rows.middleCols(t.c0, t.width));
+    if (j.mask) {
+      // (sum_s w_s m_s m_s^T) o (A^T A) on this piece.
+      const Mat& a = j.mask->out;
+      const Mat c = a.middleCols(r0, h).transpose() * a.middleCols(t.c0, t.width);
+      out.array() *= c.cast<S>().array();
+    }
+  });
+}
+
+// Decomposes the job's Gram and releases it. Factors of kThreadedReduction rows or more spread
+// their tridiagonal reduction and back-transformation over the run's threads (one at a time);
+// smaller ones are decomposed side by side, one per thread.
+void decompose_job(FactorJob& j) {
+  visit_factors(*j.source, [&](const auto& left, const auto*) {
+    using M = std::decay_t<decltype(left)>;
+    GramWork<M>& w = j.work<M>();
+    j.ok = symmetric_eigen(w.gram, j.values, j.vectors, &j.eigen_seconds);
+    w = GramWork<M>{};
   });
 }
 
@@ -245,35 +384,23 @@ bool KroneckerBasis::refresh(const Curvature& c, Vec* v) {
   for (std::size_t b = 0; b < layout_.blocks.size(); ++b) {
     const Block& blk = layout_.blocks[b];
     if (!blk.matrix && vectors_identity_) continue;  // stays I; its GN diagonal is diag(H_b)
-    const PseudoGradients& g = c.pseudo[b];
     FactorJob left;
     left.block = b;
-    left.source = &g;
-    if (blk.matrix && g.group > 1) {
+    left.source = &c.pseudo[b];
+    jobs.push_back(left);
+    if (blk.matrix) {
       FactorJob right = left;
       right.side = 1;
       right.use_right = true;
-      jobs.push_back(std::move(left));
-      jobs.push_back(std::move(right));
-    } else if (blk.matrix) {
-      Vec right_norms;
-      visit_factors(g, [&](const auto&, const auto* right) { right_norms = row_squared_norms(*right); });
-      if (right_norms.size() > 0 && right_norms.minCoeff() == right_norms.maxCoeff()) left.scale = right_norms[0];
-      else left.weights = right_norms.replicate(g.terms() / g.samples(), 1);
-      FactorJob right;
-      right.block = b;
-      right.side = 1;
-      right.source = &g;
-      right.use_right = true;
-      visit_factors(g, [&](const auto& l, const auto*) {
-        right.weights = fold_directions(row_squared_norms(l), g.samples());
-      });
-      jobs.push_back(std::move(left));
-      jobs.push_back(std::move(right));
-    } else {
-      jobs.push_back(std::move(left));
+      jobs.push_back(right);
     }
   }
+  // Three passes on the run's threads: every job's weights, the pieces of every Gram (largest
+  // first), then the decompositions.
+  parallel_pieces(static_cast<Index>(jobs.size()), [&](Index i) {
+    FactorJob& j = jobs[static_cast<std::size_t>(i)];
+    find_weights(j, layout_.blocks[j.block]);
+  });
   std::vector<std::size_t> unique;
   for (std::size_t i = 0; i < jobs.size(); ++i) {
     for (std::size_t u : unique)
@@ -285,13 +412,21 @@ bool KroneckerBasis::refresh(const Curvature& c, Vec* v) {
       }
     if (jobs[i].same_as == ~std::size_t{0}) unique.push_back(i);
   }
+  parallel_pieces(static_cast<Index>(unique.size()), [&](Index i) { prepare_gram(jobs[unique[static_cast<std::size_t>(i)]]); });
+  const std::vector<GramTile> tiles = gram_tiles(jobs, unique);
+  parallel_pieces(static_cast<Index>(tiles.size()), [&](Index i) {
+    const GramTile& t = tiles[static_cast<std::size_t>(i)];
+    build_tile(jobs[t.job], t, c.row_weight);
+  });
   std::vector<std::size_t> side_by_side;
   for (std::size_t u : unique) {
-    if (factor_dimension(jobs[u]) >= kThreadedReduction) run_job(jobs[u], c.row_weight);
+    if (jobs[u].dim >= kThreadedReduction) decompose_job(jobs[u]);
     else side_by_side.push_back(u);
   }
+  std::stable_sort(side_by_side.begin(), side_by_side.end(),
+                   [&](std::size_t a, std::size_t b) { return jobs[a].dim > jobs[b].dim; });
   parallel_pieces(static_cast<Index>(side_by_side.size()),
-                  [&](Index i) { run_job(jobs[side_by_side[static_cast<std::size_t>(i)]], c.row_weight); });
+                  [&](Index i) { decompose_job(jobs[side_by_side[static_cast<std::size_t>(i)]]); });
   for (std::size_t u : unique) eigen_seconds_ += jobs[u].eigen_seconds;
 
   bool all_ok = true;

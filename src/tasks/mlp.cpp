@@ -6,9 +6,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <type_traits>
 #include <sys/stat.h>
+
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
 
 namespace adamgn {
 namespace {
@@ -194,6 +199,27 @@ struct MlpProblem {
 // summed in block order. Both sizes are fixed, so every bit of a result is the same on any number
 // of threads (core/parallel.hpp). At batch 32 and width 512 this gives two pieces, one per unit
 // half; at batch 4096 eight.
+// Bit b of out[w]: h[64 w + b] > 0 (the unit is on for that sample; NaN counts as off).
+template <class T>
+void pack_on(const T* h, Index n, std::uint64_t* out) {
+  for (Index w = 0; w * 64 < n; ++w) {
+    const Index s0 = w * 64, len = std::min<Index>(64, n - s0);
+    std::uint64_t bits = 0;
+    Index b = 0;
+#ifdef __AVX2__
+    if constexpr (std::is_same_v<T, float>) {
+      const __m256 zero = _mm256_setzero_ps();
+      for (; b + 8 <= len; b += 8) {
+        const __m256 on = _mm256_cmp_ps(_mm256_loadu_ps(h + s0 + b), zero, _CMP_GT_OQ);
+        bits |= static_cast<std::uint64_t>(static_cast<unsigned>(_mm256_movemask_ps(on))) << b;
+      }
+    }
+#endif
+    for (; b < len; ++b) bits |= static_cast<std::uint64_t>(h[s0 + b] > T(0)) << b;
+    out[w] = bits;
+  }
+}
+
 template <class T>
 class Network {
  public:
@@ -335,11 +361,23 @@ class Network {
       for (Index j = 0; j < k; ++j) e->block(j * n, j, n, 1).setOnes();
       out_dirs = std::move(e);
     }
+    // With exact directions the hidden layer's terms are A's rows times the on-units: keep those
+    // as bits too (ReluMask in task.hpp).
+    std::shared_ptr<ReluMask> mask;
+    if (!directions) {
+      mask = std::make_shared<ReluMask>();
+      mask->samples = n;
+      mask->units = m;
+      mask->words = (n + 63) / 64;
+      mask->bits.resize(static_cast<std::size_t>(m * mask->words));
+      mask->out = a_.template cast<double>();
+    }
     constexpr Index kCols = 64;
     parallel_pieces((m + kCols - 1) / kCols, [&](Index p) {
       for (Index u = p * kCols; u < std::min(m, (p + 1) * kCols); ++u) {
         hidden->col(u) = z_.col(u);
         const T* h = h_.col(u).data();
+        if (mask) pack_on(h, n, mask->bits.data() + u * mask->words);
         if (directions) {
           T* out = d->col(u).data();
           const T* v = xa.col(u).data();
@@ -356,6 +394,7 @@ class Network {
     delta = std::move(d);
     set_factors(c.pseudo[0], delta, inputs);
     set_factors(c.pseudo[1], delta, nullptr);
+    c.pseudo[0].mask = c.pseudo[1].mask = mask;
     set_factors(c.pseudo[2], out_dirs, hidden);
     if (p_.cfg.output_bias) set_factors(c.pseudo[3], out_dirs, nullptr);
   }
