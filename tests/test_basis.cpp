@@ -218,6 +218,14 @@ TEST_CASE("a permutation basis permutes the run: same trajectory, permuted Adam 
   const Vec b = trajectory_end(*f, adam, 25, 2, fixed(p), &v_perm);
   CHECK((a.array() == b.array()).all());
   for (Index i = 0; i < 6; ++i) CHECK(v_perm[i] == v_identity[perm[static_cast<std::size_t>(i)]]);
+  // With momentum the step follows the rotated momentum while the second moment still tracks
+  // the rotated gradient, in either basis.
+  const auto heavy = optimizer({{"precond", "adam"}, {"beta1", 0.9}, {"beta2", 0.9}, {"lr", 0.01}, {"batch", 4}});
+  const Vec m_identity = trajectory_end(*f, heavy, 25, 2, std::make_unique<IdentityBasis>(), &v_identity);
+  const Vec m_perm = trajectory_end(*f, heavy, 25, 2, fixed(p), &v_perm);
+  CHECK((m_identity.array() == m_perm.array()).all());
+  for (Index i = 0; i < 6; ++i) CHECK(v_perm[i] == v_identity[perm[static_cast<std::size_t>(i)]]);
+  CHECK(!(m_identity.array() == a.array()).all());  // momentum changed the run
   // A sampled GN diagonal is summed in a different order by the dense path (diag(U^T H U) from
   // the full estimate) than by the identity path (column norms), so here the runs agree to
   // rounding rather than bit for bit.
