@@ -28,11 +28,13 @@ json read_result(const std::string& path) {
     json doc;
     in >> doc;
     if (doc.value("schema", "") != "adamgn.result/1") throw UsageError(path + ": not an adamgn result document");
-    // Files written before presets carried claims take them from the built-in preset of that name.
+    // Files without claims (written before presets carried them, or a sweep's result.json) take
+    // them from the built-in preset of that name: those whose arms the file has.
     if ((!doc.contains("claims") || doc["claims"].is_null()) && doc.value("preset", json()).is_string()) {
       const std::string name = doc["preset"].get<std::string>();
       for (const auto& p : embedded_presets())
         if (name == p.name) doc["claims"] = load_preset(name).value("claims", json());
+      drop_claims_without_arms(doc);
     }
     return doc;
   } catch (const json::exception&) {

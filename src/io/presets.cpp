@@ -63,20 +63,23 @@ void keep_arms(json& doc, const std::string& list) {
     if (!found) throw UsageError("--arms " + list + ": no arm named " + name);
   }
   doc["arms"] = kept;
-  // Claims about arms that are no longer there are dropped.
-  if (doc.contains("claims") && doc["claims"].is_array()) {
-    json claims = json::array();
-    for (const auto& c : doc["claims"]) {
-      bool all_kept = true;
-      for (const char* side : {"a", "b"}) {
-        const json names = c.contains(side) && c[side].is_string() ? json::array({c[side]}) : c.value(side, json::array());
-        for (const auto& n : names)
-          all_kept = all_kept && std::any_of(kept.begin(), kept.end(), [&](const json& arm) { return arm.value("name", "") == n; });
-      }
-      if (all_kept) claims.push_back(c);
+  drop_claims_without_arms(doc);
+}
+
+void drop_claims_without_arms(json& doc) {
+  if (!doc.contains("claims") || !doc["claims"].is_array()) return;
+  const json arms = doc.value("arms", json::array());
+  json claims = json::array();
+  for (const auto& c : doc["claims"]) {
+    bool all_there = true;
+    for (const char* side : {"a", "b"}) {
+      const json names = c.contains(side) && c[side].is_string() ? json::array({c[side]}) : c.value(side, json::array());
+      for (const auto& n : names)
+        all_there = all_there && std::any_of(arms.begin(), arms.end(), [&](const json& arm) { return arm.value("name", "") == n; });
     }
-    doc["claims"] = claims;
+    if (all_there) claims.push_back(c);
   }
+  doc["claims"] = claims;
 }
 
 json load_preset(const std::string& name_or_path) {

@@ -22,7 +22,9 @@ json load_preset(const std::string& name_or_path);
 // `--set KEY=VALUE` on an experiment document: task.KEY, run.KEY, arms.NAME.KEY, or a bare
 // optimizer KEY for every arm.
 void apply_set(json& doc, const std::string& assignment);
-// `--arms A,B`: keeps only the named arms, in the order given.
+// `--arms A,B`: keeps only the named arms, in the order given (and the claims about them).
 void keep_arms(json& doc, const std::string& list);
+// Drops the claims that name an arm the document does not have.
+void drop_claims_without_arms(json& doc);
 
 }  // namespace adamgn
