@@ -43,6 +43,24 @@ std::string verdict(const json& arms, const json& c) {
 
 const double kNaN = std::nan("");
 
+// Runs the adamgn command line `args` (must exit 0) and returns the text of `report`.
+std::string report_after(const std::string& args, const std::string& report) {
+  const int status = std::system((std::string(ADAMGN_BINARY) + " " + args).c_str());
+  REQUIRE(WIFEXITED(status));
+  REQUIRE(WEXITSTATUS(status) == 0);
+  std::ifstream in(report);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Report rows whose first cell starts with `prefix`.
+int rows_of(const std::string& md, const std::string& prefix) {
+  int rows = 0;
+  for (std::size_t at = 0; (at = md.find("\n| " + prefix, at)) != std::string::npos; ++at) ++rows;
+  return rows;
+}
+
 }  // namespace
 
 TEST_CASE("less: a below b by more than two combined standard errors") {
@@ -105,19 +123,10 @@ TEST_CASE("claims are checked: kinds, metrics, arm names") {
 
 TEST_CASE("adamgn reproduce: result files, figures and one report row per claim") {
   const std::string dir = adamgn::test::temp_dir("reproduce") + "/out";
-  const std::string cmd = std::string(ADAMGN_BINARY) + " reproduce --presets fig1-left,fig2 -q -o " + dir;
-  const int status = std::system(cmd.c_str());
-  REQUIRE(WIFEXITED(status));
-  REQUIRE(WEXITSTATUS(status) == 0);
+  const std::string md = report_after("reproduce --presets fig1-left,fig2 -q -o " + dir, dir + "/REPORT.md");
   for (const char* f : {"/fig1-left.json", "/fig1-left.svg", "/fig2.json", "/fig2.svg", "/REPORT.md"})
     CHECK(access((dir + f).c_str(), F_OK) == 0);
-  std::ifstream in(dir + "/REPORT.md");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  const std::string md = ss.str();
-  int rows = 0;
-  for (std::size_t at = 0; (at = md.find("\n| fig", at)) != std::string::npos; ++at) ++rows;
-  CHECK(rows == 3);  // fig1-left: 1 claim, fig2: 2
+  CHECK(rows_of(md, "fig") == 3);  // fig1-left: 1 claim, fig2: 2
   CHECK(md.find("Holds: 3.") != std::string::npos);
   // The written result carries the preset's claims, so `adamgn report` gives the same verdicts.
   std::ifstream r(dir + "/fig2.json");
@@ -143,16 +152,7 @@ TEST_CASE("adamgn report on a file without claims takes the preset's claims abou
   REQUIRE(doc["claims"].size() == 1);
   doc.erase("claims");
   std::ofstream(dir + "/partial.json") << doc.dump();
-  const std::string cmd = bin + " report " + dir + "/partial.json -o " + dir + "/REPORT.md";
-  const int status = std::system(cmd.c_str());
-  REQUIRE(WIFEXITED(status));
-  REQUIRE(WEXITSTATUS(status) == 0);
-  std::ifstream in(dir + "/REPORT.md");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  const std::string md = ss.str();
-  int rows = 0;
-  for (std::size_t at = 0; (at = md.find("\n| fig5", at)) != std::string::npos; ++at) ++rows;
-  CHECK(rows == 1);  // identity, small batch: Adam and GN^-1/2 track each other
+  const std::string md = report_after("report " + dir + "/partial.json -o " + dir + "/REPORT.md", dir + "/REPORT.md");
+  CHECK(rows_of(md, "fig5") == 1);  // identity, small batch: Adam and GN^-1/2 track each other
   CHECK(md.find("adam id small") != std::string::npos);
 }
