@@ -101,10 +101,11 @@ void prepare_gram(FactorJob& j) {
     if (j.mask && j.weights.size() > 0) {
       // sqrt(w_s) m_s: the weights repeat per direction, so the first `samples` serve.
       const ReluMask& mk = *j.mask;
+      const Eigen::Matrix<S, Eigen::Dynamic, 1> root = j.weights.head(mk.samples).cwiseSqrt().cast<S>();
       w.scaled = M::Zero(mk.samples, mk.units);
       for (Index u = 0; u < mk.units; ++u)
         for (Index s = 0; s < mk.samples; ++s)
-          if (mk.on(s, u)) w.scaled(s, u) = static_cast<S>(std::sqrt(j.weights[s]));
+          if (mk.on(s, u)) w.scaled(s, u) = root[s];
     } else if (j.weights.size() > 0) {
       w.scaled = (j.use_right ? *right : left).array().colwise() * j.weights.cast<S>().array().sqrt();
     }
@@ -159,6 +160,11 @@ void count_pairs(const std::uint64_t* a, const std::uint64_t* b, Index words, st
   }
 }
 
+// (A^T A)(r0 .. r0 + rows, c0 .. c0 + cols): the output-weight factor of a hidden-layer Gram.
+Mat out_weight_block(const ReluMask& mk, Index r0, Index rows, Index c0, Index cols) {
+  return mk.out.middleCols(r0, rows).transpose() * mk.out.middleCols(c0, cols);
+}
+
 // out(i, j) = w * count(r0 + i, c0 + j) * (A^T A)(r0 + i, c0 + j) for the units' on-bits, where
 // `lower` (a square on the diagonal, r0 = c0) keeps to i >= j. Counts are exact integers, so the
 // entry is rounded once.
@@ -167,7 +173,7 @@ void mask_counts(const ReluMask& mk, Index r0, Index rows, Index c0, Index cols,
   using S = typename std::decay_t<Out>::Scalar;
   const Index words = mk.words;
   const std::uint64_t* bits = mk.bits.data();
-  const Mat c = mk.out.middleCols(r0, rows).transpose() * mk.out.middleCols(c0, cols);
+  const Mat c = out_weight_block(mk, r0, rows, c0, cols);
   for (Index v = 0; v < cols; v += 4) {
     const Index nv = std::min<Index>(4, cols - v);
     for (Index u = lower ? v : 0; u < rows; u += 4) {
@@ -217,9 +223,7 @@ void build_tile(FactorJob& j, const GramTile& t, double row_weight) {
       out.noalias() = alpha * (rows.middleCols(r0, h).transpose() * rows.middleCols(t.c0, t.width));
     if (j.mask) {
       // (sum_s w_s m_s m_s^T) o (A^T A) on this piece.
-      const Mat& a = j.mask->out;
-      const Mat c = a.middleCols(r0, h).transpose() * a.middleCols(t.c0, t.width);
-      out.array() *= c.cast<S>().array();
+      out.array() *= out_weight_block(*j.mask, r0, h, t.c0, t.width).cast<S>().array();
     }
   });
 }

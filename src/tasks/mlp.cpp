@@ -191,14 +191,6 @@ struct MlpProblem {
   Eigen::MatrixXf probe_xf, test_xf;  // float32 copies of the evaluation inputs
 };
 
-// The network's computations in scalar type T.
-//
-// Forward and backward run over a grid of pieces: kRows samples by kUnits hidden units. A piece
-// owns its units' parameters, so within a block of rows nothing is summed across pieces except
-// the outputs f (n x k per piece, added in piece order); across row blocks the gradients are
-// summed in block order. Both sizes are fixed, so every bit of a result is the same on any number
-// of threads (core/parallel.hpp). At batch 32 and width 512 this gives two pieces, one per unit
-// half; at batch 4096 eight.
 // Bit b of out[w]: h[64 w + b] > 0 (the unit is on for that sample; NaN counts as off).
 template <class T>
 void pack_on(const T* h, Index n, std::uint64_t* out) {
@@ -220,6 +212,14 @@ void pack_on(const T* h, Index n, std::uint64_t* out) {
   }
 }
 
+// The network's computations in scalar type T.
+//
+// Forward and backward run over a grid of pieces: kRows samples by kUnits hidden units. A piece
+// owns its units' parameters, so within a block of rows nothing is summed across pieces except
+// the outputs f (n x k per piece, added in piece order); across row blocks the gradients are
+// summed in block order. Both sizes are fixed, so every bit of a result is the same on any number
+// of threads (core/parallel.hpp). At batch 32 and width 512 this gives two pieces, one per unit
+// half; at batch 4096 eight.
 template <class T>
 class Network {
  public:

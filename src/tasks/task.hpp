@@ -28,6 +28,20 @@ struct SampleSize {
 // pseudo-gradients behind the Kronecker factors, or the full matrix.
 enum class CurvatureNeed { none, diagonal, kronecker, full };
 
+// The left terms of a ReLU layer's blocks with exact output directions, in structured form:
+// l_js = a_j o m_s, where m_s in {0, 1}^units marks the units of sample s that are on and a_j is
+// row j of the next layer's weights. Then sum_js w_s l_js l_js^T = (sum_s w_s m_s m_s^T) o (A^T A),
+// and with equal weights the first factor is a count of coinciding bits: the Kronecker basis
+// builds such a Gram from bit operations instead of a product over the k n terms.
+struct ReluMask {
+  Index samples = 0, units = 0, words = 0;  // words = 64-sample words per unit
+  std::vector<std::uint64_t> bits;          // unit u, sample s: bit s % 64 of bits[u * words + s / 64]
+  Mat out;                                  // A: k x units
+  bool on(Index s, Index u) const {
+    return (bits[static_cast<std::size_t>(u * words + s / 64)] >> (s % 64)) & 1u;
+  }
+};
+
 // Per-sample GN pseudo-gradients of one parameter block as rank-one terms. A sample s contributes
 // one term per output direction j, so that
 //   H_block = row_weight * sum_{j,s} vec(G_js) vec(G_js)^T
@@ -43,20 +57,6 @@ enum class CurvatureNeed { none, diagonal, kronecker, full };
 // terms, G_s = sum_r left.row(r n + s)^T right.row(r n + s), with cross terms between them (the
 // transformer's input projection and positions). `left` and `right` both have R n rows, r-major;
 // every consumer then forms G_s before squaring it.
-// The left terms of a ReLU layer's blocks with exact output directions, in structured form:
-// l_js = a_j o m_s, where m_s in {0, 1}^units marks the units of sample s that are on and a_j is
-// row j of the next layer's weights. Then sum_js w_s l_js l_js^T = (sum_s w_s m_s m_s^T) o (A^T A),
-// and with equal weights the first factor is a count of coinciding bits: the Kronecker basis
-// builds such a Gram from bit operations instead of a product over the k n terms.
-struct ReluMask {
-  Index samples = 0, units = 0, words = 0;  // words = 64-sample words per unit
-  std::vector<std::uint64_t> bits;          // unit u, sample s: bit s % 64 of bits[u * words + s / 64]
-  Mat out;                                  // A: k x units
-  bool on(Index s, Index u) const {
-    return (bits[static_cast<std::size_t>(u * words + s / 64)] >> (s % 64)) & 1u;
-  }
-};
-
 struct PseudoGradients {
   std::shared_ptr<const Mat> left, right;
   std::shared_ptr<const MatF> left_f, right_f;
