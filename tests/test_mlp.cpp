@@ -181,7 +181,70 @@ TEST_CASE("Kronecker factors of a wide layer: pieces of columns and on-unit bits
       basis.gn_diagonal(c, h);
       const Mat& qb = basis.factors(1)[0];
       CHECK((h.segment(b.offset, b.size()) - Vec((qb.transpose() * gb * qb).diagonal())).norm() <= tol * gb.norm());
+      // The weight block's GN diagonal in its basis (built from the on-unit bits): sum_s
+      // (Q_L^T l_s)^2 ((Q_R^T x_s)^2)^T / n, explicitly in double.
+      const Block& wb = task->layout().blocks[0];
+      const Mat& qr = basis.factors(0)[1];
+      const Mat dw = (left * ql).cwiseAbs2().transpose() * (right * qr).cwiseAbs2() / static_cast<double>(n);
+      const Mat got = Eigen::Map<const RowMat>(h.data() + wb.offset, wb.rows, wb.cols);
+      CHECK((got - dw).norm() <= tol * dw.norm());
     }
+}
+
+TEST_CASE("GN diagonal of masked terms: the on-unit tables agree with the product, any thread count") {
+  // 70 units (groups of four with a partial last one; two column tiles of 32 and a tail of 6), three
+  // output directions, 1100 samples (two pieces of 1024, the second ending inside a 64-bit word).
+  const Index units = 70, inputs = 5, k = 3, n = 1100;
+  Rng rng(21);
+  auto mask = std::make_shared<ReluMask>();
+  mask->samples = n;
+  mask->units = units;
+  mask->words = (n + 63) / 64;
+  mask->bits.assign(static_cast<std::size_t>(units * mask->words), 0);
+  mask->out = Mat(k, units);
+  rng.fill_normal(mask->out);
+  for (Index u = 0; u < units; ++u)
+    for (Index s = 0; s < n; ++s)
+      if (rng.uniform() < 0.5) mask->bits[static_cast<std::size_t>(u * mask->words + s / 64)] |= std::uint64_t{1} << (s % 64);
+  Mat left = Mat::Zero(k * n, units), right(n, inputs), ql(units, units), qr(inputs, inputs);
+  for (Index j = 0; j < k; ++j)
+    for (Index s = 0; s < n; ++s)
+      for (Index u = 0; u < units; ++u)
+        if (mask->on(s, u)) left(j * n + s, u) = mask->out(j, u);
+  rng.fill_normal(right);
+  rng.fill_normal(ql);
+  rng.fill_normal(qr);
+  Block blk;
+  blk.rows = units;
+  blk.cols = inputs;
+  blk.matrix = true;
+  auto diagonal = [&](bool f32, bool with_mask, int threads) {
+    PseudoGradients g;
+    if (f32) {
+      g.left_f = std::make_shared<const MatF>(left.cast<float>());
+      g.right_f = std::make_shared<const MatF>(right.cast<float>());
+    } else {
+      g.left = std::make_shared<const Mat>(left);
+      g.right = std::make_shared<const Mat>(right);
+    }
+    if (with_mask) g.mask = mask;
+    set_inner_threads(threads);
+    Vec h(blk.size());
+    if (f32) {
+      const MatF qlf = ql.cast<float>(), qrf = qr.cast<float>();
+      gn_diagonal_block(blk, g, 1.0 / static_cast<double>(n), &qlf, &qrf, h);
+    } else {
+      gn_diagonal_block(blk, g, 1.0 / static_cast<double>(n), &ql, &qr, h);
+    }
+    set_inner_threads(1);
+    return h;
+  };
+  for (bool f32 : {false, true}) {
+    INFO((f32 ? "f32" : "f64"));
+    const Vec product = diagonal(f32, false, 1), tables = diagonal(f32, true, 1);
+    CHECK((tables - product).norm() <= (f32 ? 1e-5 : 1e-12) * product.norm());
+    CHECK((diagonal(f32, true, 2).array() == tables.array()).all());
+  }
 }
 
 TEST_CASE("Kronecker basis diagonalizes a GN matrix that is exactly a Kronecker product") {
