@@ -21,13 +21,33 @@
 namespace adamgn::cli {
 namespace {
 
+// What the report reads from a result document, checked up front so that a file written by hand
+// or cut short fails with one line naming the missing part.
+void check_result_shape(const json& doc, const std::string& path) {
+  auto missing = [&](const std::string& what) { return UsageError(path + ": not a complete adamgn result document (" + what + ")"); };
+  const json& config = doc.contains("config") ? doc["config"] : json();
+  if (!config.is_object()) throw missing("no \"config\" object");
+  for (const char* key : {"task", "run"})
+    if (!config.contains(key) || !config[key].is_object()) throw missing(std::string("no \"config.") + key + "\" object");
+  if (!doc.contains("arms") || !doc["arms"].is_array()) throw missing("no \"arms\" array");
+  for (std::size_t i = 0; i < doc["arms"].size(); ++i) {
+    const json& a = doc["arms"][i];
+    const std::string at = "arms[" + std::to_string(i) + "]";
+    if (!a.is_object() || !a.contains("name") || !a["name"].is_string()) throw missing(at + " has no \"name\"");
+    if (!a.contains("summary") || !a["summary"].is_object()) throw missing(at + " has no \"summary\" object");
+    if (!a.contains("runs") || !a["runs"].is_array()) throw missing(at + " has no \"runs\" array");
+  }
+}
+
 json read_result(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw UsageError(path + ": not found or not readable");
   try {
     json doc;
     in >> doc;
-    if (doc.value("schema", "") != "adamgn.result/1") throw UsageError(path + ": not an adamgn result document");
+    if (!doc.is_object() || doc.value("schema", "") != "adamgn.result/1")
+      throw UsageError(path + ": not an adamgn result document");
+    check_result_shape(doc, path);
     // Files without claims (written before presets carried them, or a sweep's result.json) take
     // them from the built-in preset of that name: those whose arms the file has.
     if ((!doc.contains("claims") || doc["claims"].is_null()) && doc.value("preset", json()).is_string()) {

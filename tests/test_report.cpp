@@ -3,6 +3,7 @@
 
 #include "runner/reproduce.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -155,4 +156,27 @@ TEST_CASE("adamgn report on a file without claims takes the preset's claims abou
   const std::string md = report_after("report " + dir + "/partial.json -o " + dir + "/REPORT.md", dir + "/REPORT.md");
   CHECK(rows_of(md, "fig5") == 1);  // identity, small batch: Adam and GN^-1/2 track each other
   CHECK(md.find("adam id small") != std::string::npos);
+}
+
+TEST_CASE("adamgn report on an incomplete result document: one line naming the missing part, exit code 2") {
+  const std::string dir = adamgn::test::temp_dir("report-incomplete");
+  const json arms = json::array({arm("a", {0.1, 0.2})});
+  const json config{{"task", {{"name", "quadratic"}}}, {"run", {{"steps", 10}}}};
+  json no_summary{{"schema", "adamgn.result/1"}, {"config", config}, {"arms", arms}};
+  json no_config{{"schema", "adamgn.result/1"}, {"arms", arms}};
+  no_config["arms"][0]["summary"] = json::object();
+  for (const auto& [doc, expected] : {std::pair<json, std::string>{no_summary, "arms[0] has no \"summary\" object"},
+                                      {no_config, "no \"config\" object"},
+                                      {json::array({1, 2}), "not an adamgn result document"}}) {
+    std::ofstream(dir + "/r.json") << doc.dump();
+    const int status = std::system((std::string(ADAMGN_BINARY) + " report " + dir + "/r.json -o " + dir + "/R.md 2>" + dir + "/err.txt").c_str());
+    CHECK(WEXITSTATUS(status) == 2);
+    std::ifstream in(dir + "/err.txt");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    const std::string err = ss.str();
+    INFO(err);
+    CHECK(err.find(expected) != std::string::npos);
+    CHECK(std::count(err.begin(), err.end(), '\n') == 1);
+  }
 }
