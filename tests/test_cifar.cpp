@@ -85,6 +85,39 @@ TEST_CASE("cifar: GN from one random output direction per sample averages to the
   CHECK((cs.diag - ce.diag).norm() <= 0.1 * ce.diag.norm());
 }
 
+TEST_CASE("cifar: a float32 batch holds the standardized training images the stream picks") {
+  // 20 training images; a batch of 150 is two groups of 64 (eight 8 x 8 blocks each) and a group
+  // of 22 (two blocks and six images copied one by one).
+  const std::string dir = tiny_cifar_dataset();
+  auto f = make_task_factory(json{{"name", "cifar"}, {"data_dir", dir}, {"width", 3}, {"eval_size", 8}});
+  auto task = f->make(0);
+  const Vec theta = task->initial_parameters();
+  Curvature c;
+  Rng rng(12);
+  const Rng copy = rng;
+  task->curvature(theta, SampleSize::samples(150), rng, CurvatureNeed::kronecker, c);
+  REQUIRE(c.pseudo[0].right_f != nullptr);
+  const MatF& x = *c.pseudo[0].right_f;
+  REQUIRE(x.rows() == 150);
+  // Standardize as the task does: per channel, the training set's mean and standard deviation.
+  CifarSplit train = read_cifar_train(dir);
+  REQUIRE(train.pixels.rows() == 20);
+  for (Index ch = 0; ch < 3; ++ch) {
+    auto block = train.pixels.middleCols(ch * 1024, 1024);
+    const double mean = block.cast<double>().mean();
+    const double var = (block.cast<double>().array() - mean).square().mean();
+    const float m = static_cast<float>(mean), inv = static_cast<float>(1.0 / std::sqrt(var));
+    block.array() = (block.array() - m) * inv;
+  }
+  Rng picks = copy;
+  Index exact = 0;
+  for (Index i = 0; i < 150; ++i) {
+    const Index r = static_cast<Index>(picks.below(20));
+    exact += (x.row(i).array() == train.pixels.row(r).array()).all();
+  }
+  CHECK(exact == 150);
+}
+
 TEST_CASE("cifar (10 outputs): Kronecker factors and diagonal agree with the term-by-term Jacobian") {
   const std::string dir = tiny_cifar_dataset();
   auto f = make_task_factory(json{{"name", "cifar"}, {"data_dir", dir}, {"width", 2}, {"precision", "f64"}, {"eval_size", 4}});
