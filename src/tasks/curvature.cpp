@@ -26,13 +26,6 @@ const Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>& in_scalar(const Q& q, Ei
   }
 }
 
-// Rows of L Q for masked terms (ReluMask in task.hpp): row (j, s) is sum_{u on in s} A_ju Q(u, :),
-// a sum of selected rows of diag(A_j) Q. The units go in groups of four, and a table holds, for
-// each group, the sums of its scaled rows over all 16 subsets of the group; a row of L Q then
-// costs one table row per group (units / 4 row additions) instead of one multiply-add per unit.
-// On parity's hidden layer (512 units, GN batch 4096) that is 4x fewer operations than the
-// product. The tables depend on Q and A only, so they are built once per call and shared by the
-// pieces; the sums run in a fixed order, so the bits do not depend on the thread count.
 // kSpread[x]: byte i is bit i of x (eight samples' bits of one unit, one byte per sample).
 constexpr std::array<std::uint64_t, 256> spread_bits() {
   std::array<std::uint64_t, 256> t{};
@@ -64,6 +57,13 @@ struct RowOf32 {
   }
 };
 
+// Rows of L Q for masked terms (ReluMask in task.hpp): row (j, s) is sum_{u on in s} A_ju Q(u, :),
+// a sum of selected rows of diag(A_j) Q. The units go in groups of four, and a table holds, for
+// each group, the sums of its scaled rows over all 16 subsets of the group; a row of L Q then
+// costs one table row per group (units / 4 row additions) instead of one multiply-add per unit.
+// On parity's hidden layer (512 units, GN batch 4096) that is 4x fewer operations than the
+// product. The tables depend on Q and A only, so they are built once per call and shared by the
+// pieces; the sums run in a fixed order, so the bits do not depend on the thread count.
 template <class S>
 class MaskTables {
  public:
