@@ -1,9 +1,11 @@
 // The runner: paired seeds, thread-count independence, divergence as a result, summaries, and
 // the result document.
 #include "helpers.hpp"
+#include "core/parallel.hpp"
 #include "io/presets.hpp"
 #include "io/results.hpp"
 
+#include <atomic>
 #include <cmath>
 #include <functional>
 
@@ -58,6 +60,26 @@ TEST_CASE("a single run gives the same numbers whatever the thread count") {
     CHECK(one.runs[0][0].loss == two.runs[0][0].loss);
     CHECK(one.runs[0][0].test_loss == two.runs[0][0].test_loss);
   }
+}
+
+TEST_CASE("small regions stay on the calling thread, large ones use the run's threads") {
+#ifdef _OPENMP
+  const int saved = inner_threads();
+  set_inner_threads(2);
+  auto in_team = [](Index n) {  // for each span: was it run inside a parallel region?
+    std::vector<int> flags(static_cast<std::size_t>((n + kSpanEntries - 1) / kSpanEntries), -1);
+    parallel_spans(n, [&](Index b, Index) { flags[static_cast<std::size_t>(b / kSpanEntries)] = omp_in_parallel() ? 1 : 0; });
+    return flags;
+  };
+  for (int f : in_team(kMinParallelEntries - 1)) CHECK(f == 0);
+  for (int f : in_team(kMinParallelEntries)) CHECK(f == 1);
+  std::atomic<int> inside{-1};
+  parallel_pieces_if(worth_threads(kMinParallelMultiplyAdds / 2), 4, [&](Index) { inside = omp_in_parallel(); });
+  CHECK(inside == 0);
+  parallel_pieces_if(worth_threads(kMinParallelMultiplyAdds), 4, [&](Index) { inside = omp_in_parallel(); });
+  CHECK(inside == 1);
+  set_inner_threads(saved);
+#endif
 }
 
 TEST_CASE("every arm at a seed sees the same problem and initial loss; seeds differ") {

@@ -13,6 +13,7 @@
 #endif
 
 #include <algorithm>
+#include <utility>
 
 namespace adamgn {
 
@@ -37,13 +38,22 @@ inline Index column_pieces(Index cols) { return (cols + kPieceColumns - 1) / kPi
 // set (OpenMP's binding, or none with OMP_PROC_BIND=false) or there are fewer CPUs than threads.
 void pin_inner_team(int threads);
 
-// Calls f(i) for i in [0, n), on up to inner_threads() threads when not already inside an active
-// parallel region. f must not throw.
+// Work below which a region runs on the calling thread alone. Starting and joining a team costs
+// a few microseconds (an empty two-thread region: 3.6-4.6 us on the 2-core development machine),
+// which is what a whole parity step at batch 32 spends on its update; there a second thread made
+// the step slower (0.058-0.077 ms against 0.033-0.041 on one thread). The pieces are the same
+// either way, so no result changes.
+constexpr double kMinParallelMultiplyAdds = 1 << 20;  // products
+constexpr Index kMinParallelEntries = 1 << 15;        // elementwise passes over parameter vectors
+inline bool worth_threads(double multiply_adds) { return multiply_adds >= kMinParallelMultiplyAdds; }
+
+// Calls f(i) for i in [0, n), on up to inner_threads() threads when `threads_pay` and not already
+// inside an active parallel region. f must not throw.
 template <class F>
-void parallel_pieces(Index n, F&& f) {
+void parallel_pieces_if(bool threads_pay, Index n, F&& f) {
 #ifdef _OPENMP
   const int t = static_cast<int>(std::min<Index>(inner_threads(), n));
-  if (t > 1 && !omp_in_parallel()) {
+  if (threads_pay && t > 1 && !omp_in_parallel()) {
     pin_inner_team(inner_threads());
 #pragma omp parallel for schedule(dynamic, 1) num_threads(t)
     for (Index i = 0; i < n; ++i) f(i);
@@ -53,12 +63,17 @@ void parallel_pieces(Index n, F&& f) {
   for (Index i = 0; i < n; ++i) f(i);
 }
 
+template <class F>
+void parallel_pieces(Index n, F&& f) {
+  parallel_pieces_if(true, n, std::forward<F>(f));
+}
+
 // Calls f(begin, length) for fixed spans of [0, n) on up to inner_threads() threads: elementwise
 // work over a parameter vector (the same entries in the same span for any thread count).
 constexpr Index kSpanEntries = 2048;
 template <class F>
 void parallel_spans(Index n, F&& f) {
-  parallel_pieces((n + kSpanEntries - 1) / kSpanEntries, [&](Index q) {
+  parallel_pieces_if(n >= kMinParallelEntries, (n + kSpanEntries - 1) / kSpanEntries, [&](Index q) {
     const Index begin = q * kSpanEntries;
     f(begin, std::min(kSpanEntries, n - begin));
   });

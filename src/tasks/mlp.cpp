@@ -283,7 +283,7 @@ class Network {
     z_.resize(n, m);
     f_parts_.resize(static_cast<std::size_t>(nu));
     for (auto& f : f_parts_) f.resize(n, k);
-    parallel_pieces(nr * nu, [&](Index piece) {
+    parallel_pieces_if(worth_threads(static_cast<double>(n) * m * (x.cols() + k)), nr * nu, [&](Index piece) {
       const Index r = piece / nu, u = piece % nu;
       const Index s0 = r * kRows, len = std::min(kRows, n - s0), u0 = u * kUnits, width = std::min(kUnits, m - u0);
       auto h = h_.block(s0, u0, len, width);
@@ -325,7 +325,7 @@ class Network {
     grad.resize(p_.layout.size());
     auto part = [&](Index r) -> Vec& { return r == 0 ? grad : parts[static_cast<std::size_t>(r - 1)]; };
     scratch_.resize(static_cast<std::size_t>(nr * nu));
-    parallel_pieces(nr * nu, [&](Index piece) {
+    parallel_pieces_if(worth_threads(static_cast<double>(n) * m * (d + 2 * df_.cols())), nr * nu, [&](Index piece) {
       const Index r = piece / nu, u = piece % nu;
       const Index s0 = r * kRows, len = std::min(kRows, n - s0), u0 = u * kUnits, width = std::min(kUnits, m - u0);
       Vec& g = part(r);
