@@ -438,6 +438,25 @@ TEST_CASE("gemm_into: every path agrees with Eigen's product, in float32 and flo
   check_gemm_shapes<double>(1e-13);
 }
 
+TEST_CASE("blocked_sgemm: several cache blocks in every dimension, tails, both storage orders of a") {
+  // 437 rows: several row blocks and a partial register tile; 2061 columns: past one column
+  // panel (2048) with a partial tile; k 530: two full depth blocks (256) and a partial one.
+  const Index m = 437, n = 2061, k = 530;
+  const MatF acol = MatF::Random(m + 3, k);
+  const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> arow = acol;
+  const MatF b = MatF::Random(k + 2, n);
+  const Mat expected = acol.topRows(m).cast<double>() * b.topRows(k).cast<double>();
+  for (bool row_major : {false, true}) {
+    INFO("row-major a " << row_major);
+    MatF c = MatF::Constant(m + 1, n, 5.0f);
+    const gemm_detail::Strided<float> as = row_major ? gemm_detail::Strided<float>{arow.data(), arow.outerStride(), 1}
+                                                     : gemm_detail::Strided<float>{acol.data(), 1, acol.outerStride()};
+    gemm_detail::blocked_sgemm(m, n, k, as, gemm_detail::Strided<float>{b.data(), 1, b.outerStride()}, c.data(), c.outerStride());
+    CHECK((c.topRows(m).cast<double>() - expected).cwiseAbs().maxCoeff() <= 2e-5 * expected.cwiseAbs().maxCoeff());
+    CHECK((c.row(m).array() == 5.0f).all());  // nothing written below c
+  }
+}
+
 TEST_CASE("mlp: float32 gradient over several unit and row pieces, any thread count") {
   // Width 300: two pieces of hidden units; batch 1100: two blocks of rows.
   auto make = [](const char* precision) {
