@@ -3,10 +3,11 @@
 // Large products go to BLAS (EIGEN_USE_BLAS) or Eigen, except float products where vectors hold
 // 16 floats: those take blocked_sgemm below. On an AVX-512 machine whose OpenBLAS ran its AVX2
 // (Haswell) kernel, one 1024 x 256 x 3072 piece of the CIFAR step took 9.7 ms there against 17.0
-// in BLAS, on one thread. Small ones, as at batch 32 with 20 inputs, take a register-blocked kernel here: there a BLAS call spends about as much on zeroing
-// c and packing panels as on the arithmetic (perf, one-thread parity step at batch 32: OpenBLAS's
-// zero-fill and packing 23% of the step, its kernel 27%). The kernel sums each entry of c over k
-// in increasing order from zero; neither path depends on the thread count.
+// in BLAS, on one thread. Small ones, as at batch 32 with 20 inputs, take a register-blocked
+// kernel here: there a BLAS call spends about as much on zeroing c and packing panels as on the
+// arithmetic (perf, one-thread parity step at batch 32: OpenBLAS's zero-fill and packing 23% of
+// the step, its kernel 27%). The kernel sums each entry of c over k in increasing order from
+// zero; neither path depends on the thread count.
 //
 // a and b are blocks of plain matrices or their transposes (unit inner stride, either storage
 // order).

@@ -1,5 +1,7 @@
 #include "io/cifar.hpp"
 
+#include "core/memory.hpp"
+
 #include <fstream>
 
 namespace adamgn {
@@ -23,6 +25,7 @@ CifarSplit read_cifar_files(const std::vector<std::string>& paths) {
   }
   CifarSplit split;
   split.pixels.resize(total, kCifarPixels);
+  advise_huge_pages(split.pixels.data(), static_cast<std::size_t>(split.pixels.size()) * sizeof(float));
   split.labels.resize(static_cast<std::size_t>(total));
   Index row = 0;
   for (std::size_t f = 0; f < contents.size(); ++f) {

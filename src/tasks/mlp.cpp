@@ -1,6 +1,7 @@
 #include "tasks/mlp.hpp"
 
 #include "core/gemm.hpp"
+#include "core/memory.hpp"
 #include "core/parallel.hpp"
 #include "io/cifar.hpp"
 
@@ -156,7 +157,10 @@ class CifarSource : public DataSource {
     x = xf.cast<double>();
   }
   void sample_f32(Index n, Rng& rng, Eigen::MatrixXf& x, Mat& y) const override {
-    x.resize(n, kCifarPixels);
+    if (x.rows() != n || x.cols() != kCifarPixels) {
+      x.resize(n, kCifarPixels);
+      advise_huge_pages(x.data(), static_cast<std::size_t>(x.size()) * sizeof(float));
+    }
     y = Mat::Zero(n, 10);
     std::vector<Index> picks(static_cast<std::size_t>(n));
     for (Index i = 0; i < n; ++i) {
