@@ -1,5 +1,6 @@
 #include "optim/kronecker.hpp"
 
+#include "core/gemm.hpp"
 #include "core/parallel.hpp"
 #include "optim/eigensolver.hpp"
 #include "optim/tridiagonal.hpp"
@@ -217,10 +218,12 @@ void build_tile(FactorJob& j, const GramTile& t, double row_weight) {
     }
     const M& rows = j.weights.size() > 0 ? w.scaled : (j.use_right ? *right : left);
     const S alpha = static_cast<S>(row_weight);
-    if (t.kind == GramTile::square)
+    if (t.kind == GramTile::square) {
       out.template selfadjointView<Eigen::Lower>().rankUpdate(rows.middleCols(t.c0, t.width).transpose(), alpha);
-    else
-      out.noalias() = alpha * (rows.middleCols(r0, h).transpose() * rows.middleCols(t.c0, t.width));
+    } else {
+      gemm_into(out, rows.middleCols(r0, h).transpose(), rows.middleCols(t.c0, t.width));
+      out *= alpha;
+    }
     if (j.mask) {
       // (sum_s w_s m_s m_s^T) o (A^T A) on this piece.
       out.array() *= out_weight_block(*j.mask, r0, h, t.c0, t.width).cast<S>().array();

@@ -1,3 +1,4 @@
+#include "core/gemm.hpp"
 #include "core/parallel.hpp"
 #include "tasks/task.hpp"
 
@@ -168,11 +169,22 @@ Mat diagonal_piece(const Block& blk, const M& left, const M* right, Index s0, In
   const Index k = right ? left.rows() / n : 1;
   M ql_storage, qr_storage;
   const auto rr = right ? right->middleRows(s0, len) : left.middleRows(0, 0);
-  const auto right_squares = [&] { return qr ? M((rr * in_scalar<S>(*qr, qr_storage)).cwiseAbs2()) : M(rr.cwiseAbs2()); };
+  // The products go through gemm_into (core/gemm.hpp), squared in place afterwards.
+  const auto product = [](const auto& a, const auto& b) {
+    M c(a.rows(), b.cols());
+    gemm_into(c, a, b);
+    return c;
+  };
+  const auto right_squares = [&] {
+    if (!qr) return M(rr.cwiseAbs2());
+    M r = product(rr, in_scalar<S>(*qr, qr_storage));
+    r.array() = r.array().square();
+    return r;
+  };
   if (tables) {
     M folded_t;
     tables->folded_squares(s0, len, folded_t);
-    return (folded_t * right_squares()).template cast<double>();
+    return product(folded_t, right_squares()).template cast<double>();
   }
   const M& qls = ql ? in_scalar<S>(*ql, ql_storage) : ql_storage;
   // The first direction is assigned rather than added to zeros (the same bits, one pass less).
@@ -180,13 +192,13 @@ Mat diagonal_piece(const Block& blk, const M& left, const M* right, Index s0, In
   if (k == 0) folded.setZero();
   for (Index j = 0; j < k; ++j) {
     const auto rows = left.middleRows(j * n + s0, len);
-    if (ql && j == 0) folded.noalias() = (rows * qls).cwiseAbs2();
-    else if (ql) folded.noalias() += (rows * qls).cwiseAbs2();
+    if (ql && j == 0) folded = product(rows, qls).cwiseAbs2();
+    else if (ql) folded += product(rows, qls).cwiseAbs2();
     else if (j == 0) folded = rows.cwiseAbs2();
     else folded += rows.cwiseAbs2();
   }
   if (!blk.matrix) return folded.colwise().sum().transpose().template cast<double>();
-  return (folded.transpose() * right_squares()).template cast<double>();
+  return product(folded.transpose(), right_squares()).template cast<double>();
 }
 
 // The same for grouped terms (task.hpp): sum_s (sum_r a_rs b_rs^T)^2 with a = Q_L^T l, b = Q_R^T r,
