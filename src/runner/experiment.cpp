@@ -201,8 +201,9 @@ RunResult run_one(const TaskFactory& factory, const OptimizerConfig& opt, const 
       diverge(t);
       break;
     }
-    // max |theta| is finite exactly when every entry is (NaN propagates); vectorizes, unlike allFinite.
-    if (!std::isfinite(theta.cwiseAbs().maxCoeff<Eigen::PropagateNaN>())) {
+    // x - x is 0 for a finite x and NaN for inf or NaN, so the sum is 0 exactly when every entry
+    // is finite; a plain vectorized sum (allFinite and a NaN-propagating max are several times slower).
+    if (!((theta.array() - theta.array()).sum() == 0.0)) {
       diverge(t + 1);
       break;
     }

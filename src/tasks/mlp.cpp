@@ -36,10 +36,13 @@ class DataSource {
   virtual double correct(const Mat& f, const Mat& y) const = 0;
 };
 
-void sign_inputs(Index n, Index d, Rng& rng, Mat& x) {
+// Uniform signs, one random number each, row by row (x is n x d, float32 or float64).
+template <class X>
+void sign_inputs(Index n, Index d, Rng& rng, X& x) {
+  using S = typename X::Scalar;
   x.resize(n, d);
   for (Index i = 0; i < n; ++i)
-    for (Index j = 0; j < d; ++j) x(i, j) = (rng.next_u64() >> 63) ? 1.0 : -1.0;
+    for (Index j = 0; j < d; ++j) x(i, j) = (rng.next_u64() >> 63) ? S(1) : S(-1);
 }
 
 class ParitySource : public DataSource {
@@ -48,6 +51,11 @@ class ParitySource : public DataSource {
   void sample(Index n, Rng& rng, Mat& x, Mat& y) const override {
     sign_inputs(n, d_, rng, x);
     y = x.leftCols(k_).rowwise().prod();
+  }
+  // The same signs straight into float32 (products of signs are exact in either precision).
+  void sample_f32(Index n, Rng& rng, Eigen::MatrixXf& x, Mat& y) const override {
+    sign_inputs(n, d_, rng, x);
+    y = x.leftCols(k_).rowwise().prod().cast<double>();
   }
   bool has_accuracy() const override { return true; }
   double correct(const Mat& f, const Mat& y) const override {
@@ -66,6 +74,13 @@ class StaircaseSource : public DataSource {
     const Index len = d_ / k_;
     y = Mat::Zero(n, 1);
     for (Index s = 0; s < k_; ++s) y.col(0) += x.middleCols(s * len, len).rowwise().prod();
+  }
+  // The same signs straight into float32 (the targets are small integers, exact either way).
+  void sample_f32(Index n, Rng& rng, Eigen::MatrixXf& x, Mat& y) const override {
+    sign_inputs(n, d_, rng, x);
+    const Index len = d_ / k_;
+    y = Mat::Zero(n, 1);
+    for (Index s = 0; s < k_; ++s) y.col(0) += x.middleCols(s * len, len).rowwise().prod().cast<double>();
   }
   bool has_accuracy() const override { return true; }
   double correct(const Mat& f, const Mat& y) const override {
