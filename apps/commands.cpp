@@ -232,7 +232,10 @@ void add_bench_command(CLI::App& root, std::vector<Command>& out) {
   app->add_option("--scale", *scale, "quick (default) | paper | another scale the presets define");
   auto arms = std::make_shared<std::string>();
   app->add_option("--arms", *arms, "time only these arms (comma-separated names)");
-  out.push_back({app, [names, steps, sets, scale, arms] {
+  auto warmup = std::make_shared<Index>(1);
+  app->add_option("--warmup", *warmup, "steps run before the phase times start (default 1: the first step's allocations)")
+      ->check(CLI::NonNegativeNumber);
+  out.push_back({app, [names, steps, sets, scale, arms, warmup] {
                    std::vector<std::string> list = *names;
                    if (list.empty())
                      for (const auto& p : embedded_presets()) list.push_back(p.name);
@@ -247,18 +250,24 @@ void add_bench_command(CLI::App& root, std::vector<Command>& out) {
                      if (!arms->empty()) keep_arms(doc, *arms);
                      if (!steps->empty()) doc["run"]["steps"] = parse_scalar(*steps);
                      const ExperimentSpec spec = parse_experiment(doc);
+                     if (spec.run.steps <= *warmup)
+                       throw UsageError("bench: " + name + " has " + std::to_string(spec.run.steps) +
+                                        " steps, no more than --warmup " + std::to_string(*warmup) + "; give more --steps");
                      auto factory = make_task_factory(spec.task);
                      check_compatible(spec, *factory);
                      // One run at a time, so it gets every thread the preset allows (as `run` gives a lone run).
                      set_inner_threads(spec.run.threads > 0 ? static_cast<int>(spec.run.threads) : max_threads());
                      for (const auto& arm : spec.arms) {
                        PhaseTimes t;
-                       const RunResult r = run_one(*factory, arm.optimizer, spec.run, spec.run.seed, &t);
+                       const RunResult r = run_one(*factory, arm.optimizer, spec.run, spec.run.seed, &t, *warmup);
                        const Index done = r.diverged ? r.diverged_at : spec.run.steps;
-                       const double ms = 1e3 / static_cast<double>(std::max<Index>(done, 1));
+                       // A run that diverged within the warm-up has every step timed.
+                       const Index timed = done > *warmup ? done - *warmup : done;
+                       const double ms = 1e3 / static_cast<double>(std::max<Index>(timed, 1));
                        char line[512];
-                       // ms/step is the optimizer step alone (the sum of the phases); seconds and
-                       // steps/s include the run's evaluations.
+                       // ms/step is the optimizer step alone (the sum of the phases) over the steps
+                       // after the warm-up; seconds and steps/s are the whole run's, evaluations
+                       // included.
                        const double step_ms = (t.gradient + t.curvature + t.basis + t.diagonal + t.update) * ms;
                        std::snprintf(line, sizeof line, "| %s | %s | %lld | %.4f | %.4g | %.4g | %.4g | %.4g | %.4g | %.4g | %.4g | %.4g |\n",
                                      name.c_str(), arm.name.c_str(), static_cast<long long>(done), r.wall_seconds,

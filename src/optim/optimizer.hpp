@@ -21,6 +21,11 @@ namespace adamgn {
 struct PhaseTimes {
   double gradient = 0, curvature = 0, basis = 0, diagonal = 0, update = 0;
   double eigen = 0;  // of `basis`: eigendecompositions, summed over the threads that ran them
+
+  PhaseTimes operator-(const PhaseTimes& o) const {
+    return {gradient - o.gradient, curvature - o.curvature, basis - o.basis,
+            diagonal - o.diagonal, update - o.update,       eigen - o.eigen};
+  }
 };
 
 class Optimizer {

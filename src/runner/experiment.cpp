@@ -161,7 +161,7 @@ void check_compatible(const ExperimentSpec& spec, const TaskFactory& factory) {
 }
 
 RunResult run_one(const TaskFactory& factory, const OptimizerConfig& opt, const RunConfig& run,
-                  std::uint64_t seed, PhaseTimes* times) {
+                  std::uint64_t seed, PhaseTimes* times, Index untimed_steps) {
   const auto start = std::chrono::steady_clock::now();
   RunResult res;
   res.seed = seed;
@@ -194,8 +194,10 @@ RunResult run_one(const TaskFactory& factory, const OptimizerConfig& opt, const 
   if (!finite(eval0)) diverge(0);
   else record(0, eval0);
 
+  PhaseTimes warmup;
   for (Index t = 0; t < run.steps && !res.diverged; ++t) {
     check_interrupt();
+    if (t == untimed_steps) warmup = optimizer.phase_times();
     const double batch_loss = optimizer.step(*task, theta, t, data_rng, curvature_rng);
     if (!std::isfinite(batch_loss) || batch_loss > limit) {
       diverge(t);
@@ -224,7 +226,7 @@ RunResult run_one(const TaskFactory& factory, const OptimizerConfig& opt, const 
     if (!res.test_accuracy.empty()) res.test_accuracy.pop_back();
   }
   res.basis_failures = optimizer.basis_failures();
-  if (times) *times = optimizer.phase_times();
+  if (times) *times = optimizer.phase_times() - warmup;
   res.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return res;
 }

@@ -68,9 +68,10 @@ struct RunResult {
 };
 
 // One run: the optimizer on the seed's task instance for run.steps steps. With `times`, the
-// optimizer's phases are timed and their totals stored there.
+// optimizer's phases are timed and their totals over the steps after the first `untimed_steps`
+// (warm-up: first allocations, caches) stored there.
 RunResult run_one(const TaskFactory& factory, const OptimizerConfig& opt, const RunConfig& run,
-                  std::uint64_t seed, PhaseTimes* times = nullptr);
+                  std::uint64_t seed, PhaseTimes* times = nullptr, Index untimed_steps = 0);
 
 struct ExperimentResult {
   ExperimentSpec spec;
