@@ -454,6 +454,34 @@ TEST_CASE("blocked_sgemm: several cache blocks in every dimension, tails, both s
     gemm_detail::blocked_sgemm(m, n, k, as, gemm_detail::Strided<float>{b.data(), 1, b.outerStride()}, c.data(), c.outerStride());
     CHECK((c.topRows(m).cast<double>() - expected).cwiseAbs().maxCoeff() <= 2e-5 * expected.cwiseAbs().maxCoeff());
     CHECK((c.row(m).array() == 5.0f).all());  // nothing written below c
+    // subtract: c -= a b, from a c that is not zero (every depth block subtracts).
+    MatF d = MatF::Constant(m + 1, n, 5.0f);
+    d.topRows(m) = c.topRows(m) * 0.5f;
+    const MatF before = d;
+    gemm_detail::blocked_sgemm(m, n, k, as, gemm_detail::Strided<float>{b.data(), 1, b.outerStride()}, d.data(),
+                               d.outerStride(), true);
+    const Mat want = before.topRows(m).cast<double>() - expected;
+    CHECK((d.topRows(m).cast<double>() - want).cwiseAbs().maxCoeff() <= 2e-5 * expected.cwiseAbs().maxCoeff());
+    CHECK((d.row(m).array() == 5.0f).all());
+  }
+}
+
+TEST_CASE("gemm_subtract: c -= a b on blocks, small and large, float32 and float64") {
+  for (auto [m, n, k] : {std::array<Index, 3>{40, 30, 20}, {700, 256, 32}, {64, 300, 900}}) {
+    INFO("m " << m << " n " << n << " k " << k);
+    const MatF af = MatF::Random(m + 2, k), bf = MatF::Random(n + 1, k);
+    MatF cf = MatF::Random(m + 3, n + 2);
+    const MatF cf0 = cf;
+    // b as a transposed block (row-major view), as the eigensolver's updates use it.
+    gemm_subtract(cf.block(1, 2, m, n), af.topRows(m), bf.bottomRows(n).transpose());
+    const Mat want = cf0.block(1, 2, m, n).cast<double>() - af.topRows(m).cast<double>() * bf.bottomRows(n).cast<double>().transpose();
+    CHECK((cf.block(1, 2, m, n).cast<double>() - want).cwiseAbs().maxCoeff() <= 1e-4 * (1.0 + want.cwiseAbs().maxCoeff()));
+    CHECK((cf.row(0).array() == cf0.row(0).array()).all());
+    CHECK((cf.col(0).array() == cf0.col(0).array()).all());
+    const Mat ad = af.cast<double>(), bd = bf.cast<double>();
+    Mat cd = cf0.cast<double>();
+    gemm_subtract(cd.block(1, 2, m, n), ad.topRows(m), bd.bottomRows(n).transpose());
+    CHECK((cd.block(1, 2, m, n) - want).cwiseAbs().maxCoeff() <= 1e-12 * (1.0 + want.cwiseAbs().maxCoeff()));
   }
 }
 

@@ -20,9 +20,12 @@ constexpr Index KC = 256;
 constexpr Index MC = 4 * MR;
 constexpr Index NC = 2048;
 
-// c(0..MR, 0..NR) (leading dimension ldc) = or += the packed MR x kc sliver of a times the packed
-// kc x NR sliver of b.
-inline void micro(Index kc, const float* ap, const float* bp, float* c, Index ldc, bool add) {
+// How a tile's product meets c: written over it, added to it, or subtracted from it.
+enum class Into { store, add, subtract };
+
+// c(0..MR, 0..NR) (leading dimension ldc) =, += or -= the packed MR x kc sliver of a times the
+// packed kc x NR sliver of b.
+inline void micro(Index kc, const float* ap, const float* bp, float* c, Index ldc, Into into) {
   using namespace Eigen::internal;
   P acc[MP][NR];
   for (int p = 0; p < MP; ++p)
@@ -38,13 +41,16 @@ inline void micro(Index kc, const float* ap, const float* bp, float* c, Index ld
   for (int q = 0; q < NR; ++q)
     for (int p = 0; p < MP; ++p) {
       float* out = c + q * ldc + p * L;
-      pstoreu(out, add ? padd(ploadu<P>(out), acc[p][q]) : acc[p][q]);
+      if (into == Into::store) pstoreu(out, acc[p][q]);
+      else if (into == Into::add) pstoreu(out, padd(ploadu<P>(out), acc[p][q]));
+      else pstoreu(out, psub(ploadu<P>(out), acc[p][q]));
     }
 }
 
 }  // namespace
 
-void blocked_sgemm(Index m, Index n, Index k, const Strided<float>& a, const Strided<float>& b, float* c, Index ldc) {
+void blocked_sgemm(Index m, Index n, Index k, const Strided<float>& a, const Strided<float>& b, float* c, Index ldc,
+                   bool subtract) {
   // Packed buffers, aligned for pload; reused between calls on the same thread.
   thread_local std::vector<float, Eigen::aligned_allocator<float>> apack, bpack;  // aligned to the vector width
   float edge[MR * NR];
@@ -52,7 +58,7 @@ void blocked_sgemm(Index m, Index n, Index k, const Strided<float>& a, const Str
     const Index nc = std::min(NC, n - jc), slivers = (nc + NR - 1) / NR;
     for (Index pc = 0; pc < k; pc += KC) {
       const Index kc = std::min(KC, k - pc);
-      const bool add = pc > 0;
+      const Into into = subtract ? Into::subtract : pc > 0 ? Into::add : Into::store;
       // b(pc .. pc + kc, jc .. jc + nc) as kc x NR slivers, zero-padded past column n.
       bpack.resize(static_cast<std::size_t>(slivers * NR * kc));
       float* bdst = bpack.data();
@@ -100,11 +106,15 @@ void blocked_sgemm(Index m, Index n, Index k, const Strided<float>& a, const Str
             const float* bp = bdst + s * NR * kc;
             float* ct = c + i0 + j0 * ldc;
             if (len == MR && cols == NR) {
-              micro(kc, ap, bp, ct, ldc, add);
+              micro(kc, ap, bp, ct, ldc, into);
             } else {  // a partial tile: through a full-size scratch tile
-              micro(kc, ap, bp, edge, MR, false);
+              micro(kc, ap, bp, edge, MR, Into::store);
               for (Index q = 0; q < cols; ++q)
-                for (Index i = 0; i < len; ++i) ct[q * ldc + i] = add ? ct[q * ldc + i] + edge[q * MR + i] : edge[q * MR + i];
+                for (Index i = 0; i < len; ++i) {
+                  float& out = ct[q * ldc + i];
+                  const float e = edge[q * MR + i];
+                  out = into == Into::store ? e : into == Into::add ? out + e : out - e;
+                }
             }
           }
         }

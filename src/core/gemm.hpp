@@ -35,10 +35,11 @@ struct Strided {
 };
 
 // c (m x n, column-major, leading dimension ldc) = a (m x k) * b (k x n) through packed, cache-
-// sized blocks and a register tile (src/core/gemm.cpp). Each entry of c is summed over k in
-// increasing order, in blocks of 256 added to c one after the other; nothing depends on the
-// thread count.
-void blocked_sgemm(Index m, Index n, Index k, const Strided<float>& a, const Strided<float>& b, float* c, Index ldc);
+// sized blocks and a register tile (src/core/gemm.cpp); with `subtract`, c -= a * b. Each entry
+// of c is summed over k in increasing order, in blocks of 256 added to (or subtracted from) c
+// one after the other; nothing depends on the thread count.
+void blocked_sgemm(Index m, Index n, Index k, const Strided<float>& a, const Strided<float>& b, float* c, Index ldc,
+                   bool subtract = false);
 
 // With 8-float vectors (built without AVX-512) the same code took 16.6-16.8 ms on that piece
 // against BLAS's 15.3-15.7: no faster, so BLAS is kept there.
@@ -161,6 +162,25 @@ void gemm_into(C&& c, const A& a, const B& b) {
 #else
   c.noalias() = a * b;
 #endif
+}
+
+// c -= a * b, through blocked_sgemm where gemm_into would use it, else through Eigen (BLAS).
+template <class C, class A, class B>
+void gemm_subtract(C&& c, const A& a, const B& b) {
+  using S = typename std::decay_t<C>::Scalar;
+  using namespace gemm_detail;
+  if constexpr (std::is_same_v<S, float> && kBlockedFloat) {
+    static_assert(!std::decay_t<C>::IsRowMajor, "gemm_subtract writes a column-major result");
+    const Index m = c.rows(), n = c.cols(), k = a.cols();
+    if (m * n * k > kSmallWork) {
+      eigen_assert(a.innerStride() == 1 && b.innerStride() == 1 && c.innerStride() == 1);
+      const Strided<S> as{a.data(), A::IsRowMajor ? a.outerStride() : 1, A::IsRowMajor ? 1 : a.outerStride()};
+      const Strided<S> bs{b.data(), B::IsRowMajor ? b.outerStride() : 1, B::IsRowMajor ? 1 : b.outerStride()};
+      blocked_sgemm(m, n, k, as, bs, c.data(), c.outerStride(), true);
+      return;
+    }
+  }
+  c.noalias() -= a * b;
 }
 
 }  // namespace adamgn

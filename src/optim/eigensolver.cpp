@@ -1,5 +1,6 @@
 #include "optim/eigensolver.hpp"
 
+#include "core/memory.hpp"
 #include "core/parallel.hpp"
 #include "optim/tridiagonal.hpp"
 
@@ -21,27 +22,45 @@ namespace {
 // Eigenpairs (w, v) in decreasing order of eigenvalue (stable for ties), each vector with its
 // largest-magnitude entry (the first of equals) positive, widened to double; one pass over v, in
 // fixed pieces of columns on the run's spare threads.
+// `vectors` keeps its storage when it already has the size (callers that decompose a factor of
+// the same size every step reuse it).
 template <class S>
 void order_and_widen(const DenseVector<S>& w, const DenseMatrix<S>& v, Vec& values, Mat& vectors) {
   const Index n = w.size();
   std::vector<Index> order(static_cast<std::size_t>(n));
   std::iota(order.begin(), order.end(), Index{0});
   std::stable_sort(order.begin(), order.end(), [&](Index a, Index b) { return w[a] > w[b]; });
-  Vec sorted(n);
-  Mat out(v.rows(), n);
+  values.resize(n);
+  resize_huge(vectors, v.rows(), n);
   parallel_pieces(column_pieces(n), [&](Index p) {
     for (Index k = p * kPieceColumns; k < std::min(n, (p + 1) * kPieceColumns); ++k) {
       const Index j = order[static_cast<std::size_t>(k)];
-      sorted[k] = static_cast<double>(w[j]);
+      values[k] = static_cast<double>(w[j]);
       Index arg = 0;
       v.col(j).cwiseAbs().maxCoeff(&arg);
-      if (v(arg, j) < S(0)) out.col(k) = -v.col(j).template cast<double>();
-      else out.col(k) = v.col(j).template cast<double>();
+      if (v(arg, j) < S(0)) vectors.col(k) = -v.col(j).template cast<double>();
+      else vectors.col(k) = v.col(j).template cast<double>();
     }
   });
-  values = std::move(sorted);
-  vectors = std::move(out);
 }
+
+// The solver's scratch matrices, kept per thread from one call to the next: at n = 3072 they
+// are about 110 MB, and allocations that large are fresh pages every time, each one faulted in
+// and zeroed (on the 2-core development machine that overhead alone took about 600 ms per
+// decomposition at n = 3072, against about 1500 ms for the solver's arithmetic).
+#ifdef ADAMGN_LAPACK
+template <class S>
+struct Scratch {
+  DenseMatrix<S> reduced, vectors;
+  DenseVector<S> values, work;
+  std::vector<lapack_int> iwork;
+};
+template <class S>
+Scratch<S>& scratch() {
+  thread_local Scratch<S> s;
+  return s;
+}
+#endif
 
 }  // namespace
 
@@ -58,8 +77,10 @@ namespace {
 // The workspace is sized here: a float32 workspace query rounds sizes above 2^24 down.
 template <class S, class F>
 lapack_int with_stedc_workspace(lapack_int n, F&& call) {
-  std::vector<S> work(static_cast<std::size_t>(1 + 4 * n + n * n));
-  std::vector<lapack_int> iwork(static_cast<std::size_t>(3 + 5 * n));
+  DenseVector<S>& work = scratch<S>().work;
+  std::vector<lapack_int>& iwork = scratch<S>().iwork;
+  if (work.size() < 1 + 4 * Index{n} + Index{n} * n) resize_huge(work, 1 + 4 * Index{n} + Index{n} * n, 1);
+  iwork.resize(std::max(iwork.size(), static_cast<std::size_t>(3 + 5 * n)));
   return call(work.data(), static_cast<lapack_int>(work.size()), iwork.data(), static_cast<lapack_int>(iwork.size()));
 }
 lapack_int stedc(lapack_int n, float* d, float* e, float* z) {
@@ -96,7 +117,7 @@ bool syevd(DenseMatrix<S>& s, DenseVector<S>& w, DenseMatrix<S>& vectors) {
     if (sytrd(static_cast<lapack_int>(n), s.data(), w.data(), e.data(), tau.data()) != 0) return false;
   }
   if (n > 1 && !(w.allFinite() && e.allFinite())) return false;
-  vectors.resize(n, n);
+  resize_huge(vectors, n, n);
   if (stedc(static_cast<lapack_int>(n), w.data(), e.data(), vectors.data()) != 0) return false;
   apply_reduction(s, tau, vectors);
   return true;
@@ -107,16 +128,18 @@ template <class M>
 bool decompose(const M& s, Vec& values, Mat& vectors) {
   using S = typename M::Scalar;
   if (!s.allFinite()) return false;
-  Eigen::Matrix<S, Eigen::Dynamic, 1> w(s.rows());
-  M v;
 #ifdef ADAMGN_LAPACK
-  M reduced = s;
-  if (!syevd(reduced, w, v)) return false;
+  Scratch<S>& work = scratch<S>();
+  DenseVector<S>& w = work.values;
+  DenseMatrix<S>& v = work.vectors;
+  resize_huge(work.reduced, s.rows(), s.cols());
+  work.reduced = s;
+  if (!syevd(work.reduced, w, v)) return false;
 #else
   Eigen::SelfAdjointEigenSolver<M> solver(s);
   if (solver.info() != Eigen::Success) return false;
-  w = solver.eigenvalues();
-  v = solver.eigenvectors();
+  const DenseVector<S>& w = solver.eigenvalues();
+  const DenseMatrix<S>& v = solver.eigenvectors();
 #endif
   if (!w.allFinite() || !v.allFinite()) return false;
   order_and_widen(w, v, values, vectors);

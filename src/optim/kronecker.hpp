@@ -13,6 +13,8 @@
 
 #include "optim/basis.hpp"
 
+#include <memory>
+
 namespace adamgn {
 
 // exp(gamma log Q) after the sign and determinant alignment described above; gamma = 0 gives I
@@ -23,10 +25,13 @@ Mat geodesic_from_identity(const Mat& q, double gamma);
 // become gamma * pi in the planes of the real Schur form.
 Mat rotation_power(const Mat& u, double gamma);
 
+struct KroneckerStorage;
+
 class KroneckerBasis : public Basis {
  public:
   // vectors_identity: keep vector blocks in the identity basis instead of their own eigenbasis.
   KroneckerBasis(const Layout& layout, double gamma = 1.0, bool vectors_identity = false);
+  ~KroneckerBasis() override;
 
   CurvatureNeed refresh_need() const override { return CurvatureNeed::kronecker; }
   CurvatureNeed gn_need() const override { return CurvatureNeed::kronecker; }
@@ -58,6 +63,10 @@ class KroneckerBasis : public Basis {
   std::vector<std::vector<bool>> identity_;
   std::vector<Vec> eigen_diag_;  // per block: exact GN diagonal from the eigenvalues, if any
   std::uint64_t built_from_ = ~std::uint64_t{0};
+  // Grams, eigenvectors and replaced factors kept for the next refresh to overwrite: a refresh of
+  // the CIFAR MLP handles about 200 MB of them, and allocations that large are fresh pages every
+  // time, faulted in and zeroed anew (kronecker.cpp).
+  std::unique_ptr<KroneckerStorage> reused_;
 };
 
 // Full-matrix eigenbasis moved along the geodesic from I by gamma (interp-eigen:G).

@@ -1,5 +1,6 @@
 #include "optim/tridiagonal.hpp"
 
+#include "core/gemm.hpp"
 #include "core/parallel.hpp"
 
 #include <algorithm>
@@ -137,8 +138,8 @@ void reduce_to_tridiagonal(DenseMatrix<S>& a, DenseVector<S>& d, DenseVector<S>&
     parallel_pieces(column_pieces(mt), [&](Index p) {
       const Index c0 = p * kPieceColumns, cw = std::min(kPieceColumns, mt - c0);
       auto c = t.block(pb + c0, pb + c0, mt - c0, cw);
-      c.noalias() -= vs.middleRows(c0, mt - c0) * ws.middleRows(c0, cw).transpose();
-      c.noalias() -= ws.middleRows(c0, mt - c0) * vs.middleRows(c0, cw).transpose();
+      gemm_subtract(c, vs.middleRows(c0, mt - c0), ws.middleRows(c0, cw).transpose());
+      gemm_subtract(c, ws.middleRows(c0, mt - c0), vs.middleRows(c0, cw).transpose());
     });
     for (Index i = 0; i < pb; ++i) {
       t(i + 1, i) = e[k + i];
@@ -181,9 +182,10 @@ void apply_reduction(const DenseMatrix<S>& a, const DenseVector<S>& tau, DenseMa
     for (Index b = blocks - 1; b >= 0; --b) {
       const DenseMatrix<S>& vb = v[static_cast<std::size_t>(b)];
       auto zs = z.block(b * kReflectors + 1, c0, vb.rows(), cw);
-      work.noalias() = vb.transpose() * zs;
+      work.resize(vb.cols(), cw);
+      gemm_into(work, vb.transpose(), zs);
       work = t[static_cast<std::size_t>(b)].template triangularView<Eigen::Upper>() * work;
-      zs.noalias() -= vb * work;
+      gemm_subtract(zs, vb, work);
     }
   });
 }

@@ -392,14 +392,23 @@ class Network {
   // G_xi = sum_j xi_j G_j, unbiased for the GN because E[xi xi^T] = I.
   void pseudo(const M& x, const Mat* directions, Curvature& c) const {
     const Index n = x.rows(), k = p_.out, m = w_.rows();
+    // The previous call's factors are written over when nothing else holds them (at CIFAR's GN
+    // batch the inputs alone are 50 MB: fresh pages every step otherwise).
+    std::shared_ptr<const M> old_inputs, old_hidden, old_delta;
+    if (c.pseudo.size() == p_.layout.blocks.size()) {
+      old_inputs = factor(c.pseudo[0], true);
+      old_delta = factor(c.pseudo[0], false);
+      old_hidden = factor(c.pseudo[2], true);
+    }
     c.pseudo.assign(p_.layout.blocks.size(), PseudoGradients{});
     c.row_weight = 1.0 / static_cast<double>(n);
-    auto inputs = std::make_shared<const M>(x);
-    auto hidden = std::make_shared<M>(n, m);
+    const auto inputs = reuse(std::move(old_inputs), n, x.cols());
+    *inputs = x;
+    auto hidden = reuse(std::move(old_hidden), n, m);
     std::shared_ptr<const M> delta, out_dirs;
     // delta rows j*n + s: the output direction j (or xi_s) pulled back through a_, zero where the
     // unit is off; built with the copy of the hidden activations in column pieces on spare threads.
-    auto d = std::make_shared<M>(directions ? n : n * k, m);
+    auto d = reuse(std::move(old_delta), directions ? n : n * k, m);
     M xa;  // sampled directions: row s is xi_s^T a_
     if (directions) {
       const M xi = directions->cast<T>();
@@ -441,14 +450,25 @@ class Network {
       }
     });
     delta = std::move(d);
-    set_factors(c.pseudo[0], delta, inputs);
+    set_factors(c.pseudo[0], delta, std::move(inputs));
     set_factors(c.pseudo[1], delta, nullptr);
     c.pseudo[0].mask = c.pseudo[1].mask = mask;
-    set_factors(c.pseudo[2], out_dirs, hidden);
+    set_factors(c.pseudo[2], out_dirs, std::move(hidden));
     if (p_.cfg.output_bias) set_factors(c.pseudo[3], out_dirs, nullptr);
   }
 
  private:
+  static std::shared_ptr<const M> factor(const PseudoGradients& g, bool right) {
+    if constexpr (std::is_same_v<T, float>) return right ? g.right_f : g.left_f;
+    else return right ? g.right : g.left;
+  }
+  // `old` resized to rows x cols when this is its last holder (every factor is made here, never
+  // const), else a new matrix.
+  static std::shared_ptr<M> reuse(std::shared_ptr<const M> old, Index rows, Index cols) {
+    std::shared_ptr<M> out = old && old.use_count() == 1 ? std::const_pointer_cast<M>(std::move(old)) : std::make_shared<M>();
+    resize_huge(*out, rows, cols);
+    return out;
+  }
   static void set_factors(PseudoGradients& g, std::shared_ptr<const M> left, std::shared_ptr<const M> right) {
     if constexpr (std::is_same_v<T, float>) {
       g.left_f = std::move(left);
