@@ -162,8 +162,8 @@ class MaskTables {
 //   vector block: sum_js (Q^T l_js)^2;  matrix block: sum_s (sum_j (Q_L^T l_js)^2) ((Q_R^T r_s)^2)^T.
 // With `tables` (masked terms, a matrix block and Q_L) the rows of L Q_L come from them.
 template <class M, class Q>
-Mat diagonal_piece(const Block& blk, const M& left, const M* right, Index s0, Index len, const Q* ql,
-                   const Q* qr, const MaskTables<typename M::Scalar>* tables) {
+M diagonal_piece(const Block& blk, const M& left, const M* right, Index s0, Index len, const Q* ql,
+                 const Q* qr, const MaskTables<typename M::Scalar>* tables) {
   using S = typename M::Scalar;
   const Index n = right ? right->rows() : left.rows();  // samples (vector blocks: terms)
   const Index k = right ? left.rows() / n : 1;
@@ -184,7 +184,7 @@ Mat diagonal_piece(const Block& blk, const M& left, const M* right, Index s0, In
   if (tables) {
     M folded_t;
     tables->folded_squares(s0, len, folded_t);
-    return product(folded_t, right_squares()).template cast<double>();
+    return product(folded_t, right_squares());
   }
   const M& qls = ql ? in_scalar<S>(*ql, ql_storage) : ql_storage;
   // The first direction is assigned rather than added to zeros (the same bits, one pass less).
@@ -197,15 +197,15 @@ Mat diagonal_piece(const Block& blk, const M& left, const M* right, Index s0, In
     else if (j == 0) folded = rows.cwiseAbs2();
     else folded += rows.cwiseAbs2();
   }
-  if (!blk.matrix) return folded.colwise().sum().transpose().template cast<double>();
-  return product(folded.transpose(), right_squares()).template cast<double>();
+  if (!blk.matrix) return folded.colwise().sum().transpose();
+  return product(folded.transpose(), right_squares());
 }
 
 // The same for grouped terms (task.hpp): sum_s (sum_r a_rs b_rs^T)^2 with a = Q_L^T l, b = Q_R^T r,
 // expanded as sum_{r, r'} (a_r o a_r')^T (b_r o b_r') over the pairs, each unordered pair twice.
 template <class M, class Q>
-Mat grouped_diagonal_piece(const M& left, const M& right, Index group, Index s0, Index len, const Q* ql,
-                           const Q* qr) {
+M grouped_diagonal_piece(const M& left, const M& right, Index group, Index s0, Index len, const Q* ql,
+                         const Q* qr) {
   using S = typename M::Scalar;
   const Index n = right.rows() / group;
   M ql_storage, qr_storage;
@@ -221,7 +221,7 @@ Mat grouped_diagonal_piece(const M& left, const M& right, Index group, Index s0,
   for (std::size_t r = 0; r < a.size(); ++r)
     for (std::size_t q = r; q < a.size(); ++q)
       out.noalias() += (r == q ? S(1) : S(2)) * (a[r].cwiseProduct(a[q]).transpose() * b[r].cwiseProduct(b[q]));
-  return out.template cast<double>();
+  return out;
 }
 
 }  // namespace
@@ -247,14 +247,16 @@ void diagonal_block(const Block& blk, const PseudoGradients& g, double row_weigh
     M ql_storage;
     if (g.mask && ql && blk.matrix && right && g.group == 1)
       tables = std::make_unique<MaskTables<S>>(*g.mask, in_scalar<S>(*ql, ql_storage));
-    std::vector<Mat> parts(static_cast<std::size_t>(pieces));
+    // Pieces in the factors' precision, widened as they are added up (in piece order).
+    std::vector<M> parts(static_cast<std::size_t>(pieces));
     parallel_pieces(pieces, [&](Index p) {
       const Index s0 = p * kChunk, len = std::min(kChunk, n - s0);
       parts[static_cast<std::size_t>(p)] = g.group > 1 ? grouped_diagonal_piece(left, *right, g.group, s0, len, ql, qr)
                                                        : diagonal_piece(blk, left, right, s0, len, ql, qr, tables.get());
     });
-    Mat d = parts.empty() ? Mat::Zero(blk.matrix ? blk.rows : blk.size(), blk.matrix ? blk.cols : 1) : parts[0];
-    for (std::size_t p = 1; p < parts.size(); ++p) d += parts[p];
+    Mat d = parts.empty() ? Mat::Zero(blk.matrix ? blk.rows : blk.size(), blk.matrix ? blk.cols : 1)
+                          : Mat(parts[0].template cast<double>());
+    for (std::size_t p = 1; p < parts.size(); ++p) d += parts[p].template cast<double>();
     d *= row_weight;
     if (blk.matrix) Eigen::Map<RowMat>(out.data() + blk.offset, blk.rows, blk.cols) = d;
     else out.segment(blk.offset, blk.size()) = d.col(0);
