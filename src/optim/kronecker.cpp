@@ -315,7 +315,9 @@ MS squared_overlap(const MS& next, const MS& old) {
   MS r(next.cols(), old.cols());
   parallel_pieces(column_pieces(old.cols()), [&](Index p) {
     const Index c0 = p * kPieceColumns, w = std::min(kPieceColumns, old.cols() - c0);
-    r.middleCols(c0, w) = (next.transpose() * old.middleCols(c0, w)).cwiseAbs2();
+    auto piece = r.middleCols(c0, w);
+    gemm_into(piece, next.transpose(), old.middleCols(c0, w));
+    piece = piece.cwiseAbs2();
   });
   return r;
 }
