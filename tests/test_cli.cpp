@@ -191,6 +191,13 @@ TEST_CASE("output modes: file, stdout, --jsonl lines, presets list, version") {
   r = adamgn("bench --preset fig4 --scale huge");
   CHECK(r.code == 2);
   CHECK(r.err == "adamgn: error: scale = huge is not defined by this preset\n");
+  // The warm-up steps are left out of the times, so a run needs more steps than that.
+  r = adamgn("bench --preset fig4 --arms 'adam id small' --set task.width=8 --steps 1 --warmup 0");
+  CHECK(r.code == 0);
+  CHECK(r.out.find("| fig4 | adam id small | 1 |") != std::string::npos);
+  r = adamgn("bench --preset fig4 --arms 'adam id small' --set task.width=8 --steps 2 --warmup 2");
+  CHECK(r.code == 2);
+  CHECK(r.err == "adamgn: error: bench: fig4 has 2 steps, no more than --warmup 2; give more --steps\n");
 
   r = adamgn("presets");
   CHECK(r.code == 0);

@@ -88,7 +88,6 @@ struct FactorJob {
     if constexpr (std::is_same_v<M, MatF>) return buffers.f32;
     else return buffers.f64;
   }
-
 };
 
 // The job's dimension and per-row weights: for a matrix block's E[G G^T] the squared norms of
@@ -255,9 +254,10 @@ void build_tile(FactorJob& j, const GramTile& t, double row_weight) {
   });
 }
 
-// Decomposes the job's Gram (kept for the next refresh to write into). Factors of kThreadedReduction rows or more spread
-// their tridiagonal reduction and back-transformation over the run's threads (one at a time);
-// smaller ones are decomposed side by side, one per thread.
+// Decomposes the job's Gram (kept for the next refresh to write into). Factors of
+// kThreadedReduction rows or more spread their tridiagonal reduction and back-transformation
+// over the run's threads (one at a time); smaller ones are decomposed side by side, one per
+// thread.
 void decompose_job(FactorJob& j) {
   visit_factors(*j.source, [&](const auto& left, const auto*) {
     using M = std::decay_t<decltype(left)>;
