@@ -13,18 +13,21 @@ phases() {
   echo "eig is the decompositions alone, summed over the threads that ran them side by side), diagonal"
   echo "(the GN arms' GN diagonal in the basis, re-estimated every step), update (rotations, Adam's"
   echo "second moment and the rest of the elementwise work). A run that diverges stops there: its"
-  echo "\`steps\` column is the step it diverged at."
+  echo "\`steps\` column is the step it diverged at. The first step, where every buffer is allocated and"
+  echo "faulted in, is left out of the times (\`--warmup 1\`, the default), so the step counts below are"
+  echo "one more than a multiple of the basis refresh interval: the timed steps hold refreshes in the"
+  echo "preset's proportion."
 }
 {
   echo "# fig4 (parity) milliseconds per step by phase"
   echo
   phases
   echo
-  echo "## Quick scale, 200 steps: \`adamgn bench --preset fig4 --steps 200\`"
+  echo "## Quick scale (width 256, GN batch 1024, basis every 5 steps), 200 timed steps: \`adamgn bench --preset fig4 --steps 201\`"
   echo
-  "$bin" bench --preset fig4 --steps 200
+  "$bin" bench --preset fig4 --steps 201
   echo
-  echo "## Paper scale, 20 steps: \`adamgn bench --preset fig4 --scale paper --steps 20\`"
+  echo "## Paper scale (width 512, GN batch 4096, basis every step), 19 timed steps: \`adamgn bench --preset fig4 --scale paper --steps 20\`"
   echo
   "$bin" bench --preset fig4 --scale paper --steps 20
 } > results/bench-network.md
@@ -34,16 +37,16 @@ if [ -n "${ADAMGN_DATA:-}" ]; then
     echo
     phases
     echo
-    echo "## Quick scale (width 64, GN batch 512, basis every 50 steps), 50 steps"
+    echo "## Quick scale (width 64, GN batch 512, basis every 50 steps), 100 timed steps"
     echo
-    echo "    ADAMGN_DATA=DIR adamgn bench --preset fig6 --steps 50"
+    echo "    ADAMGN_DATA=DIR adamgn bench --preset fig6 --steps 101"
     echo
-    "$bin" bench --preset fig6 --steps 50
+    "$bin" bench --preset fig6 --steps 101
     echo
-    echo "## Paper scale (width 512, large batch 4096, GN batch 4096, basis every step), 2 steps"
+    echo "## Paper scale (width 512, large batch 4096, GN batch 4096 with the exact sum over the 10 output directions, basis every step), 2 timed steps"
     echo
-    echo "    ADAMGN_DATA=DIR adamgn bench --preset fig6 --scale paper --steps 2"
+    echo "    ADAMGN_DATA=DIR adamgn bench --preset fig6 --scale paper --steps 3"
     echo
-    "$bin" bench --preset fig6 --scale paper --steps 2
+    "$bin" bench --preset fig6 --scale paper --steps 3
   } > results/bench-cifar.md
 fi
