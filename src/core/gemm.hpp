@@ -16,6 +16,7 @@
 #include "core/types.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <type_traits>
 #include <vector>
 
@@ -45,10 +46,30 @@ void blocked_sgemm(Index m, Index n, Index k, const Strided<float>& a, const Str
 // against BLAS's 15.3-15.7: no faster, so BLAS is kept there.
 constexpr bool kBlockedFloat = Eigen::internal::packet_traits<float>::size >= 16;
 
+// Stores the first `rows` entries of packet v at out (all of them when rows is the packet size).
+template <class T, class P>
+inline void store_rows(T* out, const P& v, Index rows) {
+  using namespace Eigen::internal;
+  constexpr Index L = packet_traits<T>::size;
+  if (rows == L) {
+    pstoreu(out, v);
+    return;
+  }
+#ifdef EIGEN_VECTORIZE_AVX512
+  if constexpr (std::is_same_v<T, float> && L == 16) {  // a masked store
+    pstoreu(out, v, static_cast<std::uint16_t>((1u << rows) - 1u));
+    return;
+  }
+#endif
+  T tmp[L];
+  pstoreu(tmp, v);
+  std::copy(tmp, tmp + rows, out);
+}
+
 // c(:, j0 .. j0 + NR) over MP packets of rows = a (packed, column-major, leading dimension lda)
-// times b(:, j0 .. j0 + NR).
+// times b(:, j0 .. j0 + NR); of the last packet only the first `last_rows` rows are written.
 template <class T, int MP, int NR>
-inline void kernel(const T* a, Index lda, Index k, const Strided<T>& b, Index j0, T* c, Index ldc) {
+inline void kernel(const T* a, Index lda, Index k, const Strided<T>& b, Index j0, T* c, Index ldc, Index last_rows) {
   using namespace Eigen::internal;
   using P = typename packet_traits<T>::type;
   constexpr int L = packet_traits<T>::size;
@@ -63,17 +84,19 @@ inline void kernel(const T* a, Index lda, Index k, const Strided<T>& b, Index j0
       for (int p = 0; p < MP; ++p) acc[p][q] = pmadd(av[p], bq, acc[p][q]);
     }
   }
-  for (int q = 0; q < NR; ++q)
-    for (int p = 0; p < MP; ++p) pstoreu(c + (j0 + q) * ldc + p * L, acc[p][q]);
+  for (int q = 0; q < NR; ++q) {
+    for (int p = 0; p + 1 < MP; ++p) pstoreu(c + (j0 + q) * ldc + p * L, acc[p][q]);
+    store_rows(c + (j0 + q) * ldc + (MP - 1) * L, acc[MP - 1][q], last_rows);
+  }
 }
 
-// All columns of c for MP packets of rows.
+// All columns of c for MP packets of rows (the last one holding `last_rows` rows of c).
 template <class T, int MP>
-void panel(const T* a, Index lda, Index k, const Strided<T>& b, Index n, T* c, Index ldc) {
+void panel(const T* a, Index lda, Index k, const Strided<T>& b, Index n, T* c, Index ldc, Index last_rows) {
   constexpr int NR = MP == 1 ? 8 : MP == 2 ? 6 : MP == 3 ? 4 : 2;  // accumulators and operands fit 16 registers
   Index j = 0;
-  for (; j + NR <= n; j += NR) kernel<T, MP, NR>(a, lda, k, b, j, c, ldc);
-  for (; j < n; ++j) kernel<T, MP, 1>(a, lda, k, b, j, c, ldc);
+  for (; j + NR <= n; j += NR) kernel<T, MP, NR>(a, lda, k, b, j, c, ldc, last_rows);
+  for (; j < n; ++j) kernel<T, MP, 1>(a, lda, k, b, j, c, ldc, last_rows);
 }
 
 }  // namespace gemm_detail
@@ -101,9 +124,9 @@ void gemm_into(C&& c, const A& a, const B& b) {
   }
   if (small && m >= L) {
     // a as column-major packets: used in place when it is already, else a transposed copy.
-    // Rows beyond the last full packet come from a zero-padded copy and are written back alone.
+    // Rows beyond the last full packet come from a zero-padded copy and are not written to c.
     const Index full = m / L * L, tail = m - full, padded = tail ? full + L : full;
-    thread_local std::vector<S> pack, out;
+    thread_local std::vector<S> pack;
     const S* ap = a.data();
     Index lda = a.outerStride();
     if (A::IsRowMajor || tail) {
@@ -115,31 +138,16 @@ void gemm_into(C&& c, const A& a, const B& b) {
     }
     const Strided<S> bs{b.data(), B::IsRowMajor ? b.outerStride() : 1, B::IsRowMajor ? 1 : b.outerStride()};
     S* cp = c.data();
-    Index ldc = c.outerStride();
-    if (tail) {
-      out.resize(static_cast<std::size_t>(padded * n));
-      cp = out.data();
-      ldc = padded;
-    }
+    const Index ldc = c.outerStride();
     for (Index i = 0; i < padded;) {
-      const Index packets = (padded - i) / L;
-      if (packets >= 4) {
-        panel<S, 4>(ap + i, lda, k, bs, n, cp + i, ldc);
-        i += 4 * L;
-      } else if (packets == 3) {
-        panel<S, 3>(ap + i, lda, k, bs, n, cp + i, ldc);
-        i += 3 * L;
-      } else if (packets == 2) {
-        panel<S, 2>(ap + i, lda, k, bs, n, cp + i, ldc);
-        i += 2 * L;
-      } else {
-        panel<S, 1>(ap + i, lda, k, bs, n, cp + i, ldc);
-        i += L;
-      }
+      const Index packets = std::min<Index>((padded - i) / L, 4);
+      const Index last_rows = i + packets * L == padded && tail ? tail : L;
+      if (packets == 4) panel<S, 4>(ap + i, lda, k, bs, n, cp + i, ldc, last_rows);
+      else if (packets == 3) panel<S, 3>(ap + i, lda, k, bs, n, cp + i, ldc, last_rows);
+      else if (packets == 2) panel<S, 2>(ap + i, lda, k, bs, n, cp + i, ldc, last_rows);
+      else panel<S, 1>(ap + i, lda, k, bs, n, cp + i, ldc, last_rows);
+      i += packets * L;
     }
-    if (tail)
-      for (Index j = 0; j < n; ++j)
-        for (Index r = 0; r < m; ++r) c(r, j) = out[static_cast<std::size_t>(j * padded + r)];
     return;
   }
   if constexpr (std::is_same_v<S, float> && kBlockedFloat) {
