@@ -2,6 +2,7 @@
 // the result document.
 #include "helpers.hpp"
 #include "core/parallel.hpp"
+#include "optim/eigensolver.hpp"
 #include "io/presets.hpp"
 #include "io/results.hpp"
 
@@ -60,6 +61,19 @@ TEST_CASE("a single run gives the same numbers whatever the thread count") {
     CHECK(one.runs[0][0].loss == two.runs[0][0].loss);
     CHECK(one.runs[0][0].test_loss == two.runs[0][0].test_loss);
   }
+}
+
+TEST_CASE("the same experiment twice in one process gives the same numbers") {
+  // The problem is built before any run (test labels through BLAS products): it must not see
+  // a different BLAS thread count the first time.
+  const json doc{{"task", {{"name", "teacher"}, {"teacher_width", 64}, {"precision", "f64"}}},
+                 {"run", {{"steps", 2}, {"seeds", 1}, {"log_every", 1}, {"threads", 1}}},
+                 {"arms", {{{"name", "adam"}, {"precond", "adam"}, {"batch", 256}, {"lr", 0.01}}}}};
+  set_blas_threads(2);  // as a program that had not set it would start, on 2 or more cores
+  const auto first = run_experiment(spec_of(doc));
+  const auto second = run_experiment(spec_of(doc));
+  CHECK(first.runs[0][0].loss == second.runs[0][0].loss);
+  CHECK(first.runs[0][0].test_loss == second.runs[0][0].test_loss);
 }
 
 TEST_CASE("small regions stay on the calling thread, large ones use the run's threads") {

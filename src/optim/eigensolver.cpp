@@ -72,6 +72,18 @@ void set_blas_threads(int threads) {
 }
 
 namespace {
+// BLAS and Eigen run single-threaded from the start of the program, before any task is built.
+// Their threaded products split sums differently for different thread counts, so a problem built
+// before the runner set one thread (a teacher's test labels, say) had last bits that depended on
+// the machine's core count and on whether it was the process's first experiment: the same
+// experiment run twice in one process gave different test losses (tests/test_runner.cpp).
+const bool g_single_threaded_blas = [] {
+  set_blas_threads(1);
+  return true;
+}();
+}  // namespace
+
+namespace {
 
 #ifdef ADAMGN_LAPACK
 // The workspace is sized here: a float32 workspace query rounds sizes above 2^24 down.

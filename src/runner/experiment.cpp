@@ -234,6 +234,7 @@ RunResult run_one(const TaskFactory& factory, const OptimizerConfig& opt, const 
 ExperimentResult run_experiment(const ExperimentSpec& spec,
                                 const std::function<void(const ExperimentSpec&, const RunResult&)>& on_run) {
   const auto start = std::chrono::steady_clock::now();
+  set_blas_threads(1);  // before the task is built: its test set must not depend on the thread count
   auto factory = make_task_factory(spec.task);
   check_compatible(spec, *factory);
 
@@ -256,7 +257,6 @@ ExperimentResult run_experiment(const ExperimentSpec& spec,
   // the last bits (tests/test_runner.cpp). Threads left over when there are fewer runs than
   // threads go to each run's thread-count-independent pieces (core/parallel.hpp).
   const int outer = static_cast<int>(std::min<Index>(threads, jobs));
-  set_blas_threads(1);
   set_inner_threads(outer > 0 ? threads / outer : 1);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(dynamic, 1) num_threads(outer)
