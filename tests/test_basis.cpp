@@ -3,9 +3,13 @@
 #include "core/parallel.hpp"
 #include "optim/eigensolver.hpp"
 #include "optim/kronecker.hpp"
+#include "optim/optimizer.hpp"
 #include "optim/tridiagonal.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
+#include <random>
 #include <numeric>
 
 using namespace adamgn;
@@ -192,6 +196,34 @@ TEST_CASE("a failed decomposition keeps the previous basis") {
   CHECK_FALSE(b.refresh(c, nullptr));
   CHECK(b.version() == before);
   CHECK(b.dense() == Mat::Identity(3, 3));
+}
+
+TEST_CASE("D applied to g: IEEE square roots and quotients, zero where s + alpha is not positive") {
+  // 1000 entries (vectors and a scalar tail) over many magnitudes, with zero, negative, NaN,
+  // infinite and subnormal statistics mixed in; every entry against the scalar rule, bit for bit.
+  std::mt19937_64 gen(7);
+  std::uniform_real_distribution<double> exponent(-300.0, 300.0), sign(-1.0, 1.0);
+  const Index n = 1003;
+  std::vector<double> s(n), g(n), out(n);
+  const double inf = std::numeric_limits<double>::infinity();
+  const double specials[] = {0.0, -0.0, -1e-3, -inf, inf, std::numeric_limits<double>::quiet_NaN(), 4.9e-324, 1e-310};
+  for (Index i = 0; i < n; ++i) {
+    s[i] = std::pow(10.0, exponent(gen) / 10.0) * (i % 7 == 0 ? 1e-290 : 1.0);
+    g[i] = sign(gen) * std::pow(10.0, exponent(gen) / 30.0);
+    if (i % 11 == 0) s[i] = specials[(i / 11) % 8];
+  }
+  for (const bool root : {true, false})
+    for (const double alpha : {0.0, 1e-8}) {
+      precondition_span(root, s.data(), g.data(), alpha, n, out.data());
+      Index wrong = 0;
+      for (Index i = 0; i < n; ++i) {
+        const double shifted = s[i] + alpha;
+        const double expected = shifted > 0.0 ? g[i] / (root ? std::sqrt(shifted) : shifted) : 0.0;
+        if (!(out[i] == expected || (std::isnan(out[i]) && std::isnan(expected)))) ++wrong;
+        if (!(shifted > 0.0)) CHECK(out[i] == 0.0);
+      }
+      CHECK(wrong == 0);
+    }
 }
 
 TEST_CASE("identity matrix through the dense basis path reproduces the identity run bit for bit") {

@@ -49,11 +49,14 @@ class Stopwatch {
   std::chrono::steady_clock::time_point last_;
 };
 
+}  // namespace
+
 // The IEEE square root of each entry. Eigen's own packet sqrt for AVX-512 (with its default
 // EIGEN_FAST_MATH) is a reciprocal-square-root estimate refined by Newton steps: it differed from
 // std::sqrt in the last bit for 43% of 2^20 random doubles, and flushes results below the
 // smallest normal number to zero. The instruction costs the same here (5.1 us for the square
 // roots and quotients of 11264 entries either way, on one core of the development machine).
+namespace {
 #if defined(EIGEN_VECTORIZE_AVX512)
 inline Eigen::internal::Packet8d ieee_sqrt(const Eigen::internal::Packet8d& x) { return _mm512_sqrt_pd(x); }
 #endif
@@ -64,11 +67,10 @@ inline Eigen::internal::Packet4d ieee_sqrt(const Eigen::internal::Packet4d& x) {
 inline Eigen::internal::Packet2d ieee_sqrt(const Eigen::internal::Packet2d& x) { return _mm_sqrt_pd(x); }
 #endif
 inline double ieee_sqrt(double x) { return std::sqrt(x); }
+}  // namespace
 
-// out = g / sqrt(s + alpha) (sqrt_power) or g / (s + alpha), and 0 where s + alpha is not
-// positive, over n entries. One vectorized pass: the zero rule is a mask (s + alpha > 0 is false
-// for NaN). As Eigen expressions, the quotient and a check for non-positive entries were three
-// passes over each span.
+// One vectorized pass: the zero rule is a mask (s + alpha > 0 is false for NaN). As Eigen
+// expressions, the quotient and a check for non-positive entries were three passes over each span.
 void precondition_span(bool sqrt_power, const double* s, const double* g, double alpha, Index n, double* out) {
   using namespace Eigen::internal;
   using P = packet_traits<double>::type;
@@ -86,8 +88,6 @@ void precondition_span(bool sqrt_power, const double* s, const double* g, double
     out[i] = shifted > 0.0 ? g[i] / (sqrt_power ? std::sqrt(shifted) : shifted) : 0.0;
   }
 }
-
-}  // namespace
 
 double Optimizer::step(Task& task, Vec& theta, Index t, Rng& data_rng, Rng& curvature_rng) {
   Stopwatch watch(timed_);
