@@ -9,8 +9,8 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <random>
 #include <numeric>
+#include <random>
 
 using namespace adamgn;
 using namespace adamgn::test;

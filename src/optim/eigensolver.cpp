@@ -81,9 +81,6 @@ const bool g_single_threaded_blas = [] {
   set_blas_threads(1);
   return true;
 }();
-}  // namespace
-
-namespace {
 
 #ifdef ADAMGN_LAPACK
 // The workspace is sized here: a float32 workspace query rounds sizes above 2^24 down.

@@ -234,7 +234,9 @@ RunResult run_one(const TaskFactory& factory, const OptimizerConfig& opt, const 
 ExperimentResult run_experiment(const ExperimentSpec& spec,
                                 const std::function<void(const ExperimentSpec&, const RunResult&)>& on_run) {
   const auto start = std::chrono::steady_clock::now();
-  set_blas_threads(1);  // before the task is built: its test set must not depend on the thread count
+  // BLAS stays single-threaded, set before the task is built: multithreaded BLAS products change
+  // results in the last bits with the thread count (tests/test_runner.cpp), a test set included.
+  set_blas_threads(1);
   auto factory = make_task_factory(spec.task);
   check_compatible(spec, *factory);
 
@@ -253,9 +255,8 @@ ExperimentResult run_experiment(const ExperimentSpec& spec,
 #else
   const int threads = 1;
 #endif
-  // BLAS stays single-threaded: multithreaded BLAS products were measured to change results in
-  // the last bits (tests/test_runner.cpp). Threads left over when there are fewer runs than
-  // threads go to each run's thread-count-independent pieces (core/parallel.hpp).
+  // Threads left over when there are fewer runs than threads go to each run's
+  // thread-count-independent pieces (core/parallel.hpp).
   const int outer = static_cast<int>(std::min<Index>(threads, jobs));
   set_inner_threads(outer > 0 ? threads / outer : 1);
 #ifdef _OPENMP
