@@ -7,6 +7,9 @@
 #include "io/results.hpp"
 
 #include <atomic>
+#include <chrono>
+#include <thread>
+#include <set>
 #include <cmath>
 #include <functional>
 
@@ -59,6 +62,14 @@ TEST_CASE("a single run gives the same numbers whatever the thread count") {
     doc["run"]["threads"] = 2;
     const auto two = run_experiment(spec_of(doc));
     CHECK(one.runs[0][0].loss == two.runs[0][0].loss);
+    // Two runs side by side, each with a team of two (as 4 runs would get 16 threads each on a
+    // 64-core node).
+    doc["run"]["threads"] = 4;
+    doc["run"]["seeds"] = 2;
+    const auto nested = run_experiment(spec_of(doc));
+    CHECK(nested.runs[0][0].loss == one.runs[0][0].loss);
+    CHECK(nested.runs[0][0].test_loss == one.runs[0][0].test_loss);
+    doc["run"]["seeds"] = 1;
     CHECK(one.runs[0][0].test_loss == two.runs[0][0].test_loss);
   }
 }
@@ -77,23 +88,53 @@ TEST_CASE("the same experiment twice in one process gives the same numbers") {
 }
 
 TEST_CASE("small regions stay on the calling thread, large ones use the run's threads") {
-#ifdef _OPENMP
   const int saved = inner_threads();
   set_inner_threads(2);
   auto in_team = [](Index n) {  // for each span: was it run inside a parallel region?
     std::vector<int> flags(static_cast<std::size_t>((n + kSpanEntries - 1) / kSpanEntries), -1);
-    parallel_spans(n, [&](Index b, Index) { flags[static_cast<std::size_t>(b / kSpanEntries)] = omp_in_parallel() ? 1 : 0; });
+    parallel_spans(n, [&](Index b, Index) { flags[static_cast<std::size_t>(b / kSpanEntries)] = in_parallel_piece() ? 1 : 0; });
     return flags;
   };
   for (int f : in_team(kMinParallelEntries - 1)) CHECK(f == 0);
   for (int f : in_team(kMinParallelEntries)) CHECK(f == 1);
   std::atomic<int> inside{-1};
-  parallel_pieces_if(worth_threads(kMinParallelMultiplyAdds / 2), 4, [&](Index) { inside = omp_in_parallel(); });
+  parallel_pieces_if(worth_threads(kMinParallelMultiplyAdds / 2), 4, [&](Index) { inside = in_parallel_piece(); });
   CHECK(inside == 0);
-  parallel_pieces_if(worth_threads(kMinParallelMultiplyAdds), 4, [&](Index) { inside = omp_in_parallel(); });
+  parallel_pieces_if(worth_threads(kMinParallelMultiplyAdds), 4, [&](Index) { inside = in_parallel_piece(); });
   CHECK(inside == 1);
   set_inner_threads(saved);
-#endif
+}
+
+TEST_CASE("a team runs every piece once, on several threads, and nested calls in turn") {
+  const int saved = inner_threads();
+  for (int threads : {2, 3}) {
+    set_inner_threads(threads);
+    for (int round = 0; round < 200; ++round) {  // many hand-offs: a lost wake-up would hang here
+      const Index n = 2 + round % 17;  // one piece would run on the caller, outside any team
+      std::vector<std::atomic<int>> runs(static_cast<std::size_t>(n));
+      std::vector<std::thread::id> who(static_cast<std::size_t>(n));
+      std::atomic<int> nested_elsewhere{0};
+      parallel_pieces(n, [&](Index i) {
+        runs[static_cast<std::size_t>(i)].fetch_add(1);
+        who[static_cast<std::size_t>(i)] = std::this_thread::get_id();
+        parallel_pieces(3, [&](Index) {
+          if (std::this_thread::get_id() != who[static_cast<std::size_t>(i)]) nested_elsewhere.fetch_add(1);
+        });
+      });
+      for (const auto& r : runs) CHECK(r.load() == 1);
+      CHECK(nested_elsewhere.load() == 0);
+      CHECK(!in_parallel_piece());
+    }
+    // With pieces that take a while, the workers take some of them.
+    std::vector<std::thread::id> who(64);
+    parallel_pieces(64, [&](Index i) {
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+      who[static_cast<std::size_t>(i)] = std::this_thread::get_id();
+    });
+    std::set<std::thread::id> distinct(who.begin(), who.end());
+    CHECK(distinct.size() >= 2);
+  }
+  set_inner_threads(saved);
 }
 
 TEST_CASE("every arm at a seed sees the same problem and initial loss; seeds differ") {

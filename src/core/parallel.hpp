@@ -1,19 +1,23 @@
-// Threads inside one run. The runner fills the cores with arms x seeds; when there are fewer runs
-// than threads, each run gets the spare ones for pieces of work that are independent by
+// Threads inside one run. The runner fills the cores with arms x seeds (OpenMP); when there are
+// fewer runs than threads, each run gets the spare ones for pieces of work that are independent by
 // construction: the eigendecompositions of different Kronecker factors, and products split into
 // row chunks whose size does not depend on the thread count. Every piece runs single-threaded
 // BLAS and pieces are combined in a fixed order, so results are bit-identical for any thread
 // count.
+//
+// A run's pieces go to its own team of worker threads (one team per calling thread, kept between
+// calls), not to a nested OpenMP region: on the 2-core development machine an empty two-thread
+// OpenMP region cost 2.4-2.9 us against 0.4-0.7 us for a hand-off to a waiting worker, and a
+// nested OpenMP team (runs side by side, each with spare threads) is started afresh each time
+// (69-113 us). Workers wait spinning for a short while after each piece of work, then sleep.
 #pragma once
 
 #include "core/types.hpp"
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #include <algorithm>
+#include <type_traits>
 #include <utility>
+#include <vector>
 
 namespace adamgn {
 
@@ -30,36 +34,54 @@ int max_threads();
 constexpr Index kPieceColumns = 256;
 inline Index column_pieces(Index cols) { return (cols + kPieceColumns - 1) / kPieceColumns; }
 
-// The first time a lone run splits work over `threads` threads, pins them to distinct CPUs of the
-// process's affinity mask, in order (thread 0, the caller, to the first). Steps of a fraction of a
-// millisecond hand work between threads several times each; left to the scheduler, the two
-// threads of such a run sometimes shared a core and the step took twice as long (parity at batch
-// 32: a median of 0.10 ms over 5 runs unpinned, 0.05 ms pinned). Skipped when OMP_PROC_BIND is
-// set (OpenMP's binding, or none with OMP_PROC_BIND=false) or there are fewer CPUs than threads.
-void pin_inner_team(int threads);
+// Pins a lone run's threads to distinct CPUs of the process's affinity mask for its lifetime, in
+// order (the calling thread to the first), and restores the old masks when it ends. Steps of a
+// fraction of a millisecond hand work between threads several times each; left to the scheduler,
+// the two threads of such a run sometimes shared a core and the step took twice as long (parity
+// at batch 32: a median of 0.10 ms over 5 runs unpinned, 0.05 ms pinned). Does nothing when the
+// run has one thread, inside a parallel region (runs side by side), when OMP_PROC_BIND is set
+// (OpenMP's binding, or none with OMP_PROC_BIND=false) or there are fewer CPUs than threads.
+class PinnedRun {
+ public:
+  PinnedRun();
+  ~PinnedRun();
+  PinnedRun(const PinnedRun&) = delete;
+  PinnedRun& operator=(const PinnedRun&) = delete;
 
-// Work below which a region runs on the calling thread alone. Starting and joining a team costs
-// a few microseconds (an empty two-thread region: 3.6-4.6 us on the 2-core development machine),
-// which is what a whole parity step at batch 32 spends on its update; there a second thread made
-// the step slower (0.058-0.077 ms against 0.033-0.041 on one thread). The pieces are the same
+ private:
+  bool pinned_ = false;
+  std::vector<int> saved_;  // the CPUs the process may use
+};
+
+// True on a thread while it runs a piece of a team's work (nested calls run their pieces in turn).
+bool in_parallel_piece();
+
+namespace detail {
+using PieceFn = void (*)(void* context, Index piece);
+// Runs fn(context, i) for i in [0, n) on the calling thread's team of `threads` threads.
+void run_pieces(int threads, Index n, PieceFn fn, void* context);
+}  // namespace detail
+
+// Work below which a region runs on the calling thread alone. The hand-off itself is cheap (about
+// half a microsecond), but pieces written on one core and read on the other move between the
+// cores' caches: with parity at batch 32 (344k multiply-adds forward, 11264 parameters) split
+// over two cores, a step took 0.040-0.044 ms against 0.028 ms on one. The pieces are the same
 // either way, so no result changes.
 constexpr double kMinParallelMultiplyAdds = 1 << 20;  // products
 constexpr Index kMinParallelEntries = 1 << 15;        // elementwise passes over parameter vectors
 inline bool worth_threads(double multiply_adds) { return multiply_adds >= kMinParallelMultiplyAdds; }
 
 // Calls f(i) for i in [0, n), on up to inner_threads() threads when `threads_pay` and not already
-// inside an active parallel region. f must not throw.
+// inside a piece. Pieces are taken in index order by whichever thread is free. f must not throw.
 template <class F>
 void parallel_pieces_if(bool threads_pay, Index n, F&& f) {
-#ifdef _OPENMP
   const int t = static_cast<int>(std::min<Index>(inner_threads(), n));
-  if (threads_pay && t > 1 && !omp_in_parallel()) {
-    pin_inner_team(inner_threads());
-#pragma omp parallel for schedule(dynamic, 1) num_threads(t)
-    for (Index i = 0; i < n; ++i) f(i);
+  if (threads_pay && t > 1 && !in_parallel_piece()) {
+    using Fn = std::remove_reference_t<F>;
+    detail::run_pieces(inner_threads(), n, [](void* c, Index i) { (*static_cast<Fn*>(c))(i); },
+                       const_cast<void*>(static_cast<const void*>(&f)));
     return;
   }
-#endif
   for (Index i = 0; i < n; ++i) f(i);
 }
 

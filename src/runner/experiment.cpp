@@ -163,6 +163,7 @@ void check_compatible(const ExperimentSpec& spec, const TaskFactory& factory) {
 RunResult run_one(const TaskFactory& factory, const OptimizerConfig& opt, const RunConfig& run,
                   std::uint64_t seed, PhaseTimes* times, Index untimed_steps) {
   const auto start = std::chrono::steady_clock::now();
+  const PinnedRun pinned;  // a lone run's threads on distinct CPUs until it returns
   RunResult res;
   res.seed = seed;
   auto task = factory.make(seed);
