@@ -6,6 +6,11 @@
 
 namespace adamgn {
 
+// out = g / sqrt(s + alpha) (sqrt_power) or g / (s + alpha) over n entries, with IEEE square
+// roots and quotients, and out = 0 where s + alpha is not positive (or NaN): D = (s + alpha)^p
+// applied to g for the two common powers.
+void precondition_span(bool sqrt_power, const double* s, const double* g, double alpha, Index n, double* out);
+
 class Diagonal {
  public:
   virtual ~Diagonal() = default;
@@ -17,18 +22,27 @@ class Diagonal {
   // s over the entries [begin, begin + len), from the rotated gradient. The optimizer calls it
   // on fixed spans, several at once on different threads.
   virtual void statistic(const Vec& g_rot, Index begin, Index len, Vec& s) = 0;
+  // D = (s + alpha)^p applied to the rotated direction d_rot over [begin, begin + len), for
+  // p = -1/2 (sqrt_power) or p = -1, into out: statistic() into s, then precondition_span. A
+  // diagonal may do both in one pass, with the same arithmetic.
+  virtual void precondition(const Vec& g_rot, const Vec& d_rot, Index begin, Index len, bool sqrt_power,
+                            double alpha, Vec& s, double* out);
   // Per-run state held in basis coordinates that must follow the basis when it changes.
   virtual Vec* second_moment() { return nullptr; }
 };
 
 // Adam's second moment: v <- beta2 v + (1 - beta2) g_rot^2, bias-corrected, s = v / (1 - beta2^t).
-// beta2 = 0 is this step's squared rotated gradient.
+// beta2 = 0 is this step's squared rotated gradient. The update of v is one fused multiply-add,
+// fma(g^2, 1 - beta2, beta2 v), and s = v * (1 / (1 - beta2^t)).
 class AdamDiagonal : public Diagonal {
  public:
   explicit AdamDiagonal(double beta2) : beta2_(beta2) {}
   CurvatureNeed need(const Basis&) const override { return CurvatureNeed::none; }
   void prepare(const Curvature& c, const Basis& b, Index t, Index size) override;
   void statistic(const Vec& g_rot, Index begin, Index len, Vec& s) override;
+  // v, s and the quotient in one pass (s is not written).
+  void precondition(const Vec& g_rot, const Vec& d_rot, Index begin, Index len, bool sqrt_power, double alpha,
+                    Vec& s, double* out) override;
   Vec* second_moment() override { return &v_; }
 
  private:

@@ -51,45 +51,6 @@ class Stopwatch {
 
 }  // namespace
 
-// The IEEE square root of each entry. Eigen's own packet sqrt for AVX-512 (with its default
-// EIGEN_FAST_MATH) is a reciprocal-square-root estimate refined by Newton steps: it differed from
-// std::sqrt in the last bit for 43% of 2^20 random doubles, and flushes results below the
-// smallest normal number to zero. Exactness costs a little: g / sqrt(s) over 11264 entries took
-// 4.7 us with the instruction against 3.9 us with the estimate (one core, AVX-512 development
-// machine).
-namespace {
-#if defined(EIGEN_VECTORIZE_AVX512)
-inline Eigen::internal::Packet8d ieee_sqrt(const Eigen::internal::Packet8d& x) { return _mm512_sqrt_pd(x); }
-#endif
-#if defined(EIGEN_VECTORIZE_AVX)
-inline Eigen::internal::Packet4d ieee_sqrt(const Eigen::internal::Packet4d& x) { return _mm256_sqrt_pd(x); }
-#endif
-#if defined(EIGEN_VECTORIZE_SSE2)
-inline Eigen::internal::Packet2d ieee_sqrt(const Eigen::internal::Packet2d& x) { return _mm_sqrt_pd(x); }
-#endif
-inline double ieee_sqrt(double x) { return std::sqrt(x); }
-}  // namespace
-
-// One vectorized pass: the zero rule is a mask (s + alpha > 0 is false for NaN). As Eigen
-// expressions, the quotient and a check for non-positive entries were three passes over each span.
-void precondition_span(bool sqrt_power, const double* s, const double* g, double alpha, Index n, double* out) {
-  using namespace Eigen::internal;
-  using P = packet_traits<double>::type;
-  constexpr Index L = packet_traits<double>::size;
-  const P a = pset1<P>(alpha), zero = pset1<P>(0.0);
-  Index i = 0;
-  for (; i + L <= n; i += L) {
-    const P shifted = padd(ploadu<P>(s + i), a);
-    const P q = pdiv(ploadu<P>(g + i), sqrt_power ? ieee_sqrt(shifted) : shifted);
-    const P o = pand(q, pcmp_lt(zero, shifted));
-    pstoreu(out + i, o);
-  }
-  for (; i < n; ++i) {
-    const double shifted = s[i] + alpha;
-    out[i] = shifted > 0.0 ? g[i] / (sqrt_power ? std::sqrt(shifted) : shifted) : 0.0;
-  }
-}
-
 double Optimizer::step(Task& task, Vec& theta, Index t, Rng& data_rng, Rng& curvature_rng) {
   Stopwatch watch(timed_);
   const double loss = task.loss_and_gradient(theta, config_.batch, data_rng, grad_);
@@ -152,16 +113,16 @@ double Optimizer::step(Task& task, Vec& theta, Index t, Rng& data_rng, Rng& curv
 
   // Over fixed spans of entries on the run's threads: the statistic s, then D = (s + alpha)^p
   // (0 where s + alpha <= 0) applied to the rotated direction, and in the identity basis the
-  // step itself. The common powers take one vectorized pass (precondition_span, with IEEE square
-  // roots and quotients), others a whole-span pow.
+  // step itself. The common powers take one vectorized pass (Diagonal::precondition, with IEEE
+  // square roots and quotients), others a whole-span pow.
   const double p = config_.power, alpha = config_.alpha;
   stat_.resize(size);
   scaled_.resize(size);
   parallel_spans(size, [&](Index b, Index len) {
-    diagonal_->statistic(*g_rot, b, len, stat_);
     if (p == -0.5 || p == -1.0) {
-      precondition_span(p == -0.5, stat_.data() + b, d_rot->data() + b, alpha, len, scaled_.data() + b);
+      diagonal_->precondition(*g_rot, *d_rot, b, len, p == -0.5, alpha, stat_, scaled_.data() + b);
     } else {
+      diagonal_->statistic(*g_rot, b, len, stat_);
       const auto shifted = stat_.segment(b, len).array() + alpha;  // s + alpha, evaluated inside each pass
       scaled_.segment(b, len).array() = d_rot->segment(b, len).array() * shifted.pow(p);
       // Every entry positive: the plain min (vminpd, which may drop a NaN) is positive and no

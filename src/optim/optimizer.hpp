@@ -14,11 +14,6 @@
 
 namespace adamgn {
 
-// out = g / sqrt(s + alpha) (sqrt_power) or g / (s + alpha) over n entries, with IEEE square
-// roots and quotients, and out = 0 where s + alpha is not positive (or NaN): D = (s + alpha)^p
-// applied to g for the two common powers (src/optim/optimizer.cpp).
-void precondition_span(bool sqrt_power, const double* s, const double* g, double alpha, Index n, double* out);
-
 // Wall time spent in each part of the step, accumulated over a run when timing is on
 // (`adamgn bench`): batch gradient, GN curvature estimate (GN batch forward and pseudo-gradients),
 // basis refresh (factor products and eigendecompositions), diagonal statistic (for GN: the GN
