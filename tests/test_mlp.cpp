@@ -11,6 +11,7 @@
 
 #include <array>
 #include <cmath>
+#include <random>
 
 using namespace adamgn;
 using namespace adamgn::test;
@@ -518,4 +519,19 @@ TEST_CASE("mlp: float32 gradient over several unit and row pieces, any thread co
   };
   const Vec s32 = small(*t32), s64 = small(*t64);
   CHECK((s32 - s64).norm() <= 1e-4 * s64.norm());
+}
+
+TEST_CASE("column sums 16 at a time give Eigen's sums bit for bit") {
+  std::mt19937_64 gen(5);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (const auto& [rows, cols] : {std::pair<Index, Index>{32, 256}, {1024, 40}, {64, 17}, {96, 16}, {33, 20}, {16, 32}}) {
+    Eigen::MatrixXf a(rows, cols);
+    for (Index j = 0; j < cols; ++j)
+      for (Index i = 0; i < rows; ++i) a(i, j) = normal(gen) * std::pow(10.0f, static_cast<float>(i % 7) - 3.0f);
+    std::vector<double> sums(static_cast<std::size_t>(cols));
+    column_sums(a, sums.data());
+    Index wrong = 0;
+    for (Index j = 0; j < cols; ++j) wrong += sums[static_cast<std::size_t>(j)] != static_cast<double>(a.col(j).sum());
+    CHECK(wrong == 0);
+  }
 }

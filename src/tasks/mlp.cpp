@@ -370,8 +370,8 @@ class Network {
           for (Index i = 0; i < len; ++i) out[i] += dO[i] * ao;
         }
         for (Index i = 0; i < len; ++i) out[i] = hj[i] > T(0) ? out[i] : T(0);  // vectorizes, unlike a mask cast
-        db[j] = static_cast<double>(work.dh.col(j).sum());
       }
+      column_sums(work.dh, db.data());
       // dW^T for rows [u0, u0 + width) of W: column-major d x width, the memory order of those
       // rows of the row-major W in theta.
       work.dwt.resize(d, width);
