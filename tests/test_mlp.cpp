@@ -535,3 +535,33 @@ TEST_CASE("column sums 16 at a time give Eigen's sums bit for bit") {
     CHECK(wrong == 0);
   }
 }
+
+TEST_CASE("dot products 16 columns at a time give Eigen's dot products bit for bit") {
+  std::mt19937_64 gen(6);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  using RowF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  for (const auto& [k, n] : {std::pair<Index, Index>{32, 256}, {64, 40}, {1024, 17}, {96, 16}, {48, 20}, {33, 20}, {16, 32}}) {
+    for (const Index m : {1, 3}) {
+      // a as the transpose of a column-major block with a row offset (rows start anywhere), b
+      // as a block of a taller matrix, like the network's dL/dA = df^T z.
+      Eigen::MatrixXf df(k + 1, m), z(k + 3, n);
+      for (Index j = 0; j < m; ++j)
+        for (Index i = 0; i <= k; ++i) df(i, j) = normal(gen) * std::pow(10.0f, static_cast<float>(i % 5) - 2.0f);
+      for (Index j = 0; j < n; ++j)
+        for (Index i = 0; i < k + 3; ++i) z(i, j) = normal(gen);
+      const auto a = df.middleRows(1, k).transpose();
+      const auto b = z.middleRows(2, k);
+      Eigen::MatrixXf c(m, n), via_gemm(m, n);
+      row_column_dots(c, a, b);
+      gemm_into(via_gemm, a, b);
+      Index wrong = 0;
+      for (Index j = 0; j < n; ++j)
+        for (Index i = 0; i < m; ++i) {
+          const float eigen = a.row(i).dot(b.col(j));
+          wrong += c(i, j) != eigen;
+          wrong += via_gemm(i, j) != eigen;
+        }
+      CHECK(wrong == 0);
+    }
+  }
+}

@@ -13,11 +13,8 @@
 // order).
 #pragma once
 
+#include "core/columns.hpp"
 #include "core/types.hpp"
-
-#ifdef EIGEN_VECTORIZE_AVX512DQ
-#include <immintrin.h>
-#endif
 
 #include <algorithm>
 #include <cstdint>
@@ -120,11 +117,12 @@ void gemm_into(C&& c, const A& a, const B& b) {
   }
   eigen_assert(a.innerStride() == 1 && b.innerStride() == 1 && c.innerStride() == 1);
   const bool small = m * n * k <= kSmallWork;
-  if (small && m < L && A::IsRowMajor && !B::IsRowMajor) {
-    // Fewer rows than a packet (a batch's outputs times hidden units): contiguous dot products.
-    for (Index j = 0; j < n; ++j)
-      for (Index i = 0; i < m; ++i) c(i, j) = a.row(i).dot(b.col(j));
-    return;
+  if constexpr (A::IsRowMajor && !B::IsRowMajor) {
+    if (small && m < L) {
+      // Fewer rows than a packet (a batch's outputs times hidden units): contiguous dot products.
+      row_column_dots(c, a, b);
+      return;
+    }
   }
   if (small && m >= L) {
     // a as column-major packets: used in place when it is already, else a transposed copy.
@@ -193,74 +191,6 @@ void gemm_subtract(C&& c, const A& a, const B& b) {
     }
   }
   c.noalias() -= a * b;
-}
-
-// Eigen versions whose float sum the 16-column form below repeats.
-#if defined(EIGEN_VECTORIZE_AVX512DQ) && EIGEN_WORLD_VERSION == 3 && EIGEN_MAJOR_VERSION == 4
-#define ADAMGN_SUM_16_COLUMNS 1
-#endif
-
-namespace gemm_detail {
-#ifdef ADAMGN_SUM_16_COLUMNS
-// Eigen 3.4's sum of a 64-byte-aligned float column whose length is a multiple of 32, with
-// AVX-512DQ: two 16-float accumulators over the packets in turn (even packets in one, odd in the
-// other), added; then lanes i and i + 8 added, then i and i + 4, i and i + 2, and the last two
-// (predux). Here the halving steps of 16 columns share their shuffles (16 sums each about as
-// cheap as one): the same additions of the same numbers, so the same bits. In a profile of the
-// parity step at batch 32 the column-by-column sums took about 2 us of 28.
-inline void sum_16_columns(const float* col0, Index ld, Index len, double* out) {
-  __m512 t[16];
-  for (int j = 0; j < 16; ++j) {
-    const float* c = col0 + j * ld;
-    __m512 r0 = _mm512_load_ps(c), r1 = _mm512_load_ps(c + 16);
-    for (Index i = 32; i < len; i += 32) {
-      r0 = _mm512_add_ps(r0, _mm512_load_ps(c + i));
-      r1 = _mm512_add_ps(r1, _mm512_load_ps(c + i + 16));
-    }
-    t[j] = _mm512_add_ps(r0, r1);
-  }
-  // Lanes i and i + 8: u[a] holds column 2a in lanes 0-7 and column 2a + 1 in lanes 8-15.
-  __m512 u[8];
-  for (int a = 0; a < 8; ++a)
-    u[a] = _mm512_add_ps(_mm512_shuffle_f32x4(t[2 * a], t[2 * a + 1], _MM_SHUFFLE(1, 0, 1, 0)),
-                         _mm512_shuffle_f32x4(t[2 * a], t[2 * a + 1], _MM_SHUFFLE(3, 2, 3, 2)));
-  // Lanes i and i + 4: 128-bit block q of w[b] holds column 4b + q.
-  __m512 w[4];
-  for (int b = 0; b < 4; ++b)
-    w[b] = _mm512_add_ps(_mm512_shuffle_f32x4(u[2 * b], u[2 * b + 1], _MM_SHUFFLE(2, 0, 2, 0)),
-                         _mm512_shuffle_f32x4(u[2 * b], u[2 * b + 1], _MM_SHUFFLE(3, 1, 3, 1)));
-  // Lanes i and i + 2: block q of y[c] holds column 8c + q in lanes 0-1 and 8c + 4 + q in 2-3.
-  __m512 y[2];
-  for (int c = 0; c < 2; ++c) {
-    const __m512d lo = _mm512_castps_pd(w[2 * c]), hi = _mm512_castps_pd(w[2 * c + 1]);
-    y[c] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(lo, hi)), _mm512_castpd_ps(_mm512_unpackhi_pd(lo, hi)));
-  }
-  // The last two: lane 4q + m of r is column 4m + q.
-  const __m512 r = _mm512_add_ps(_mm512_shuffle_ps(y[0], y[1], _MM_SHUFFLE(2, 0, 2, 0)),
-                                 _mm512_shuffle_ps(y[0], y[1], _MM_SHUFFLE(3, 1, 3, 1)));
-  alignas(64) float sums[16];
-  _mm512_store_ps(sums, r);
-  for (int q = 0; q < 4; ++q)
-    for (int m = 0; m < 4; ++m) out[4 * m + q] = static_cast<double>(sums[4 * q + m]);
-}
-#endif
-}  // namespace gemm_detail
-
-// out[j] = a.col(j).sum() for every column of a (column-major): Eigen's own sum, column by
-// column, or 16 columns at a time with the same additions in the same order where Eigen's order
-// is known (gemm_detail::sum_16_columns), so the bits are Eigen's either way.
-template <class M>
-void column_sums(const M& a, double* out) {
-  static_assert(!M::IsRowMajor, "column_sums reads columns");
-  Index j = 0;
-#ifdef ADAMGN_SUM_16_COLUMNS
-  if constexpr (std::is_same_v<typename M::Scalar, float>) {
-    const Index len = a.rows(), ld = a.outerStride();
-    if (len % 32 == 0 && ld % 16 == 0 && reinterpret_cast<std::uintptr_t>(a.data()) % 64 == 0)
-      for (; j + 16 <= a.cols(); j += 16) gemm_detail::sum_16_columns(a.data() + j * ld, ld, len, out + j);
-  }
-#endif
-  for (; j < a.cols(); ++j) out[j] = static_cast<double>(a.col(j).sum());
 }
 
 }  // namespace adamgn

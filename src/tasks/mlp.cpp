@@ -1,5 +1,6 @@
 #include "tasks/mlp.hpp"
 
+#include "core/columns.hpp"
 #include "core/gemm.hpp"
 #include "core/memory.hpp"
 #include "core/parallel.hpp"
