@@ -137,6 +137,23 @@ TEST_CASE("a team runs every piece once, on several threads, and nested calls in
   set_inner_threads(saved);
 }
 
+TEST_CASE("phase times: one time per step after the warm-up, adding up to the phases' sums") {
+  const ExperimentSpec spec = spec_of(small_experiment(1));
+  const auto factory = make_task_factory(spec.task);
+  for (const auto& arm : spec.arms) {
+    PhaseTimes t;
+    const RunResult r = run_one(*factory, arm.optimizer, spec.run, spec.run.seed, &t, 3);
+    if (!r.diverged) CHECK(static_cast<Index>(t.steps.size()) == spec.run.steps - 3);
+    double total = 0.0;
+    for (const double s : t.steps) {
+      CHECK(s >= 0.0);
+      total += s;
+    }
+    const double phases = t.gradient + t.curvature + t.basis + t.diagonal + t.update;
+    CHECK(total == doctest::Approx(phases).epsilon(1e-9));
+  }
+}
+
 TEST_CASE("every arm at a seed sees the same problem and initial loss; seeds differ") {
   const auto res = run_experiment(spec_of(small_experiment(2)));
   for (std::size_t s = 0; s < 5; ++s) {

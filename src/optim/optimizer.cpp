@@ -33,20 +33,24 @@ Optimizer::Optimizer(const OptimizerConfig& config, const Layout& layout, Index 
 
 namespace {
 
-// Adds the time since the last call to `into` (when timing is on).
+// Adds the time since the last call to `into` (when timing is on); `finish` records the time
+// from the start to the last lap as one step's.
 class Stopwatch {
  public:
-  explicit Stopwatch(bool on) : on_(on), last_(on ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point()) {}
+  explicit Stopwatch(bool on) : on_(on), start_(on ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point()), last_(start_) {}
   void lap(double& into) {
     if (!on_) return;
     const auto now = std::chrono::steady_clock::now();
     into += std::chrono::duration<double>(now - last_).count();
     last_ = now;
   }
+  void finish(std::vector<double>& steps) const {
+    if (on_) steps.push_back(std::chrono::duration<double>(last_ - start_).count());
+  }
 
  private:
   bool on_;
-  std::chrono::steady_clock::time_point last_;
+  std::chrono::steady_clock::time_point start_, last_;
 };
 
 }  // namespace
@@ -68,6 +72,7 @@ double Optimizer::step(Task& task, Vec& theta, Index t, Rng& data_rng, Rng& curv
   if (!diagonal_) {
     theta.noalias() -= lr * *direction;
     watch.lap(times_.update);
+    watch.finish(times_.steps);
     return loss;
   }
 
@@ -139,6 +144,7 @@ double Optimizer::step(Task& task, Vec& theta, Index t, Rng& data_rng, Rng& curv
     theta.noalias() -= lr * update_;
   }
   watch.lap(times_.update);
+  watch.finish(times_.steps);
   return loss;
 }
 

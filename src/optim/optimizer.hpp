@@ -10,21 +10,29 @@
 #include "optim/config.hpp"
 #include "optim/diagonal.hpp"
 
+#include <algorithm>
+#include <cstddef>
 #include <memory>
+#include <vector>
 
 namespace adamgn {
 
 // Wall time spent in each part of the step, accumulated over a run when timing is on
 // (`adamgn bench`): batch gradient, GN curvature estimate (GN batch forward and pseudo-gradients),
 // basis refresh (factor products and eigendecompositions), diagonal statistic (for GN: the GN
-// diagonal in the basis), and the update (rotations and elementwise work).
+// diagonal in the basis), and the update (rotations and elementwise work). `steps` holds each
+// step's own time (all its phases), so that a benchmark can state a median as well as a mean.
 struct PhaseTimes {
   double gradient = 0, curvature = 0, basis = 0, diagonal = 0, update = 0;
   double eigen = 0;  // of `basis`: eigendecompositions, summed over the threads that ran them
+  std::vector<double> steps;
 
+  // The times since an earlier snapshot `o` of the same run: its sums subtracted, its steps dropped.
   PhaseTimes operator-(const PhaseTimes& o) const {
-    return {gradient - o.gradient, curvature - o.curvature, basis - o.basis,
-            diagonal - o.diagonal, update - o.update,       eigen - o.eigen};
+    PhaseTimes d{gradient - o.gradient, curvature - o.curvature, basis - o.basis,
+                 diagonal - o.diagonal, update - o.update,       eigen - o.eigen, {}};
+    d.steps.assign(steps.begin() + static_cast<std::ptrdiff_t>(std::min(o.steps.size(), steps.size())), steps.end());
+    return d;
   }
 };
 
