@@ -11,6 +11,8 @@
 
 #include <array>
 #include <cmath>
+#include <cstring>
+#include <limits>
 #include <random>
 
 using namespace adamgn;
@@ -564,4 +566,46 @@ TEST_CASE("dot products 16 columns at a time give Eigen's dot products bit for b
       CHECK(wrong == 0);
     }
   }
+}
+
+TEST_CASE("a ReLU layer with one output in one pass gives the bits of its three steps") {
+  std::mt19937_64 gen(7);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  // Same bits, NaN included (x or a NaN entry, std::max keeps it).
+  auto same = [](float a, float b) { return (std::isnan(a) && std::isnan(b)) || std::memcmp(&a, &b, sizeof a) == 0; };
+  using RowF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  for (const auto& [m, n, k] : {std::array<Index, 3>{32, 256, 20}, {40, 7, 3}, {64, 13, 20}, {128, 256, 21}, {16, 1, 5}, {80, 50, 2}}) {
+    Eigen::MatrixXf x(m + 2, k);  // a block of rows, as a row block of a batch
+    RowF w(n + 1, k);             // row-major weights, as in theta
+    Eigen::VectorXf bias(n), v(n);
+    for (float* p : {x.data(), w.data()})
+      for (Index i = 0; i < (p == x.data() ? x.size() : w.size()); ++i) p[i] = normal(gen);
+    for (Index j = 0; j < n; ++j) {
+      bias[j] = normal(gen);
+      v[j] = normal(gen);
+    }
+    x(3, 0) = std::numeric_limits<float>::quiet_NaN();
+    const auto a = x.middleRows(1, m);
+    const auto b = w.middleRows(1, n).transpose();
+    Eigen::MatrixXf h(m, n), z(m, n), f(m, 1), h2(m, n), z2(m, n), f2(m, 1);
+    REQUIRE(relu_layer(h, z, f, a, b, bias.data(), v.data()));
+    gemm_into(h2, a, b);
+    for (Index j = 0; j < n; ++j)
+      for (Index i = 0; i < m; ++i) {
+        h2(i, j) += bias[j];
+        z2(i, j) = std::max(h2(i, j), 0.0f);
+      }
+    gemm_into(f2, z2, v);
+    Index wrong = 0;
+    for (Index j = 0; j < n; ++j)
+      for (Index i = 0; i < m; ++i) wrong += !same(h(i, j), h2(i, j)) + !same(z(i, j), z2(i, j));
+    for (Index i = 0; i < m; ++i) wrong += !same(f(i, 0), f2(i, 0));
+    CHECK(wrong == 0);
+    CHECK(std::isnan(f(2, 0)));
+  }
+  // Fewer rows than a packet: not this path.
+  Eigen::MatrixXf x(8, 4), h(8, 3), z(8, 3), f(8, 1);
+  RowF w(3, 4);
+  Eigen::VectorXf bias(3), v(3);
+  CHECK(!relu_layer(h, z, f, x, w.transpose(), bias.data(), v.data()));
 }

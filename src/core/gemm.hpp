@@ -91,13 +91,95 @@ inline void kernel(const T* a, Index lda, Index k, const Strided<T>& b, Index j0
   }
 }
 
+// Accumulator tile columns for MP packets of rows: accumulators and operands fit 16 registers.
+template <int MP>
+constexpr int kTileColumns = MP == 1 ? 8 : MP == 2 ? 6 : MP == 3 ? 4 : 2;
+
 // All columns of c for MP packets of rows (the last one holding `last_rows` rows of c).
 template <class T, int MP>
 void panel(const T* a, Index lda, Index k, const Strided<T>& b, Index n, T* c, Index ldc, Index last_rows) {
-  constexpr int NR = MP == 1 ? 8 : MP == 2 ? 6 : MP == 3 ? 4 : 2;  // accumulators and operands fit 16 registers
+  constexpr int NR = kTileColumns<MP>;
   Index j = 0;
   for (; j + NR <= n; j += NR) kernel<T, MP, NR>(a, lda, k, b, j, c, ldc, last_rows);
   for (; j < n; ++j) kernel<T, MP, 1>(a, lda, k, b, j, c, ldc, last_rows);
+}
+
+// kernel() for a ReLU layer with one output: the tile of h = a b gets bias[j] added per column,
+// is written to h, and z = (h < 0 ? 0 : h) (std::max(h, 0), NaN kept) to z; then each column
+// in turn, j increasing, adds z(:, j) v[j] to the output accumulators f with a fused
+// multiply-add, as kernel<T, MP, 1> sums z v^T over its k = columns.
+template <class T, int MP, int NR>
+inline void kernel_relu(const T* a, Index lda, Index k, const Strided<T>& b, Index j0, const T* bias, const T* v, T* h,
+                        T* z, Index ld, Index last_rows, typename Eigen::internal::packet_traits<T>::type (&f)[MP]) {
+  using namespace Eigen::internal;
+  using P = typename packet_traits<T>::type;
+  constexpr int L = packet_traits<T>::size;
+  P acc[MP][NR];
+  for (int p = 0; p < MP; ++p)
+    for (int q = 0; q < NR; ++q) acc[p][q] = pset1<P>(T(0));
+  for (Index kk = 0; kk < k; ++kk) {
+    P av[MP];
+    for (int p = 0; p < MP; ++p) av[p] = ploadu<P>(a + kk * lda + p * L);
+    for (int q = 0; q < NR; ++q) {
+      const P bq = pset1<P>(b(kk, j0 + q));
+      for (int p = 0; p < MP; ++p) acc[p][q] = pmadd(av[p], bq, acc[p][q]);
+    }
+  }
+  const P zero = pset1<P>(T(0));
+  for (int q = 0; q < NR; ++q) {
+    const P bias_q = pset1<P>(bias[j0 + q]), v_q = pset1<P>(v[j0 + q]);
+    T* hq = h + (j0 + q) * ld;
+    T* zq = z + (j0 + q) * ld;
+    for (int p = 0; p < MP; ++p) {
+      const P hp = padd(acc[p][q], bias_q);
+      const P zp = pselect(pcmp_lt(hp, zero), zero, hp);
+      const Index rows = p + 1 < MP ? L : last_rows;
+      store_rows(hq + p * L, hp, rows);
+      store_rows(zq + p * L, zp, rows);
+      f[p] = pmadd(zp, v_q, f[p]);
+    }
+  }
+}
+
+// panel() for a ReLU layer with one output (kernel_relu): h and z over all n columns and the
+// MP packets of rows of f.
+template <class T, int MP>
+void panel_relu(const T* a, Index lda, Index k, const Strided<T>& b, Index n, const T* bias, const T* v, T* h, T* z,
+                Index ld, T* f, Index last_rows) {
+  using namespace Eigen::internal;
+  using P = typename packet_traits<T>::type;
+  constexpr int L = packet_traits<T>::size;
+  constexpr int NR = kTileColumns<MP>;
+  P acc[MP];
+  for (int p = 0; p < MP; ++p) acc[p] = pset1<P>(T(0));
+  Index j = 0;
+  for (; j + NR <= n; j += NR) kernel_relu<T, MP, NR>(a, lda, k, b, j, bias, v, h, z, ld, last_rows, acc);
+  for (; j < n; ++j) kernel_relu<T, MP, 1>(a, lda, k, b, j, bias, v, h, z, ld, last_rows, acc);
+  for (int p = 0; p < MP; ++p) store_rows(f + p * L, acc[p], p + 1 < MP ? L : last_rows);
+}
+
+// a (m x k) as column-major packets for the small kernels: a itself when it already is, else a
+// copy, transposed where a is row-major, with its rows zero-padded to `padded`, a multiple of L.
+template <class S, class A>
+const S* packed_rows(const A& a, Index& lda, Index& padded, std::vector<S>& pack) {
+  constexpr Index L = Eigen::internal::packet_traits<S>::size;
+  const Index m = a.rows(), k = a.cols(), full = m / L * L;
+  padded = m > full ? full + L : full;
+  if (!A::IsRowMajor && padded == m) {
+    lda = a.outerStride();
+    return a.data();
+  }
+  pack.assign(static_cast<std::size_t>(padded * k), S(0));
+  for (Index kk = 0; kk < k; ++kk)
+    for (Index i = 0; i < m; ++i) pack[static_cast<std::size_t>(kk * padded + i)] = a(i, kk);
+  lda = padded;
+  return pack.data();
+}
+
+// An operand of the kernels as Strided.
+template <class B>
+Strided<typename B::Scalar> strided(const B& b) {
+  return {b.data(), B::IsRowMajor ? b.outerStride() : 1, B::IsRowMajor ? 1 : b.outerStride()};
 }
 
 }  // namespace gemm_detail
@@ -127,18 +209,11 @@ void gemm_into(C&& c, const A& a, const B& b) {
   if (small && m >= L) {
     // a as column-major packets: used in place when it is already, else a transposed copy.
     // Rows beyond the last full packet come from a zero-padded copy and are not written to c.
-    const Index full = m / L * L, tail = m - full, padded = tail ? full + L : full;
     thread_local std::vector<S> pack;
-    const S* ap = a.data();
-    Index lda = a.outerStride();
-    if (A::IsRowMajor || tail) {
-      pack.assign(static_cast<std::size_t>(padded * k), S(0));
-      for (Index kk = 0; kk < k; ++kk)
-        for (Index i = 0; i < m; ++i) pack[static_cast<std::size_t>(kk * padded + i)] = a(i, kk);
-      ap = pack.data();
-      lda = padded;
-    }
-    const Strided<S> bs{b.data(), B::IsRowMajor ? b.outerStride() : 1, B::IsRowMajor ? 1 : b.outerStride()};
+    Index lda = 0, padded = 0;
+    const S* ap = packed_rows(a, lda, padded, pack);
+    const Index tail = m % L;
+    const Strided<S> bs = strided(b);
     S* cp = c.data();
     const Index ldc = c.outerStride();
     for (Index i = 0; i < padded;) {
@@ -153,8 +228,8 @@ void gemm_into(C&& c, const A& a, const B& b) {
     return;
   }
   if constexpr (std::is_same_v<S, float> && kBlockedFloat) {
-    const Strided<S> as{a.data(), A::IsRowMajor ? a.outerStride() : 1, A::IsRowMajor ? 1 : a.outerStride()};
-    const Strided<S> bs{b.data(), B::IsRowMajor ? b.outerStride() : 1, B::IsRowMajor ? 1 : b.outerStride()};
+    const Strided<S> as = strided(a);
+    const Strided<S> bs = strided(b);
     blocked_sgemm(m, n, k, as, bs, c.data(), c.outerStride());
     return;
   }
@@ -174,6 +249,41 @@ void gemm_into(C&& c, const A& a, const B& b) {
 #endif
 }
 
+// A ReLU layer with one output: h = a b + bias (bias[j] added to column j), z = max(h, 0) entry
+// by entry (as std::max: h < 0 gives 0, NaN stays), f = z v (v[j] the output weight of column j),
+// in one pass over h's register tiles, for products that gemm_into gives its small kernel (at
+// least one packet of rows, m n k <= kSmallWork). The bits are those of gemm_into(h, a, b), the
+// bias and ReLU entry by entry, then gemm_into(f, z, v^T): each entry of h summed over k, and f
+// over the columns in increasing order from zero, with the same fused multiply-adds. Returns
+// false, writing nothing, for other shapes. h and z are column-major with the same leading
+// dimension, f a column of m entries.
+template <class H, class Z, class F, class A, class B>
+bool relu_layer(H&& h, Z&& z, F&& f, const A& a, const B& b, const typename A::Scalar* bias, const typename A::Scalar* v) {
+  using S = typename A::Scalar;
+  using namespace gemm_detail;
+  constexpr Index L = Eigen::internal::packet_traits<S>::size;
+  const Index m = h.rows(), n = h.cols(), k = a.cols();
+  if (m < L || n == 0 || k == 0 || m * n * k > kSmallWork || h.outerStride() != z.outerStride() || f.cols() != 1)
+    return false;
+  eigen_assert(a.innerStride() == 1 && b.innerStride() == 1 && h.innerStride() == 1 && z.innerStride() == 1);
+  thread_local std::vector<S> pack;
+  Index lda = 0, padded = 0;
+  const S* ap = packed_rows(a, lda, padded, pack);
+  const Index tail = m % L, ld = h.outerStride();
+  const Strided<S> bs = strided(b);
+  for (Index i = 0; i < padded;) {
+    const Index packets = std::min<Index>((padded - i) / L, 4);
+    const Index last_rows = i + packets * L == padded && tail ? tail : L;
+    S *hp = h.data() + i, *zp = z.data() + i, *fp = f.data() + i;
+    if (packets == 4) panel_relu<S, 4>(ap + i, lda, k, bs, n, bias, v, hp, zp, ld, fp, last_rows);
+    else if (packets == 3) panel_relu<S, 3>(ap + i, lda, k, bs, n, bias, v, hp, zp, ld, fp, last_rows);
+    else if (packets == 2) panel_relu<S, 2>(ap + i, lda, k, bs, n, bias, v, hp, zp, ld, fp, last_rows);
+    else panel_relu<S, 1>(ap + i, lda, k, bs, n, bias, v, hp, zp, ld, fp, last_rows);
+    i += packets * L;
+  }
+  return true;
+}
+
 // c -= a * b, through blocked_sgemm where gemm_into would use it, else through Eigen (BLAS).
 template <class C, class A, class B>
 void gemm_subtract(C&& c, const A& a, const B& b) {
@@ -184,8 +294,8 @@ void gemm_subtract(C&& c, const A& a, const B& b) {
     const Index m = c.rows(), n = c.cols(), k = a.cols();
     if (m * n * k > kSmallWork) {
       eigen_assert(a.innerStride() == 1 && b.innerStride() == 1 && c.innerStride() == 1);
-      const Strided<S> as{a.data(), A::IsRowMajor ? a.outerStride() : 1, A::IsRowMajor ? 1 : a.outerStride()};
-      const Strided<S> bs{b.data(), B::IsRowMajor ? b.outerStride() : 1, B::IsRowMajor ? 1 : b.outerStride()};
+      const Strided<S> as = strided(a);
+      const Strided<S> bs = strided(b);
       blocked_sgemm(m, n, k, as, bs, c.data(), c.outerStride(), true);
       return;
     }

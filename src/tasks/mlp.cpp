@@ -306,8 +306,12 @@ class Network {
       const Index r = piece / nu, u = piece % nu;
       const Index s0 = r * kRows, len = std::min(kRows, n - s0), u0 = u * kUnits, width = std::min(kUnits, m - u0);
       auto h = h_.block(s0, u0, len, width);
-      gemm_into(h, x.middleRows(s0, len), w_.middleRows(u0, width).transpose());
       auto z = z_.block(s0, u0, len, width);
+      // One output and a small product: h, z and f in one pass over h's tiles (same bits).
+      if (k == 1 && relu_layer(h, z, f_parts_[static_cast<std::size_t>(u)].middleRows(s0, len), x.middleRows(s0, len),
+                               w_.middleRows(u0, width).transpose(), b_.data() + u0, a_.data() + u0))
+        return;
+      gemm_into(h, x.middleRows(s0, len), w_.middleRows(u0, width).transpose());
       for (Index j = 0; j < width; ++j) {
         const T bias = b_[u0 + j];
         T* hj = h.col(j).data();
