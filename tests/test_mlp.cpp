@@ -609,3 +609,45 @@ TEST_CASE("a ReLU layer with one output in one pass gives the bits of its three 
   Eigen::VectorXf bias(3), v(3);
   CHECK(!relu_layer(h, z, f, x, w.transpose(), bias.data(), v.data()));
 }
+
+TEST_CASE("the one-output ReLU backward pass gives the bits of its separate steps") {
+  std::mt19937_64 gen(8);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (const auto& [len, width] : {std::pair<Index, Index>{32, 256}, {64, 40}, {1024, 17}, {96, 7}, {48, 32}, {16, 32}}) {
+    // h and z as blocks of taller matrices (a row block of a batch), df a column.
+    Eigen::MatrixXf h(len + 5, width), df(len, 1);
+    for (Index j = 0; j < width; ++j)
+      for (Index i = 0; i < len + 5; ++i) h(i, j) = normal(gen);
+    for (Index i = 0; i < len; ++i) df(i, 0) = normal(gen) * std::pow(10.0f, static_cast<float>(i % 5) - 2.0f);
+    h(7, 3) = std::numeric_limits<float>::quiet_NaN();
+    h(8, 3) = 0.0f;
+    const Eigen::MatrixXf z = h.cwiseMax(0.0f);
+    Eigen::VectorXf a(width);
+    for (Index j = 0; j < width; ++j) a[j] = normal(gen);
+    const auto hb = h.middleRows(5, len);
+    const auto zb = z.middleRows(5, len);
+    Eigen::MatrixXf dh(len, width);
+    std::vector<double> da(static_cast<std::size_t>(width), -1.0), db(static_cast<std::size_t>(width), -1.0);
+    const Index done = relu_backward_columns(df.data(), hb.data(), zb.data(), h.outerStride(), len, width, a.data(), dh.data(),
+                                             dh.outerStride(), da.data(), db.data());
+#ifdef ADAMGN_EIGEN_REDUX_ORDER
+    CHECK(done == (len % 32 == 0 ? width / 16 * 16 : 0));
+#else
+    CHECK(done == 0);
+#endif
+    Index wrong = 0;
+    for (Index j = 0; j < done; ++j) {
+      Eigen::VectorXf expect(len);
+      for (Index i = 0; i < len; ++i) {
+        const float product = df(i, 0) * a[j];
+        expect[i] = hb(i, j) > 0.0f ? product : 0.0f;
+        wrong += dh(i, j) != expect[i];
+      }
+      const double sum = expect.sum(), dot = df.col(0).dot(zb.col(j));  // NaN for a NaN z
+      wrong += std::memcmp(&db[static_cast<std::size_t>(j)], &sum, sizeof sum) != 0;
+      wrong += std::memcmp(&da[static_cast<std::size_t>(j)], &dot, sizeof dot) != 0;
+    }
+    CHECK(wrong == 0);
+    for (Index j = done; j < width; ++j) CHECK(da[static_cast<std::size_t>(j)] == -1.0);  // the rest untouched
+  }
+}

@@ -2,17 +2,18 @@
 // multiply-adds are explicit), so the order stated in columns.hpp is the order computed.
 #include "core/columns.hpp"
 
+#include <cstdint>
+
 #ifdef ADAMGN_EIGEN_REDUX_ORDER
 #include <immintrin.h>
 #endif
 
 namespace adamgn::columns_detail {
 #ifdef ADAMGN_EIGEN_REDUX_ORDER
-namespace {
 
 // The halving additions of 16 accumulators at once: lane 4q + m of the result is the total of
 // t[4m + q], reached by the same additions as Eigen's predux of each t[j] alone.
-[[gnu::always_inline]] inline __m512 halve_16(const __m512 (&t)[16]) {
+[[gnu::always_inline]] static inline __m512 halve_16(const __m512 (&t)[16]) {
   // Lanes i and i + 8: u[a] holds column 2a in lanes 0-7 and column 2a + 1 in lanes 8-15.
   __m512 u[8];
   for (int a = 0; a < 8; ++a)
@@ -33,8 +34,6 @@ namespace {
   return _mm512_add_ps(_mm512_shuffle_ps(y[0], y[1], _MM_SHUFFLE(2, 0, 2, 0)),
                        _mm512_shuffle_ps(y[0], y[1], _MM_SHUFFLE(3, 1, 3, 1)));
 }
-
-}  // namespace
 
 void sum_16_columns(const float* col0, Index ld, Index len, double* out) {
   __m512 t[16];
@@ -72,3 +71,55 @@ void dot_16_columns(const float* v, const float* col0, Index ld, Index len, floa
 }
 #endif
 }  // namespace adamgn::columns_detail
+
+namespace adamgn {
+
+Index relu_backward_columns(const float* df, const float* h, const float* z, Index ld, Index len, Index width,
+                            const float* a, float* dh, Index ld_dh, double* da, double* db) {
+#ifdef ADAMGN_EIGEN_REDUX_ORDER
+  if (len < 32 || len % 32 != 0 || ld_dh % 16 != 0 || reinterpret_cast<std::uintptr_t>(dh) % 64 != 0) return 0;
+  const __m512 zero = _mm512_setzero_ps();
+  Index j0 = 0;
+  for (; j0 + 16 <= width; j0 += 16) {
+    __m512 sums[16], dots[16];
+    for (int j = 0; j < 16; ++j) {
+      const float* hj = h + (j0 + j) * ld;
+      const float* zj = z + (j0 + j) * ld;
+      float* out = dh + (j0 + j) * ld_dh;
+      const __m512 aj = _mm512_set1_ps(a[j0 + j]);
+      // dh = df a_j where the unit is on (h > 0, false for NaN), else 0.
+      auto grad = [&](Index i) {
+        const __m512 d = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(zero, _mm512_loadu_ps(hj + i), _CMP_LT_OQ),
+                                             _mm512_mul_ps(_mm512_loadu_ps(df + i), aj));
+        _mm512_store_ps(out + i, d);
+        return d;
+      };
+      __m512 s0 = grad(0), s1 = grad(16);
+      __m512 d0 = _mm512_mul_ps(_mm512_loadu_ps(df), _mm512_loadu_ps(zj));
+      __m512 d1 = _mm512_mul_ps(_mm512_loadu_ps(df + 16), _mm512_loadu_ps(zj + 16));
+      for (Index i = 32; i < len; i += 32) {
+        s0 = _mm512_add_ps(s0, grad(i));
+        s1 = _mm512_add_ps(s1, grad(i + 16));
+        d0 = _mm512_fmadd_ps(_mm512_loadu_ps(df + i), _mm512_loadu_ps(zj + i), d0);
+        d1 = _mm512_fmadd_ps(_mm512_loadu_ps(df + i + 16), _mm512_loadu_ps(zj + i + 16), d1);
+      }
+      sums[j] = _mm512_add_ps(s0, s1);
+      dots[j] = _mm512_add_ps(d0, d1);
+    }
+    alignas(64) float s[16], d[16];
+    _mm512_store_ps(s, columns_detail::halve_16(sums));
+    _mm512_store_ps(d, columns_detail::halve_16(dots));
+    for (int q = 0; q < 4; ++q)
+      for (int m = 0; m < 4; ++m) {
+        db[j0 + 4 * m + q] = static_cast<double>(s[4 * q + m]);
+        da[j0 + 4 * m + q] = static_cast<double>(d[4 * q + m]);
+      }
+  }
+  return j0;
+#else
+  (void)df, (void)h, (void)z, (void)ld, (void)len, (void)width, (void)a, (void)dh, (void)ld_dh, (void)da, (void)db;
+  return 0;
+#endif
+}
+
+}  // namespace adamgn

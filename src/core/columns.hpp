@@ -33,6 +33,17 @@ void dot_16_columns(const float* v, const float* col0, Index ld, Index len, floa
 #endif
 }  // namespace columns_detail
 
+// The backward pass of a ReLU layer with one output, for hidden units in groups of 16: for each
+// unit j (columns ld apart in h and z, len rows, and weights a[j] into the output),
+//   dh(:, j) = (h(:, j) > 0 ? df a[j] : 0)   (written to dh, columns ld_dh apart),
+//   db[j] = dh(:, j).sum(),   da[j] = df.dot(z(:, j)),
+// with the bits of the product and mask entry by entry, column_sums() and row_column_dots(), in
+// one pass over each group. Returns the number of units done: a multiple of 16, 0 when the order
+// of Eigen's reductions is not known here, len is not a multiple of 32, or dh's columns are not
+// 64-byte aligned; the caller does the rest.
+Index relu_backward_columns(const float* df, const float* h, const float* z, Index ld, Index len, Index width,
+                            const float* a, float* dh, Index ld_dh, double* da, double* db);
+
 // out[j] = a.col(j).sum() for every column of a (column-major). Eigen's sum of a column of a
 // plain matrix starts at its first 64-byte boundary, so the 16-column form takes only aligned
 // columns.

@@ -354,29 +354,40 @@ class Network {
       Vec& g = part(r);
       Scratch& work = scratch_[static_cast<std::size_t>(piece)];
       const auto df = df_.middleRows(s0, len);
-      // dL/dA for these units: df^T z (k x width), into A's row-major columns [u0, u0 + width).
-      work.da.resize(df.cols(), width);
-      gemm_into(work.da, df.transpose(), z_.block(s0, u0, len, width));
-      Eigen::Map<RowMat>(g.data() + bl[2].offset, bl[2].rows, bl[2].cols).middleCols(u0, width) = work.da.template cast<double>();
-      // dL/dh = df A, zero where the unit is off (k is small: a few passes over each column),
-      // and dL/db its column sums.
       work.dh.resize(len, width);
       const auto h = h_.block(s0, u0, len, width);
-      auto db = Eigen::Map<Vec>(g.data() + bl[1].offset + u0, width);
-      for (Index j = 0; j < width; ++j) {
-        T* out = work.dh.col(j).data();
-        const T* hj = h.col(j).data();
-        const T a0 = a_(0, u0 + j);
-        const T* d0 = df.col(0).data();
-        for (Index i = 0; i < len; ++i) out[i] = d0[i] * a0;
-        for (Index o = 1; o < df.cols(); ++o) {
-          const T ao = a_(o, u0 + j);
-          const T* dO = df.col(o).data();
-          for (Index i = 0; i < len; ++i) out[i] += dO[i] * ao;
+      // With one output, units in groups of 16 take one pass for dL/dh, dL/db and dL/dA (same
+      // bits as the steps below); `done` of them.
+      Index done = 0;
+      if constexpr (std::is_same_v<T, float>)
+        if (df.cols() == 1)
+          done = relu_backward_columns(df.data(), h.data(), z_.block(s0, u0, len, width).data(), h_.outerStride(), len,
+                                       width, a_.data() + u0, work.dh.data(), work.dh.outerStride(),
+                                       g.data() + bl[2].offset + u0, g.data() + bl[1].offset + u0);
+      const Index rest = width - done;
+      if (rest > 0) {
+        // dL/dA for these units: df^T z (k x rest), into A's row-major columns from u0 + done.
+        work.da.resize(df.cols(), rest);
+        gemm_into(work.da, df.transpose(), z_.block(s0, u0 + done, len, rest));
+        Eigen::Map<RowMat>(g.data() + bl[2].offset, bl[2].rows, bl[2].cols).middleCols(u0 + done, rest) =
+            work.da.template cast<double>();
+        // dL/dh = df A, zero where the unit is off (k is small: a few passes over each column),
+        // and dL/db its column sums.
+        for (Index j = done; j < width; ++j) {
+          T* out = work.dh.col(j).data();
+          const T* hj = h.col(j).data();
+          const T a0 = a_(0, u0 + j);
+          const T* d0 = df.col(0).data();
+          for (Index i = 0; i < len; ++i) out[i] = d0[i] * a0;
+          for (Index o = 1; o < df.cols(); ++o) {
+            const T ao = a_(o, u0 + j);
+            const T* dO = df.col(o).data();
+            for (Index i = 0; i < len; ++i) out[i] += dO[i] * ao;
+          }
+          for (Index i = 0; i < len; ++i) out[i] = hj[i] > T(0) ? out[i] : T(0);  // vectorizes, unlike a mask cast
         }
-        for (Index i = 0; i < len; ++i) out[i] = hj[i] > T(0) ? out[i] : T(0);  // vectorizes, unlike a mask cast
+        column_sums(work.dh.rightCols(rest), g.data() + bl[1].offset + u0 + done);
       }
-      column_sums(work.dh, db.data());
       // dW^T for rows [u0, u0 + width) of W: column-major d x width, the memory order of those
       // rows of the row-major W in theta.
       work.dwt.resize(d, width);
