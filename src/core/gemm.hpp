@@ -67,14 +67,15 @@ inline void store_rows(T* out, const P& v, Index rows) {
   std::copy(tmp, tmp + rows, out);
 }
 
-// c(:, j0 .. j0 + NR) over MP packets of rows = a (packed, column-major, leading dimension lda)
-// times b(:, j0 .. j0 + NR); of the last packet only the first `last_rows` rows are written.
+// The register tile acc = a (MP packets of rows; packed, column-major, leading dimension lda)
+// times b(:, j0 .. j0 + NR): each entry summed over k in increasing order from zero with fused
+// multiply-adds.
 template <class T, int MP, int NR>
-inline void kernel(const T* a, Index lda, Index k, const Strided<T>& b, Index j0, T* c, Index ldc, Index last_rows) {
+inline void tile_product(const T* a, Index lda, Index k, const Strided<T>& b, Index j0,
+                         typename Eigen::internal::packet_traits<T>::type (&acc)[MP][NR]) {
   using namespace Eigen::internal;
   using P = typename packet_traits<T>::type;
   constexpr int L = packet_traits<T>::size;
-  P acc[MP][NR];
   for (int p = 0; p < MP; ++p)
     for (int q = 0; q < NR; ++q) acc[p][q] = pset1<P>(T(0));
   for (Index kk = 0; kk < k; ++kk) {
@@ -85,8 +86,18 @@ inline void kernel(const T* a, Index lda, Index k, const Strided<T>& b, Index j0
       for (int p = 0; p < MP; ++p) acc[p][q] = pmadd(av[p], bq, acc[p][q]);
     }
   }
+}
+
+// c(:, j0 .. j0 + NR) over MP packets of rows = a times b(:, j0 .. j0 + NR) (tile_product); of
+// the last packet only the first `last_rows` rows are written.
+template <class T, int MP, int NR>
+inline void kernel(const T* a, Index lda, Index k, const Strided<T>& b, Index j0, T* c, Index ldc, Index last_rows) {
+  using P = typename Eigen::internal::packet_traits<T>::type;
+  constexpr int L = Eigen::internal::packet_traits<T>::size;
+  P acc[MP][NR];
+  tile_product<T, MP, NR>(a, lda, k, b, j0, acc);
   for (int q = 0; q < NR; ++q) {
-    for (int p = 0; p + 1 < MP; ++p) pstoreu(c + (j0 + q) * ldc + p * L, acc[p][q]);
+    for (int p = 0; p + 1 < MP; ++p) Eigen::internal::pstoreu(c + (j0 + q) * ldc + p * L, acc[p][q]);
     store_rows(c + (j0 + q) * ldc + (MP - 1) * L, acc[MP - 1][q], last_rows);
   }
 }
@@ -115,16 +126,7 @@ inline void kernel_relu(const T* a, Index lda, Index k, const Strided<T>& b, Ind
   using P = typename packet_traits<T>::type;
   constexpr int L = packet_traits<T>::size;
   P acc[MP][NR];
-  for (int p = 0; p < MP; ++p)
-    for (int q = 0; q < NR; ++q) acc[p][q] = pset1<P>(T(0));
-  for (Index kk = 0; kk < k; ++kk) {
-    P av[MP];
-    for (int p = 0; p < MP; ++p) av[p] = ploadu<P>(a + kk * lda + p * L);
-    for (int q = 0; q < NR; ++q) {
-      const P bq = pset1<P>(b(kk, j0 + q));
-      for (int p = 0; p < MP; ++p) acc[p][q] = pmadd(av[p], bq, acc[p][q]);
-    }
-  }
+  tile_product<T, MP, NR>(a, lda, k, b, j0, acc);
   const P zero = pset1<P>(T(0));
   for (int q = 0; q < NR; ++q) {
     const P bias_q = pset1<P>(bias[j0 + q]), v_q = pset1<P>(v[j0 + q]);
