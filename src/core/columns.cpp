@@ -78,6 +78,9 @@ Index relu_backward_columns(const float* df, const float* h, const float* z, Ind
                             const float* a, float* dh, Index ld_dh, double* da, double* db) {
 #ifdef ADAMGN_EIGEN_REDUX_ORDER
   if (len < 32 || len % 32 != 0 || ld_dh % 16 != 0 || reinterpret_cast<std::uintptr_t>(dh) % 64 != 0) return 0;
+  // The sums and dot products of sum_16_columns and dot_16_columns, taken while each column's dh
+  // is still in registers: computing dh for a group and then calling those two took 0.2-1.5 us
+  // more per parity step at batch 32 (7 interleaved pairs).
   const __m512 zero = _mm512_setzero_ps();
   Index j0 = 0;
   for (; j0 + 16 <= width; j0 += 16) {

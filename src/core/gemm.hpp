@@ -178,6 +178,24 @@ const S* packed_rows(const A& a, Index& lda, Index& padded, std::vector<S>& pack
   return pack.data();
 }
 
+// The padded rows (m of them real) in panels of at most 4 packets: fn(MP, first row, rows of the
+// panel's last packet to write), MP as a std::integral_constant so that each panel size is its
+// own kernel.
+template <class S, class Fn>
+void row_panels(Index m, Index padded, Fn&& fn) {
+  constexpr Index L = Eigen::internal::packet_traits<S>::size;
+  const Index tail = m % L;
+  for (Index i = 0; i < padded;) {
+    const Index packets = std::min<Index>((padded - i) / L, 4);
+    const Index last_rows = i + packets * L == padded && tail ? tail : L;
+    if (packets == 4) fn(std::integral_constant<int, 4>{}, i, last_rows);
+    else if (packets == 3) fn(std::integral_constant<int, 3>{}, i, last_rows);
+    else if (packets == 2) fn(std::integral_constant<int, 2>{}, i, last_rows);
+    else fn(std::integral_constant<int, 1>{}, i, last_rows);
+    i += packets * L;
+  }
+}
+
 // An operand of the kernels as Strided.
 template <class B>
 Strided<typename B::Scalar> strided(const B& b) {
@@ -214,19 +232,12 @@ void gemm_into(C&& c, const A& a, const B& b) {
     thread_local std::vector<S> pack;
     Index lda = 0, padded = 0;
     const S* ap = packed_rows(a, lda, padded, pack);
-    const Index tail = m % L;
     const Strided<S> bs = strided(b);
     S* cp = c.data();
     const Index ldc = c.outerStride();
-    for (Index i = 0; i < padded;) {
-      const Index packets = std::min<Index>((padded - i) / L, 4);
-      const Index last_rows = i + packets * L == padded && tail ? tail : L;
-      if (packets == 4) panel<S, 4>(ap + i, lda, k, bs, n, cp + i, ldc, last_rows);
-      else if (packets == 3) panel<S, 3>(ap + i, lda, k, bs, n, cp + i, ldc, last_rows);
-      else if (packets == 2) panel<S, 2>(ap + i, lda, k, bs, n, cp + i, ldc, last_rows);
-      else panel<S, 1>(ap + i, lda, k, bs, n, cp + i, ldc, last_rows);
-      i += packets * L;
-    }
+    row_panels<S>(m, padded, [&](auto mp, Index i, Index last_rows) {
+      panel<S, decltype(mp)::value>(ap + i, lda, k, bs, n, cp + i, ldc, last_rows);
+    });
     return;
   }
   if constexpr (std::is_same_v<S, float> && kBlockedFloat) {
@@ -271,18 +282,12 @@ bool relu_layer(H&& h, Z&& z, F&& f, const A& a, const B& b, const typename A::S
   thread_local std::vector<S> pack;
   Index lda = 0, padded = 0;
   const S* ap = packed_rows(a, lda, padded, pack);
-  const Index tail = m % L, ld = h.outerStride();
+  const Index ld = h.outerStride();
   const Strided<S> bs = strided(b);
-  for (Index i = 0; i < padded;) {
-    const Index packets = std::min<Index>((padded - i) / L, 4);
-    const Index last_rows = i + packets * L == padded && tail ? tail : L;
-    S *hp = h.data() + i, *zp = z.data() + i, *fp = f.data() + i;
-    if (packets == 4) panel_relu<S, 4>(ap + i, lda, k, bs, n, bias, v, hp, zp, ld, fp, last_rows);
-    else if (packets == 3) panel_relu<S, 3>(ap + i, lda, k, bs, n, bias, v, hp, zp, ld, fp, last_rows);
-    else if (packets == 2) panel_relu<S, 2>(ap + i, lda, k, bs, n, bias, v, hp, zp, ld, fp, last_rows);
-    else panel_relu<S, 1>(ap + i, lda, k, bs, n, bias, v, hp, zp, ld, fp, last_rows);
-    i += packets * L;
-  }
+  row_panels<S>(m, padded, [&](auto mp, Index i, Index last_rows) {
+    panel_relu<S, decltype(mp)::value>(ap + i, lda, k, bs, n, bias, v, h.data() + i, z.data() + i, ld, f.data() + i,
+                                       last_rows);
+  });
   return true;
 }
 
