@@ -320,6 +320,33 @@ TEST_CASE("rotation_power: agrees with the matrix exp of the principal log; angl
   CHECK(half(4, 4) == doctest::Approx(1.0));
 }
 
+TEST_CASE("rotation_power: planes near a half turn, mixed with planes far from it") {
+  // u = Z R Z^T with R block diagonal: rotations by known angles (some within 1e-3 of pi, where
+  // the eigenvalues of (u + u^T)/2 crowd at -1), and +1s; the exact power is Z R^gamma Z^T.
+  Rng rng(10);
+  const std::vector<double> angles{M_PI - 1e-7, M_PI - 1e-4, M_PI - 3e-4, M_PI - 2e-3, M_PI - 0.05, 3.0,
+                                   2.0, 1.0, 0.3, 1e-3, 1e-9, 2.5, 0.7, M_PI - 1e-4, 1.5, 0.1};
+  const Index n = 2 * static_cast<Index>(angles.size()) + 3;
+  const Mat z = random_rotation(n, rng);
+  for (double g : {0.25, 0.5, 0.75}) {
+    Mat r = Mat::Identity(n, n), rg = Mat::Identity(n, n);
+    for (std::size_t i = 0; i < angles.size(); ++i) {
+      const Index a = 2 * static_cast<Index>(i), b = a + 1;
+      auto plane = [&](Mat& m, double t) {
+        m(a, a) = m(b, b) = std::cos(t);
+        m(b, a) = std::sin(t);
+        m(a, b) = -std::sin(t);
+      };
+      plane(r, angles[i]);
+      plane(rg, g * angles[i]);
+    }
+    const Mat u = z * r * z.transpose(), expected = z * rg * z.transpose();
+    const Mat power = rotation_power(u, g);
+    CHECK((power - expected).norm() < 1e-10);
+    CHECK((power.transpose() * power - Mat::Identity(n, n)).norm() < 1e-12);
+  }
+}
+
 TEST_CASE("interp:0 reproduces the identity run and interp:1 the Kronecker run, bit for bit") {
   auto f = tiny("parity", false);
   for (const char* precond : {"adam", "gn"}) {

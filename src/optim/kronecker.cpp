@@ -81,6 +81,7 @@ struct FactorJob {
   JobBuffers buffers;  // the Gram and its eigenvectors
   bool ok = false;
   Vec values;
+  Mat powered;  // the geodesic point exp(gamma log Q) of the eigenvectors, when gamma < 1
   double eigen_seconds = 0.0;
 
   template <class M>
@@ -355,28 +356,14 @@ Mat geodesic_from_identity(const Mat& q, double gamma) {
   return rotation_power(u, gamma);
 }
 
-Mat rotation_power(const Mat& u, double gamma) {
+namespace {
+
+// exp(gamma log u) from the real Schur form u = Z T Z^T, block diagonal for a rotation: 2 x 2
+// rotations, +1s, and -1s in pairs (det u = +1), each pair a rotation by pi in its plane.
+// Accurate at every angle, but Eigen's RealSchur of a 512 x 512 factor took about 0.5 s, so
+// rotation_power gives it only the planes where its own formula loses accuracy.
+Mat schur_power(const Mat& u, double gamma) {
   const Index n = u.rows();
-  // u is a rotation: rotations by angles theta in [0, pi] in orthogonal planes, and +1s. Its
-  // symmetric part S = (u + u^T)/2 has eigenvalue cos(theta) on each plane, and on that
-  // eigenspace u = cos(theta) I + K with K = (u - u^T)/2 = sin(theta) J, J a quarter turn.
-  // Hence u^gamma = exp(gamma log u) = f(S) + g(S) K with f(c) = cos(gamma theta) and
-  // g(c) = sin(gamma theta) / sin(theta), theta = arccos(c): one symmetric eigendecomposition.
-  const Mat sym = 0.5 * (u + u.transpose()), skew = 0.5 * (u - u.transpose());
-  Vec c;
-  Mat v;
-  if (symmetric_eigen(sym, c, v) && c.minCoeff() > -1.0 + 1e-6) {
-    Vec f(n), g(n);
-    for (Index i = 0; i < n; ++i) {
-      const double theta = std::acos(std::clamp(c[i], -1.0, 1.0));
-      f[i] = std::cos(gamma * theta);
-      g[i] = theta < 1e-8 ? gamma : std::sin(gamma * theta) / std::sin(theta);
-    }
-    return v * f.asDiagonal() * v.transpose() + (v * g.asDiagonal() * v.transpose()) * skew;
-  }
-  // Angles at (or within 1e-3 of) pi: K no longer tells the planes apart, so take them from the
-  // real Schur form u = Z T Z^T, block diagonal for a rotation: 2 x 2 rotations, +1s, and -1s in
-  // pairs (det u = +1), each pair a rotation by pi in its plane.
   const Eigen::RealSchur<Mat> schur(u);
   const Mat& t = schur.matrixT();
   Mat tg = Mat::Zero(n, n);
@@ -402,6 +389,53 @@ Mat rotation_power(const Mat& u, double gamma) {
   }
   if (pending >= 0) tg(pending, pending) = -1.0;  // only when det u = -1 numerically; keep it
   return schur.matrixU() * tg * schur.matrixU().transpose();
+}
+
+}  // namespace
+
+Mat rotation_power(const Mat& u, double gamma) {
+  const Index n = u.rows();
+  // u is a rotation: rotations by angles theta in [0, pi] in orthogonal planes, and +1s. Its
+  // symmetric part S = (u + u^T)/2 has eigenvalue cos(theta) on each plane, and on that
+  // eigenspace u = cos(theta) I + K with K = (u - u^T)/2 = sin(theta) J, J a quarter turn.
+  // Hence u^gamma = exp(gamma log u) = f(S) + g(S) K with f(c) = cos(gamma theta) and
+  // g(c) = sin(gamma theta) / sin(theta), theta = arccos(c): one symmetric eigendecomposition.
+  const Mat sym = 0.5 * (u + u.transpose()), skew = 0.5 * (u - u.transpose());
+  Vec c;
+  Mat v;
+  if (!symmetric_eigen(sym, c, v)) return schur_power(u, gamma);
+  // Near a half turn K no longer tells the planes apart and g grows like 1 / (pi - theta). Those
+  // planes are taken apart: the trailing eigenvalues (c is sorted decreasingly) within 3e-2 of
+  // -1 (angles within about 0.25 of pi, where g <= 4), then every further eigenvalue closer than
+  // 1e-4 to the last one taken, so that the split falls in a gap and the span P of their
+  // eigenvectors is invariant under u to about 1e-12. On P, u^gamma = P B^gamma P^T with the
+  // small rotation B = P^T u P taken through its real Schur form. (With the split at 1e-6 of -1
+  // instead, a test rotation with planes at pi - 0.05 and 3.0 came out orthogonal only to 1e-12;
+  // at 3e-2, to 1.5e-14 as with the Schur form of the whole matrix.)
+  constexpr double kNearPi = 3e-2, kGap = 1e-4;
+  Index far = n;
+  while (far > 0 && c[far - 1] <= -1.0 + kNearPi) --far;
+  if (far < n)
+    while (far > 0 && c[far - 1] - c[far] < kGap) --far;
+  if (2 * (n - far) > n) return schur_power(u, gamma);  // mostly half turns: Schur is as cheap
+  Vec f(far), g(far);
+  for (Index i = 0; i < far; ++i) {
+    const double theta = std::acos(std::clamp(c[i], -1.0, 1.0));
+    f[i] = std::cos(gamma * theta);
+    g[i] = theta < 1e-8 ? gamma : std::sin(gamma * theta) / std::sin(theta);
+  }
+  // V_far (diag(f) V_far^T + diag(g) (V_far^T K)): two products of the factor's size.
+  const auto vf = v.leftCols(far);
+  Mat inner = vf.transpose() * skew;
+  inner = g.asDiagonal() * inner;
+  inner.noalias() += f.asDiagonal() * vf.transpose();
+  Mat out = vf * inner;
+  if (far < n) {
+    const auto p = v.rightCols(n - far);
+    const Mat b = p.transpose() * u * p;
+    out.noalias() += p * schur_power(b, gamma) * p.transpose();
+  }
+  return out;
 }
 
 KroneckerBasis::KroneckerBasis(const Layout& layout, double gamma, bool vectors_identity)
@@ -477,6 +511,15 @@ bool KroneckerBasis::refresh(const Curvature& c, Vec* v) {
   parallel_pieces(static_cast<Index>(side_by_side.size()),
                   [&](Index i) { decompose_job(jobs[side_by_side[static_cast<std::size_t>(i)]]); });
   for (std::size_t u : unique) eigen_seconds_ += jobs[u].eigen_seconds;
+  // Interpolated bases: each factor's geodesic point on its own thread (largest first).
+  if (gamma_ != 1.0) {
+    std::vector<std::size_t> by_size = unique;
+    std::stable_sort(by_size.begin(), by_size.end(), [&](std::size_t a, std::size_t b) { return jobs[a].dim > jobs[b].dim; });
+    parallel_pieces(static_cast<Index>(by_size.size()), [&](Index i) {
+      FactorJob& j = jobs[by_size[static_cast<std::size_t>(i)]];
+      if (j.ok) j.powered = geodesic_from_identity(j.buffers.vectors, gamma_);
+    });
+  }
 
   bool all_ok = true;
   std::size_t at = 0;
@@ -493,8 +536,9 @@ bool KroneckerBasis::refresh(const Curvature& c, Vec* v) {
       const FactorJob& done = j.same_as == ~std::size_t{0} ? j : jobs[j.same_as];
       ok = ok && done.ok;
       if (!done.ok) break;
-      resize_huge(next[side], done.buffers.vectors.rows(), done.buffers.vectors.cols());
-      next[side] = done.buffers.vectors;
+      const Mat& q = gamma_ != 1.0 ? done.powered : done.buffers.vectors;
+      resize_huge(next[side], q.rows(), q.cols());
+      next[side] = q;
       values[side] = done.values * j.scale;  // grams are decomposed without their scale
     }
     at += sides;
@@ -502,8 +546,6 @@ bool KroneckerBasis::refresh(const Curvature& c, Vec* v) {
       all_ok = false;
       continue;
     }
-    if (gamma_ != 1.0)
-      for (Mat& q : next) q = geodesic_from_identity(q, gamma_);
     std::vector<MatF> next_f = std::move(reused_->qf[b]);
     next_f.resize(sides);
     for (std::size_t side = 0; side < sides; ++side) {

@@ -21,8 +21,9 @@ namespace adamgn {
 // and gamma = 1 gives Q itself (no alignment needed). Q must be orthogonal.
 Mat geodesic_from_identity(const Mat& q, double gamma);
 
-// exp(gamma log u) for a rotation u (orthogonal, det +1) with the principal log; angles of pi
-// become gamma * pi in the planes of the real Schur form.
+// exp(gamma log u) for a rotation u (orthogonal, det +1) with the principal log, from the
+// eigendecomposition of (u + u^T)/2; planes turned by nearly pi go through the real Schur form
+// of u restricted to them, and angles of exactly pi become gamma * pi in those planes.
 Mat rotation_power(const Mat& u, double gamma);
 
 struct KroneckerStorage;
