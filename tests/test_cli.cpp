@@ -181,6 +181,16 @@ TEST_CASE("output modes: file, stdout, --jsonl lines, presets list, version") {
     CHECK(doc["config"]["run"]["steps"] == 3);
     CHECK(doc["config"]["run"]["log_every"] == 100);  // from the paper scale
   }
+  // arms.NAME.KEY with a dot in the arm's name (fig10: "adam g0.25 small").
+  r = adamgn("run --preset fig10-parity --arms 'adam g0.25 small,adam g0.5 small' --set task.width=8 --set gn_batch=16 "
+             "--set 'arms.adam g0.25 small.lr=0.125' --steps 2 --seeds 1 -q");
+  CHECK(r.code == 0);
+  {
+    const auto doc = nlohmann::json::parse(r.out);
+    REQUIRE(doc["arms"].size() == 2);
+    CHECK(doc["arms"][0]["optimizer"]["lr"] == 0.125);
+    CHECK(doc["arms"][1]["optimizer"]["lr"] != 0.125);
+  }
 
   // bench: one table row per timed arm, at the scale asked for, with the same overrides as run.
   r = adamgn("bench --preset fig4 --scale paper --arms 'adam id small,gn^-1 kron large' --set task.width=8 "

@@ -30,8 +30,9 @@ void apply_set(json& doc, const std::string& assignment) {
     const auto dot = key.find('.');
     doc[key.substr(0, dot)][key.substr(dot + 1)] = value;
   } else if (starts("arms.")) {
+    // The last dot: arm names may hold dots themselves (fig10's "adam g0.25 small"), keys do not.
     const std::string rest = key.substr(5);
-    const auto dot = rest.find('.');
+    const auto dot = rest.rfind('.');
     if (dot == std::string::npos) throw UsageError("--set " + key + " must be arms.NAME.KEY=VALUE");
     const std::string name = rest.substr(0, dot);
     bool found = false;
