@@ -351,7 +351,8 @@ TEST_CASE("interp:0 reproduces the identity run and interp:1 the Kronecker run, 
   for (const char* precision : {"f64", "f32"}) {
     const auto f = make_task_factory(json{{"name", "parity"}, {"dim", 4}, {"k", 2}, {"width", 3}, {"precision", precision},
                                           {"eval_size", 64}});
-    const Layout& layout = f->make(3)->layout();
+    const auto task = f->make(3);  // owns the layout below
+    const Layout& layout = task->layout();
     for (const char* precond : {"adam", "gn"}) {
       const std::string cell = std::string(precision) + " " + precond;
       CAPTURE(cell);

@@ -506,15 +506,15 @@ bool KroneckerBasis::refresh(const Curvature& c, Vec* v) {
     if (jobs[u].dim >= kThreadedReduction) decompose_job(jobs[u]);
     else side_by_side.push_back(u);
   }
-  std::stable_sort(side_by_side.begin(), side_by_side.end(),
-                   [&](std::size_t a, std::size_t b) { return jobs[a].dim > jobs[b].dim; });
+  const auto larger_first = [&](std::size_t a, std::size_t b) { return jobs[a].dim > jobs[b].dim; };
+  std::stable_sort(side_by_side.begin(), side_by_side.end(), larger_first);
   parallel_pieces(static_cast<Index>(side_by_side.size()),
                   [&](Index i) { decompose_job(jobs[side_by_side[static_cast<std::size_t>(i)]]); });
   for (std::size_t u : unique) eigen_seconds_ += jobs[u].eigen_seconds;
   // Interpolated bases: each factor's geodesic point on its own thread (largest first).
   if (gamma_ != 1.0) {
     std::vector<std::size_t> by_size = unique;
-    std::stable_sort(by_size.begin(), by_size.end(), [&](std::size_t a, std::size_t b) { return jobs[a].dim > jobs[b].dim; });
+    std::stable_sort(by_size.begin(), by_size.end(), larger_first);
     parallel_pieces(static_cast<Index>(by_size.size()), [&](Index i) {
       FactorJob& j = jobs[by_size[static_cast<std::size_t>(i)]];
       if (j.ok) j.powered = geodesic_from_identity(j.buffers.vectors, gamma_);

@@ -10,9 +10,9 @@
 namespace adamgn {
 
 std::unique_ptr<Basis> make_basis(const OptimizerConfig& config, const Layout& layout) {
-  // U_0 = I exactly, so interp:0 and interp-eigen:0 are the identity basis and need no
-  // curvature for it (the same bits: the interpolated basis at gamma = 0 skips its identity
-  // factors, tests/test_mlp.cpp).
+  // U_0 = I exactly, so interp:0 and interp-eigen:0 are the identity basis itself: no curvature
+  // for it, and no float32 carry of Adam's second moment at each refresh, which would round it
+  // (tests/test_mlp.cpp).
   const bool interpolated = config.basis == BasisKind::interp_kronecker || config.basis == BasisKind::interp_eigen;
   if (interpolated && config.gamma == 0.0) return std::make_unique<IdentityBasis>();
   switch (config.basis) {
