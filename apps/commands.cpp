@@ -121,16 +121,26 @@ int execute(const json& doc, const Flags& f) {
   const bool progress = !f.quiet && !f.jsonl && isatty(STDERR_FILENO);
   const std::size_t total = spec.arms.size() * static_cast<std::size_t>(spec.run.seeds);
   std::size_t done = 0;
+  // on_run is called inside a critical section, which no exception may leave: a failed --jsonl
+  // line is kept and thrown once the runs are over, and no further line is tried.
+  std::string stdout_failure;
   auto on_run = [&](const ExperimentSpec& s, const RunResult& r) {
     ++done;
-    if (f.jsonl) std::cout << run_line_json(s, r).dump() << "\n" << std::flush;
+    if (f.jsonl && stdout_failure.empty()) {
+      try {
+        write_stdout(run_line_json(s, r).dump() + "\n");
+      } catch (const UsageError& e) {
+        stdout_failure = e.what();
+      }
+    }
     if (progress) std::cerr << "\r  runs " << done << "/" << total << std::flush;
   };
   const ExperimentResult res = run_experiment(spec, on_run);
   if (progress) std::cerr << "\r";
+  if (!stdout_failure.empty()) throw UsageError(stdout_failure);
   const std::string text = result_json(res).dump() + "\n";
   if (!f.output.empty()) write_file_atomically(f.output, text);
-  else if (!f.jsonl) std::cout << text;
+  else if (!f.jsonl) write_stdout(text);
   if (!f.quiet) print_summary(res);
   return 0;
 }
@@ -221,10 +231,12 @@ void add_run_command(CLI::App& root, std::vector<Command>& out) {
 void add_presets_command(CLI::App& root, std::vector<Command>& out) {
   CLI::App* app = root.add_subcommand("presets", "list the built-in presets and the claim each shows");
   out.push_back({app, [] {
+                   std::string list;
                    for (const auto& p : embedded_presets()) {
                      const json doc = load_preset(p.name);
-                     std::cout << p.name << "\t" << doc.value("claim", "") << "\n";
+                     list += std::string(p.name) + "\t" + doc.value("claim", "") + "\n";
                    }
+                   write_stdout(list);
                    return 0;
                  }});
 }
@@ -251,8 +263,8 @@ void add_bench_command(CLI::App& root, std::vector<Command>& out) {
                      for (const auto& p : embedded_presets()) list.push_back(p.name);
                    // `eig` is the part of `basis` spent in eigendecompositions, summed over the threads
                    // that ran them side by side (so it can exceed `basis` on several cores).
-                   std::cout << "| preset | arm | steps | seconds | steps/s | ms/step | median | gradient | curvature | basis | eig | diagonal | update |\n"
-                                "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+                   write_stdout("| preset | arm | steps | seconds | steps/s | ms/step | median | gradient | curvature | basis | eig | diagonal | update |\n"
+                                "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
                    set_blas_threads(1);
                    for (const auto& name : list) {
                      json doc = resolve_scale(load_preset(name), *scale);  // then the flags, as for run
@@ -283,7 +295,7 @@ void add_bench_command(CLI::App& root, std::vector<Command>& out) {
                                      name.c_str(), arm.name.c_str(), static_cast<long long>(done), r.wall_seconds,
                                      static_cast<double>(done) / r.wall_seconds, step_ms, 1e3 * median(t.steps), t.gradient * ms,
                                      t.curvature * ms, t.basis * ms, t.eigen * ms, t.diagonal * ms, t.update * ms);
-                       std::cout << line << std::flush;
+                       write_stdout(line);
                      }
                    }
                    return 0;

@@ -80,7 +80,7 @@ void add_reproduce_commands(CLI::App& root, std::vector<Command>& out) {
                    for (std::string p; std::getline(ss, p, ',');)
                      if (!p.empty()) o.presets.push_back(p);
                    while (o.out_dir.size() > 1 && o.out_dir.back() == '/') o.out_dir.pop_back();
-                   check_output_path(o.out_dir);  // its parent folder must exist
+                   check_output_folder(o.out_dir);
                    if (mkdir(o.out_dir.c_str(), 0777) != 0 && errno != EEXIST)
                      throw UsageError("-o " + o.out_dir + ": " + std::strerror(errno));
                    const auto start = std::chrono::steady_clock::now();
@@ -107,11 +107,8 @@ void add_reproduce_commands(CLI::App& root, std::vector<Command>& out) {
                    std::vector<PresetOutcome> outcomes;
                    for (const auto& f : *files) outcomes.push_back(outcome_of(read_result(f)));
                    const std::string md = report_markdown(outcomes, *scale, 0.0, "adamgn report");
-                   if (output->empty()) std::cout << md;
-                   else {
-                     check_output_path(*output);
-                     write_atomically(*output, md);
-                   }
+                   if (output->empty()) write_stdout(md);
+                   else write_file_atomically(*output, md);
                    return 0;
                  }});
 }

@@ -155,7 +155,7 @@ void emit_slurm(const Sweep& sweep, const RunStore& store, const SweepFlags& f) 
     << "  --cpus-per-task=\"$CPUS\" --output=\"$OUT/slurm/%x-%j.out\" --wrap \"'$ADAMGN' sweep --out '$OUT' --threads $CPUS -q\")\n"
     << "echo \"collect: job $id\"\n";
   write_atomically(path, s.str());
-  std::cout << path << "\n";
+  write_stdout(path + "\n");
 }
 
 // Runs the given jobs in parallel and stores each; returns false when interrupted.
@@ -212,6 +212,8 @@ int run_sweep(const SweepFlags& f) {
   const SweepSpec spec = f.preset.empty() ? SweepSpec::from_json(RunStore(f.out, false).definition().at("sweep"))
                                           : spec_from_flags(f);
   const Sweep sweep(spec);
+  if (!f.write_preset.empty()) check_output_path(f.write_preset, "--write-preset");
+  if (f.emit_slurm && !f.slurm_script.empty()) check_output_path(f.slurm_script, "--slurm-script");
   const RunStore store(f.out);
   store.claim(spec.to_json());
   store.remove_stale_temporaries();
@@ -222,15 +224,17 @@ int run_sweep(const SweepFlags& f) {
   }
   if (f.list) {
     const SweepPlan plan = sweep.plan(store);
-    std::cout << "index\tstage\tarm\tseed\tstored\tsetting\thash\n";
+    std::ostringstream list;
+    list << "index\tstage\tarm\tseed\tstored\tsetting\thash\n";
     for (const auto& j : plan.jobs) {
       const std::string setting = describe_setting(j.setting);
-      std::cout << j.index << "\t" << j.stage << "\t" << sweep.experiment().arms[static_cast<std::size_t>(j.arm)].name
-                << "\t" << j.seed << "\t" << (store.has(j.hash) ? "yes" : "no") << "\t" << setting << "\t" << j.hash
-                << "\n";
+      list << j.index << "\t" << j.stage << "\t" << sweep.experiment().arms[static_cast<std::size_t>(j.arm)].name
+           << "\t" << j.seed << "\t" << (store.has(j.hash) ? "yes" : "no") << "\t" << setting << "\t" << j.hash
+           << "\n";
     }
     if (!plan.waiting.empty())
-      std::cout << "# stage " << plan.waiting << " is expanded once every job above is stored\n";
+      list << "# stage " << plan.waiting << " is expanded once every job above is stored\n";
+    write_stdout(list.str());
     return 0;
   }
 
@@ -292,7 +296,6 @@ int run_sweep(const SweepFlags& f) {
                   << "\n";
   }
   if (!f.write_preset.empty()) {
-    check_output_path(f.write_preset);
     // The preset as written (scales, claims), when the sweep came from one on this command line.
     json base = nullptr;
     if (!f.preset.empty()) {
@@ -347,7 +350,7 @@ void add_sweep_commands(CLI::App& root, std::vector<Command>& out) {
                    const RunStore store(*dir, false);
                    const Sweep sweep(SweepSpec::from_json(store.definition().at("sweep")));
                    bool complete = false;
-                   std::cout << check_report(sweep, sweep.plan(store), store, complete);
+                   write_stdout(check_report(sweep, sweep.plan(store), store, complete));
                    return complete ? 0 : 1;
                  }});
 
@@ -386,9 +389,11 @@ void add_sweep_commands(CLI::App& root, std::vector<Command>& out) {
                      }
                    }
                    const TableFormat fmt = *format == "csv" ? TableFormat::csv : TableFormat::markdown;
-                   if (*which != "runs") std::cout << render_settings(group_settings(rows), fmt);
-                   if (*which == "both") std::cout << "\n";
-                   if (*which != "settings") std::cout << render_runs(rows, fmt);
+                   std::string tables;
+                   if (*which != "runs") tables += render_settings(group_settings(rows), fmt);
+                   if (*which == "both") tables += "\n";
+                   if (*which != "settings") tables += render_runs(rows, fmt);
+                   write_stdout(tables);
                    return 0;
                  }});
 }

@@ -38,13 +38,6 @@ json summary_json(const ArmSummary& s, bool with_target) {
   return j;
 }
 
-std::string folder_of(const std::string& path) {
-  const auto slash = path.find_last_of('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
-
 }  // namespace
 
 ArmSummary summarize_arm(const std::vector<RunResult>& runs) {
@@ -162,19 +155,6 @@ json run_line_json(const ExperimentSpec& spec, const RunResult& r) {
   const json fields = run_json(r);
   for (auto it = fields.begin(); it != fields.end(); ++it) j[it.key()] = it.value();
   return j;
-}
-
-void check_output_path(const std::string& path) {
-  const std::string folder = folder_of(path);
-  struct stat st {};
-  if (stat(folder.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
-    throw UsageError("-o " + path + ": folder " + folder + " does not exist");
-  if (access(folder.c_str(), W_OK) != 0) throw UsageError("-o " + path + ": folder " + folder + " is not writable");
-}
-
-void write_file_atomically(const std::string& path, const std::string& text) {
-  check_output_path(path);
-  write_atomically(path, text);
 }
 
 }  // namespace adamgn

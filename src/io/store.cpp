@@ -13,14 +13,6 @@
 namespace adamgn {
 namespace {
 
-std::string host_name() {
-  char buf[256] = {0};
-  if (gethostname(buf, sizeof buf - 1) != 0) return "host";
-  std::string h(buf);
-  std::replace(h.begin(), h.end(), '.', '_');
-  return h;
-}
-
 bool is_dir(const std::string& path) {
   struct stat st {};
   return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
@@ -64,26 +56,6 @@ std::string config_hash(const json& config) {
   char out[17];
   std::snprintf(out, sizeof out, "%016llx", static_cast<unsigned long long>(h));
   return out;
-}
-
-void write_atomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp." + host_name() + "." + std::to_string(getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw UsageError("cannot write " + path + ": " + std::strerror(errno));
-    out << text;
-    out.flush();
-    if (!out) {
-      const int err = errno;
-      std::remove(tmp.c_str());
-      throw UsageError("cannot write " + path + ": " + std::strerror(err));
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    std::remove(tmp.c_str());
-    throw UsageError("cannot write " + path + ": " + std::strerror(err));
-  }
 }
 
 RunStore::RunStore(std::string dir, bool create) : dir_(std::move(dir)) {

@@ -3,11 +3,12 @@
 //   DIR/runs/HH/HASH.json     one finished run; HASH = config_hash of the run's resolved
 //                             configuration (task, run length, optimizer, seed), HH its first two
 //                             hex digits
-// Files are written to a temporary name (NAME.tmp.HOST.PID) and renamed, so a reader, a killed
-// job or a concurrent shard never sees a partial file. The program version is not part of the
+// Files are written to a temporary name (NAME.tmp.HOST.PID), synced and renamed (io/files.hpp),
+// so a reader, a killed job, a concurrent shard or a power cut never sees a partial file. The program version is not part of the
 // hash: after changing the code, rerun with --overwrite.
 #pragma once
 
+#include "io/files.hpp"
 #include "io/reader.hpp"
 
 #include <string>
@@ -45,9 +46,5 @@ class RunStore {
  private:
   std::string dir_;
 };
-
-// Writes through a temporary file in the same folder named after this host and process, then
-// renames. Throws UsageError when the folder is missing or unwritable.
-void write_atomically(const std::string& path, const std::string& text);
 
 }  // namespace adamgn
