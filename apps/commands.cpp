@@ -7,8 +7,10 @@
 #include "runner/experiment.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <sstream>
@@ -147,6 +149,32 @@ int execute(const json& doc, const Flags& f) {
 
 }  // namespace
 
+bool parse_integer(const std::string& text, long long& out) {
+  const std::size_t digits = !text.empty() && text[0] == '-' ? 1 : 0;
+  if (text.size() == digits || text.find_first_not_of("0123456789", digits) != std::string::npos) return false;
+  errno = 0;
+  const long long v = std::strtoll(text.c_str(), nullptr, 10);
+  if (errno == ERANGE) return false;
+  out = v;
+  return true;
+}
+
+CLI::Validator integer_at_least(long long min) {
+  return CLI::Validator(
+      [min](std::string& text) -> std::string {
+        long long v = 0;
+        if (!parse_integer(text, v)) {
+          const std::size_t sign = !text.empty() && text[0] == '-' ? 1 : 0;
+          const bool digits = text.size() > sign && text.find_first_not_of("0123456789", sign) == std::string::npos;
+          return text + (digits ? " is out of range" : " is not a whole number");
+        }
+        if (v < min) return text + " must be >= " + std::to_string(min);
+        text = std::to_string(v);
+        return "";
+      },
+      "INT>=" + std::to_string(min));
+}
+
 void add_task_command(CLI::App& root, const std::string& task, std::vector<Command>& out) {
   auto f = std::make_shared<Flags>();
   static const std::map<std::string, std::string> about = {
@@ -247,7 +275,7 @@ void add_bench_command(CLI::App& root, std::vector<Command>& out) {
   CLI::App* app = root.add_subcommand(
       "bench", "steps per second of one run (seed 0) of every arm of the given presets (default: all)");
   app->add_option("--preset", *names, "preset names (repeatable)");
-  app->add_option("--steps", *steps, "steps per timed run (default: the preset's)");
+  app->add_option("--steps", *steps, "steps per timed run (default: the preset's)")->check(integer_at_least(1));
   auto sets = std::make_shared<std::vector<std::string>>();
   app->add_option("--set", *sets, "override KEY=VALUE in every benchmarked preset (as for run)");
   auto scale = std::make_shared<std::string>();
@@ -256,27 +284,33 @@ void add_bench_command(CLI::App& root, std::vector<Command>& out) {
   app->add_option("--arms", *arms, "time only these arms (comma-separated names)");
   auto warmup = std::make_shared<Index>(1);
   app->add_option("--warmup", *warmup, "steps run before the phase times start (default 1: the first step's allocations)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(integer_at_least(0));
   out.push_back({app, [names, steps, sets, scale, arms, warmup] {
                    std::vector<std::string> list = *names;
                    if (list.empty())
                      for (const auto& p : embedded_presets()) list.push_back(p.name);
-                   // `eig` is the part of `basis` spent in eigendecompositions, summed over the threads
-                   // that ran them side by side (so it can exceed `basis` on several cores).
-                   write_stdout("| preset | arm | steps | seconds | steps/s | ms/step | median | gradient | curvature | basis | eig | diagonal | update |\n"
-                                "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
                    set_blas_threads(1);
+                   // Every preset is checked in full (flags, steps against the warm-up, arms against
+                   // the task) before the table starts.
+                   std::vector<std::pair<std::string, ExperimentSpec>> specs;
                    for (const auto& name : list) {
                      json doc = resolve_scale(load_preset(name), *scale);  // then the flags, as for run
                      for (const auto& s : *sets) apply_set(doc, s);
                      if (!arms->empty()) keep_arms(doc, *arms);
                      if (!steps->empty()) doc["run"]["steps"] = parse_scalar(*steps);
-                     const ExperimentSpec spec = parse_experiment(doc);
+                     ExperimentSpec spec = parse_experiment(doc);
                      if (spec.run.steps <= *warmup)
                        throw UsageError("bench: " + name + " has " + std::to_string(spec.run.steps) +
                                         " steps, no more than --warmup " + std::to_string(*warmup) + "; give more --steps");
+                     check_compatible(spec, *make_task_factory(spec.task));
+                     specs.emplace_back(name, std::move(spec));
+                   }
+                   // `eig` is the part of `basis` spent in eigendecompositions, summed over the threads
+                   // that ran them side by side (so it can exceed `basis` on several cores).
+                   write_stdout("| preset | arm | steps | seconds | steps/s | ms/step | median | gradient | curvature | basis | eig | diagonal | update |\n"
+                                "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+                   for (const auto& [name, spec] : specs) {
                      auto factory = make_task_factory(spec.task);
-                     check_compatible(spec, *factory);
                      // One run at a time, so it gets every thread the preset allows (as `run` gives a lone run).
                      set_inner_threads(spec.run.threads > 0 ? static_cast<int>(spec.run.threads) : max_threads());
                      for (const auto& arm : spec.arms) {

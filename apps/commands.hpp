@@ -19,6 +19,14 @@ struct Command {
   std::function<int()> run;
 };
 
+// A whole decimal integer: an optional '-' and digits, nothing else, within the range of long
+// long. Returns false (out untouched) otherwise.
+bool parse_integer(const std::string& text, long long& out);
+// The check of an integer flag of sweep, reproduce and bench, applied while the command line is
+// parsed (before any command runs): the value must be a whole decimal integer >= min, else one
+// line "FLAG: ..." and exit code 2. The accepted text is rewritten in plain decimal form.
+CLI::Validator integer_at_least(long long min);
+
 void add_task_command(CLI::App& root, const std::string& task, std::vector<Command>& out);
 void add_run_command(CLI::App& root, std::vector<Command>& out);
 void add_presets_command(CLI::App& root, std::vector<Command>& out);

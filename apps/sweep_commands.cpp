@@ -33,6 +33,8 @@ struct SweepFlags {
   std::string preset, scale, arms, out, shard, metric, write_preset, slurm_script;
   std::vector<std::string> sets, grid, refine;
   bool protocol = false, list = false, overwrite = false, quiet = false, emit_slurm = false;
+  // -1 (index, seed, rerun_seeds) and 0 (seeds): not given. A given value is checked while the
+  // command line is parsed (integer_at_least), so it is never one of these.
   Index index = -1, seeds = 0, rerun_seeds = -1, threads = 0, shards = 4, slurm_cpus = 1;
   std::int64_t seed = -1;
 };
@@ -104,14 +106,12 @@ struct Shard {
 };
 
 Shard parse_shard(const std::string& text) {
-  Shard s;
-  char extra = 0;
+  const auto slash = text.find('/');
   long long i = -1, n = 0;
-  if (std::sscanf(text.c_str(), "%lld/%lld%c", &i, &n, &extra) != 2 || n < 1 || i < 0 || i >= n)
+  if (slash == std::string::npos || !parse_integer(text.substr(0, slash), i) || !parse_integer(text.substr(slash + 1), n) ||
+      n < 1 || i < 0 || i >= n)
     throw UsageError("--shard " + text + " must be I/N with 0 <= I < N");
-  s.i = i;
-  s.n = n;
-  return s;
+  return Shard{i, n};
 }
 
 std::string duration(double seconds) {
@@ -206,9 +206,15 @@ bool run_jobs(const Sweep& sweep, const RunStore& store, const std::vector<const
 
 int run_sweep(const SweepFlags& f) {
   if (!f.shard.empty() && f.index >= 0) throw UsageError("--shard and --index cannot be combined");
-  if (f.preset.empty() && (!f.grid.empty() || !f.refine.empty() || !f.sets.empty() || f.protocol))
-    throw UsageError("--grid, --refine, --set and --protocol need --preset (the folder's sweep is fixed)");
-  // Everything is checked before the folder is created or touched.
+  if (f.preset.empty() && (!f.grid.empty() || !f.refine.empty() || !f.sets.empty() || f.protocol || !f.scale.empty() ||
+                           !f.arms.empty() || !f.metric.empty() || f.seeds > 0 || f.seed >= 0 || f.rerun_seeds >= 0))
+    throw UsageError("--grid, --refine, --set, --protocol, --scale, --arms, --metric, --seeds, --seed and --rerun-seeds "
+                     "need --preset (the folder's sweep is fixed)");
+  // Everything is checked before the folder is created or touched: the integer flags while the
+  // command line was parsed, the shard, the output paths and the sweep here.
+  const Shard shard = f.shard.empty() ? Shard{} : parse_shard(f.shard);
+  if (!f.write_preset.empty()) check_output_path(f.write_preset);
+  if (f.emit_slurm && !f.slurm_script.empty()) check_output_path(f.slurm_script);
   const SweepSpec spec = f.preset.empty() ? SweepSpec::from_json(RunStore(f.out, false).definition().at("sweep"))
                                           : spec_from_flags(f);
   const Sweep sweep(spec);
@@ -218,7 +224,6 @@ int run_sweep(const SweepFlags& f) {
   store.claim(spec.to_json());
   store.remove_stale_temporaries();
   if (f.emit_slurm) {
-    if (f.shards < 1 || f.slurm_cpus < 1) throw UsageError("--shards and --slurm-cpus must be >= 1");
     emit_slurm(sweep, store, f);
     return 0;
   }
@@ -242,7 +247,6 @@ int run_sweep(const SweepFlags& f) {
   const bool progress = !f.quiet && isatty(STDERR_FILENO);
   const auto start = std::chrono::steady_clock::now();
   const bool partial = !f.shard.empty() || f.index >= 0;
-  const Shard shard = f.shard.empty() ? Shard{} : parse_shard(f.shard);
   std::set<std::string> done_here;
   std::size_t done = 0, ran = 0;
   SweepPlan plan;
@@ -325,21 +329,23 @@ void add_sweep_commands(CLI::App& root, std::vector<Command>& out) {
   app->add_flag("--protocol", f->protocol, "add the paper's axes around each arm's values: lr x3, alpha x10 (GN), "
                                            "beta2 in {0, .9, .95, .99} (Adam), constant or step schedule");
   app->add_option("--refine", f->refine, "KEY=FACTOR: after the grid, try the best value / and x FACTOR (repeatable)");
-  app->add_option("--seeds", f->seeds, "tuning seeds per setting (default 2)");
-  app->add_option("--seed", f->seed, "first tuning seed (default 1000)");
+  app->add_option("--seeds", f->seeds, "tuning seeds per setting (default 2)")->check(integer_at_least(1));
+  app->add_option("--seed", f->seed, "first tuning seed (default 1000)")->check(integer_at_least(0));
   app->add_option("--rerun-seeds", f->rerun_seeds, "rerun each arm's winner on this many fresh seeds (the experiment's "
-                                                   "run.seed...; default 0 = no rerun)");
+                                                   "run.seed...; default 0 = no rerun)")
+      ->check(integer_at_least(0));
   app->add_option("--metric", f->metric, "final (default) | final-test | log-auc");
   app->add_option("--shard", f->shard, "I/N: run only jobs with index % N == I of the expandable stages");
-  app->add_option("--index", f->index, "run only job K (see --list)");
+  app->add_option("--index", f->index, "run only job K (see --list)")->check(integer_at_least(0));
   app->add_flag("--list", f->list, "print the numbered jobs of the stages that can be expanded now");
   app->add_flag("--overwrite", f->overwrite, "rerun jobs whose results are already stored");
-  app->add_option("--threads", f->threads, "threads (0 = all cores)");
+  app->add_option("--threads", f->threads, "threads (0 = all cores)")->check(integer_at_least(0));
   app->add_option("--write-preset", f->write_preset, "when complete: write the experiment with each arm's winner");
   app->add_flag("--emit-slurm", f->emit_slurm, "write a Slurm job-array script (DIR/slurm.sh) and exit");
   app->add_option("--slurm-script", f->slurm_script, "--emit-slurm: write the script here instead");
-  app->add_option("--shards", f->shards, "--emit-slurm: array tasks per stage (default 4)");
-  app->add_option("--slurm-cpus", f->slurm_cpus, "--emit-slurm: cpus (threads) per array task (default 1)");
+  app->add_option("--shards", f->shards, "--emit-slurm: array tasks per stage (default 4)")->check(integer_at_least(1));
+  app->add_option("--slurm-cpus", f->slurm_cpus, "--emit-slurm: cpus (threads) per array task (default 1)")
+      ->check(integer_at_least(1));
   app->add_flag("-q,--quiet", f->quiet, "no summary on stderr");
   out.push_back({app, [f] { return run_sweep(*f); }});
 
@@ -378,12 +384,7 @@ void add_sweep_commands(CLI::App& root, std::vector<Command>& out) {
                      } else {
                        std::ifstream file(in);
                        if (!file) throw UsageError(in + ": not a sweep folder or a readable file");
-                       json doc;
-                       try {
-                         file >> doc;
-                       } catch (const json::exception&) {
-                         throw UsageError(in + ": invalid JSON");
-                       }
+                       const json doc = parse_json(file, in, kJsonResultBytes);
                        const auto r = rows_from_result(doc, in, metric->empty() ? "final" : *metric);
                        rows.insert(rows.end(), r.begin(), r.end());
                      }

@@ -41,13 +41,16 @@ std::pair<double, double> mean_se(const std::vector<double>& v) {
   return {m, std::sqrt(ss / (n - 1.0) / n)};
 }
 
-std::string cell(const std::string& s, TableFormat f) {
+// A text cell. Control characters (a newline in an arm name from a hand-written result file)
+// are written as escapes such as \n or \x1b, so each row stays on one line.
+std::string cell(const std::string& text, TableFormat f) {
+  const std::string s = escape_control(text);
   if (f == TableFormat::markdown) {
     std::string out;
     for (char c : s) out += c == '|' ? std::string("\\|") : std::string(1, c);
     return out.empty() ? "–" : out;
   }
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  if (s.find_first_of(",\"") == std::string::npos) return s;
   std::string out = "\"";
   for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
   return out + "\"";

@@ -121,6 +121,10 @@ ExperimentSpec parse_experiment(json doc, const std::string& scale) {
     ObjectReader ar(arm, path);
     ArmSpec a;
     ar.read("name", a.name);
+    // Names end up in table cells, file listings and one-line messages: printable text only.
+    const std::string escaped = escape_control(a.name);
+    if (escaped != a.name)
+      throw UsageError(path + ".name = " + escaped + " holds a control character (shown escaped); arm names must be printable");
     a.optimizer.read(ar);
     ar.finish();
     if (a.name.empty()) a.name = a.optimizer.label();

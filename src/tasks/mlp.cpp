@@ -205,6 +205,7 @@ class CifarSource : public DataSource {
         for (Index j = 0; j < kCifarPixels; ++j) x(i0 + i, j) = rows[i][j];
     });
   }
+  Index train_size() const { return train_.pixels.rows(); }
   void test_set(Mat& x, Mat& y) const {
     x = test_.pixels.cast<double>();
     y = Mat::Zero(x.rows(), 10);
@@ -664,6 +665,11 @@ std::unique_ptr<TaskFactory> make_mlp(const std::string& kind, ObjectReader& r) 
   else if (kind == "teacher") p->source = std::make_unique<TeacherSource>(c.dim, c.teacher_width, problem);
   else {
     auto source = std::make_unique<CifarSource>(cifar_folder(c.data_dir));
+    // The probe is drawn from the training images (the test set is the whole test split): a
+    // probe larger than the data it comes from is refused before it is allocated.
+    if (c.eval_size > source->train_size())
+      throw UsageError(r.path_of("eval_size") + " = " + std::to_string(c.eval_size) + " is more than the " +
+                       std::to_string(source->train_size()) + " CIFAR-10 training images the probe is drawn from");
     cifar = source.get();
     p->source = std::move(source);
     p->out = 10;
