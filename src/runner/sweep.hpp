@@ -95,6 +95,7 @@ struct SweepPlan {
   std::vector<std::string> expanded;   // the stages in `jobs`
   std::string waiting;                 // the first stage that cannot be expanded yet ("" if none)
   std::vector<ArmSelection> selection; // filled when every tuning stage is complete
+  std::vector<bool> stored;            // per job: its run is stored and verifies (empty without a store)
   bool complete = false;               // every stage expanded and every job stored
 };
 
