@@ -219,6 +219,8 @@ void quarantine_bad_runs(const Sweep& sweep, const RunStore& store) {
     for (const auto& j : sweep.plan(store).jobs) expected.insert(j.hash);
   for (const auto& f : files) {
     if (f.problem.empty()) continue;
+    // A concurrent shard may have quarantined and redone it since the scan.
+    if (f.path == store.path_of(f.hash) && store.has(f.hash)) continue;
     const std::string moved = store.quarantine(f.path);
     if (moved.empty()) continue;  // a concurrent shard moved it first
     std::cerr << "adamgn: quarantined " << f.path << " (" << f.problem << ") as " << moved

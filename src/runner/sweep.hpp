@@ -106,7 +106,8 @@ class Sweep {
   const ExperimentSpec& experiment() const { return experiment_; }
   const TaskFactory& factory() const { return *factory_; }
 
-  // Expands every stage whose predecessors are complete in `store`.
+  // Expands every stage whose predecessors are complete in `store` (a run file that fails
+  // verification counts as missing).
   SweepPlan plan(const RunStore& store) const;
   // The store key of one run and the configuration it hashes.
   json run_config(const json& optimizer, std::uint64_t seed) const;
