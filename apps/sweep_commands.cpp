@@ -223,8 +223,9 @@ void quarantine_bad_runs(const Sweep& sweep, const RunStore& store) {
     if (f.path == store.path_of(f.hash) && store.has(f.hash)) continue;
     const std::string moved = store.quarantine(f.path);
     if (moved.empty()) continue;  // a concurrent shard moved it first
-    std::cerr << "adamgn: quarantined " << f.path << " (" << f.problem << ") as " << moved
-              << (expected.count(f.hash) ? "; its run is redone" : "; the sweep does not expect this run") << "\n";
+    std::cerr << "adamgn: quarantined " << f.path << " as " << moved
+              << (expected.count(f.hash) ? "; its run is redone: " : "; the sweep does not expect this run: ") << f.problem
+              << "\n";
   }
   const std::vector<std::string> programs = programs_of(files);
   const std::string here = program_label(json{{"program", program_json()}});

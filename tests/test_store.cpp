@@ -302,6 +302,14 @@ TEST_CASE("store: load throws BadRun with the reason, find and has see nothing, 
   CHECK(problems[dir + "/runs/zz/" + misplaced + ".json"] == "stored in runs/zz, not in runs/" + misplaced.substr(0, 2));
   // Quarantine: the name is kept; a second and third copy get a suffix.
   const std::string text = slurp(path);
+  spit(path, "{\"schema\": x}");
+  CHECK(store.problem(h).find("invalid JSON at byte ") == 0);
+  CHECK(store.problem(h).find("of 13 (damaged)") != std::string::npos);
+  spit(path, "{\"schema\": ");
+  CHECK(store.problem(h) == "invalid JSON: the text ends after 11 bytes, before the document does (truncated)");
+  spit(path, "");
+  CHECK(store.problem(h) == "empty file");
+  spit(path, text);
   CHECK(store.quarantine(path) == dir + "/quarantine/" + h + ".json");
   CHECK_FALSE(exists(path));
   spit(path, "{}");
@@ -334,7 +342,7 @@ TEST_CASE("tampered store: check lists every bad file, summarize skips them, res
          return d.dump();
        },
        "steps has 0 points"},
-      {[](const std::string& t) { return t.substr(0, t.size() / 2); }, "invalid JSON at byte"}};
+      {[](const std::string& t) { return t.substr(0, t.size() / 2); }, "invalid JSON: the text ends after"}};
   std::map<std::string, std::string> bad;  // path -> reason
   std::map<std::string, std::string> bad_text;
   for (std::size_t k = 0; k < damage.size(); ++k) {
@@ -375,8 +383,8 @@ TEST_CASE("tampered store: check lists every bad file, summarize skips them, res
   for (const auto& [path, reason] : bad) {
     INFO(path);
     const std::string name = path.substr(path.rfind('/') + 1);
-    CHECK(count_lines_with(resume.err, "adamgn: quarantined " + path + " (", reason) == 1);
-    CHECK(count_lines_with(resume.err, "as " + dir + "/quarantine/" + name + "; its run is redone") == 1);
+    CHECK(count_lines_with(resume.err, "adamgn: quarantined " + path + " as " + dir + "/quarantine/" + name + "; its run is redone: ",
+                           reason) == 1);
     CHECK(slurp(dir + "/quarantine/" + name) == bad_text[path]);
     CHECK(store.problem(path.substr(path.size() - 21, 16)) == "");
   }

@@ -163,8 +163,9 @@ json read_run(const std::string& path, const std::string& hash, std::string& why
   try {
     doc = json::parse(text);
   } catch (const json::parse_error& e) {
-    why = "invalid JSON at byte " + std::to_string(e.byte) + " of " + std::to_string(text.size()) +
-          " (truncated or damaged)";
+    why = e.byte >= text.size()
+              ? "invalid JSON: the text ends after " + std::to_string(text.size()) + " bytes, before the document does (truncated)"
+              : "invalid JSON at byte " + std::to_string(e.byte) + " of " + std::to_string(text.size()) + " (damaged)";
     return nullptr;
   }
   why = run_problem(doc, hash);
