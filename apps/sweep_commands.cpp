@@ -10,6 +10,7 @@
 #include "optim/eigensolver.hpp"
 #include "runner/sweep.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <climits>
 #include <cmath>
@@ -167,13 +168,14 @@ bool run_jobs(const Sweep& sweep, const RunStore& store, const std::vector<const
   const int outer = static_cast<int>(std::min<Index>(threads, n));
   set_blas_threads(1);
   set_inner_threads(std::max(1, threads / outer));
-  std::exception_ptr failure;
+  std::exception_ptr failure;     // written in the critical section only
+  std::atomic<bool> failed{false};  // read by every thread before it starts a job
   std::size_t started_done = done;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(dynamic, 1) num_threads(outer)
 #endif
   for (Index k = 0; k < n; ++k) {
-    if (interrupt_requested() || failure) continue;
+    if (interrupt_requested() || failed.load()) continue;
     try {
       const json doc = sweep.execute(*jobs[static_cast<std::size_t>(k)]);
       store.save(jobs[static_cast<std::size_t>(k)]->hash, doc);
@@ -197,11 +199,39 @@ bool run_jobs(const Sweep& sweep, const RunStore& store, const std::vector<const
 #ifdef _OPENMP
 #pragma omp critical(adamgn_sweep_failure)
 #endif
-      if (!failure) failure = std::current_exception();
+      {
+        if (!failure) failure = std::current_exception();
+        failed.store(true);
+      }
     }
   }
   if (failure) std::rethrow_exception(failure);
   return !interrupt_requested();
+}
+
+// Before a resume runs anything: every stored run file is verified; one that fails is moved to
+// DIR/quarantine/ (a line each on stderr) so the plan reruns it, and runs written by another
+// program version than this one are reported in one warning line.
+void quarantine_bad_runs(const Sweep& sweep, const RunStore& store) {
+  const std::vector<StoredFile> files = store.scan();
+  std::set<std::string> expected;
+  if (std::any_of(files.begin(), files.end(), [](const StoredFile& f) { return !f.problem.empty(); }))
+    for (const auto& j : sweep.plan(store).jobs) expected.insert(j.hash);
+  for (const auto& f : files) {
+    if (f.problem.empty()) continue;
+    // A concurrent shard may have quarantined and redone it since the scan.
+    if (f.path == store.path_of(f.hash) && store.has(f.hash)) continue;
+    const std::string moved = store.quarantine(f.path);
+    if (moved.empty()) continue;  // a concurrent shard moved it first
+    std::cerr << "adamgn: quarantined " << f.path << " as " << moved
+              << (expected.count(f.hash) ? "; its run is redone: " : "; the sweep does not expect this run: ") << f.problem
+              << "\n";
+  }
+  const std::vector<std::string> programs = programs_of(files);
+  const std::string here = program_label(json{{"program", program_json()}});
+  if (!programs.empty() && programs != std::vector<std::string>{here})
+    std::cerr << "adamgn: warning: " << store.dir() << " holds runs of other program versions (" << describe_programs(files)
+              << "); this is " << here << "; new runs are added beside them (--overwrite reruns every run)\n";
 }
 
 int run_sweep(const SweepFlags& f) {
@@ -234,8 +264,8 @@ int run_sweep(const SweepFlags& f) {
     for (const auto& j : plan.jobs) {
       const std::string setting = describe_setting(j.setting);
       list << j.index << "\t" << j.stage << "\t" << sweep.experiment().arms[static_cast<std::size_t>(j.arm)].name
-           << "\t" << j.seed << "\t" << (store.has(j.hash) ? "yes" : "no") << "\t" << setting << "\t" << j.hash
-           << "\n";
+           << "\t" << j.seed << "\t" << (plan.stored[static_cast<std::size_t>(j.index)] ? "yes" : "no") << "\t"
+           << setting << "\t" << j.hash << "\n";
     }
     if (!plan.waiting.empty())
       list << "# stage " << plan.waiting << " is expanded once every job above is stored\n";
@@ -243,6 +273,7 @@ int run_sweep(const SweepFlags& f) {
     return 0;
   }
 
+  quarantine_bad_runs(sweep, store);
   install_interrupt_handlers();
   const bool progress = !f.quiet && isatty(STDERR_FILENO);
   const auto start = std::chrono::steady_clock::now();
@@ -259,11 +290,11 @@ int run_sweep(const SweepFlags& f) {
         throw UsageError("--index " + std::to_string(f.index) + ": the sweep has " + std::to_string(plan.jobs.size()) +
                          " jobs so far" + (plan.waiting.empty() ? "" : " (stage " + plan.waiting + " is not expanded yet)"));
       const SweepJob& j = plan.jobs[static_cast<std::size_t>(f.index)];
-      if (f.overwrite || !store.has(j.hash)) pending.push_back(&j);
+      if (f.overwrite || !plan.stored[static_cast<std::size_t>(f.index)]) pending.push_back(&j);
     } else {
       for (const auto& j : plan.jobs) {
         if (j.index % shard.n != shard.i || done_here.count(j.hash) || queued.count(j.hash)) continue;
-        if (!f.overwrite && store.has(j.hash)) continue;
+        if (!f.overwrite && plan.stored[static_cast<std::size_t>(j.index)]) continue;
         pending.push_back(&j);
         queued.insert(j.hash);
       }
@@ -374,10 +405,18 @@ void add_sweep_commands(CLI::App& root, std::vector<Command>& out) {
                    if (*which != "both" && *which != "runs" && *which != "settings")
                      throw UsageError("--table " + *which + " must be both, runs or settings");
                    std::vector<RunRow> rows;
+                   std::string notes;  // for stderr, once every input has been read
                    for (const auto& in : *inputs) {
                      if (access((in + "/sweep.json").c_str(), F_OK) == 0) {
                        const RunStore store(in, false);
                        const Sweep sweep(SweepSpec::from_json(store.definition().at("sweep")));
+                       // Damaged files are left out, each named on stderr; the exit code stays 0.
+                       const std::vector<StoredFile> files = store.scan();
+                       for (const auto& bad : files)
+                         if (!bad.problem.empty()) notes += "adamgn: warning: skipped " + bad.path + ": " + bad.problem + "\n";
+                       const std::string programs = describe_programs(files);
+                       notes += "summarize: " + in + ": program versions: " +
+                                (programs.empty() ? "none (no run stored)" : programs) + "\n";
                        const auto r = rows_from_sweep(sweep, sweep.plan(store), store, in,
                                                       metric->empty() ? sweep.spec().metric : *metric);
                        rows.insert(rows.end(), r.begin(), r.end());
@@ -386,9 +425,11 @@ void add_sweep_commands(CLI::App& root, std::vector<Command>& out) {
                        if (!file) throw UsageError(in + ": not a sweep folder or a readable file");
                        const json doc = parse_json(file, in, kJsonResultBytes);
                        const auto r = rows_from_result(doc, in, metric->empty() ? "final" : *metric);
+                       notes += "summarize: " + in + ": program version: " + program_label(doc) + "\n";
                        rows.insert(rows.end(), r.begin(), r.end());
                      }
                    }
+                   std::cerr << notes;
                    const TableFormat fmt = *format == "csv" ? TableFormat::csv : TableFormat::markdown;
                    std::string tables;
                    if (*which != "runs") tables += render_settings(group_settings(rows), fmt);
