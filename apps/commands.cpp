@@ -5,6 +5,7 @@
 #include "io/results.hpp"
 #include "optim/eigensolver.hpp"
 #include "runner/experiment.hpp"
+#include "runner/memory.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -265,6 +266,9 @@ void add_bench_command(CLI::App& root, std::vector<Command>& out) {
                                         " steps, no more than --warmup " + std::to_string(*warmup) + "; give more --steps");
                      auto factory = make_task_factory(spec.task);
                      check_compatible(spec, *factory);
+                     std::vector<OptimizerConfig> configs;
+                     for (const auto& arm : spec.arms) configs.push_back(arm.optimizer);
+                     admit(plan_memory(*factory, configs, spec.run, 1, Bytes(1), Bytes(1)));  // one run at a time
                      // One run at a time, so it gets every thread the preset allows (as `run` gives a lone run).
                      set_inner_threads(spec.run.threads > 0 ? static_cast<int>(spec.run.threads) : max_threads());
                      for (const auto& arm : spec.arms) {

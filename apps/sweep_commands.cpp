@@ -8,6 +8,7 @@
 #include "io/results.hpp"
 #include "io/summary.hpp"
 #include "optim/eigensolver.hpp"
+#include "runner/memory.hpp"
 #include "runner/sweep.hpp"
 
 #include <chrono>
@@ -212,6 +213,7 @@ int run_sweep(const SweepFlags& f) {
   const SweepSpec spec = f.preset.empty() ? SweepSpec::from_json(RunStore(f.out, false).definition().at("sweep"))
                                           : spec_from_flags(f);
   const Sweep sweep(spec);
+  if (!f.list && !f.emit_slurm) admit(sweep_memory(sweep, f.threads));
   const RunStore store(f.out);
   store.claim(spec.to_json());
   store.remove_stale_temporaries();
