@@ -9,6 +9,9 @@ namespace {
 
 // Bytes per number kept in a result: the double, its JSON value and its text, with slack.
 constexpr std::size_t kPerValue = 64;
+// The process itself before any run: code, libraries, the BLAS library's buffers (measured
+// about 10 MiB of resident memory for a run of a 10-parameter quadratic).
+constexpr std::size_t kProcess = std::size_t{16} << 20;
 // Everything else of one run's result (fields, names, the configuration in the JSON).
 constexpr std::size_t kPerResult = 4096;
 
@@ -32,7 +35,7 @@ MemoryPlan plan_memory(const TaskFactory& factory, const std::vector<OptimizerCo
   for (const auto& opt : configs) plan.per_run = max(plan.per_run, run_memory(factory, opt));
   const Index t = threads > 0 ? threads : static_cast<Index>(max_threads());
   plan.in_flight = std::max<Index>(1, static_cast<Index>(std::min<std::size_t>(runs.value(), static_cast<std::size_t>(t))));
-  plan.shared = factory.memory(RunSizes{}).shared + result_memory(factory, run) * kept;
+  plan.shared = Bytes(kProcess) + factory.memory(RunSizes{}).shared + result_memory(factory, run) * kept;
   return plan;
 }
 

@@ -4,7 +4,7 @@
 // (UsageError) before anything large is allocated or any file is written.
 //
 //   total = shared + results + per_run x runs in flight
-// shared: the task's fixed data (TaskFactory::memory); results: every run's curves and record,
+// shared: the process's own base, the task's fixed data (TaskFactory::memory); results: every run's curves and record,
 // held until the result is written; per_run: the largest over the arms of the task's per-run
 // bytes at the arm's sizes plus the optimizer's state (optim/optimizer.hpp); runs in flight: the
 // threads for arms x seeds (or a sweep's parallel jobs), at most the number of runs.
