@@ -8,6 +8,8 @@
 #include "io/version.hpp"
 
 #include <iostream>
+#include <new>
+#include <stdexcept>
 #include <malloc.h>
 
 namespace {
@@ -52,6 +54,12 @@ int dispatch(int argc, char** argv) {
       if (c.app->parsed()) return c.run();
   } catch (const adamgn::UsageError& e) {
     std::cerr << "adamgn: error: " << e.what() << "\n";
+    return 2;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "adamgn: error: out of memory (an allocation failed; reduce the sizes or --threads)\n";
+    return 2;
+  } catch (const std::length_error& e) {
+    std::cerr << "adamgn: error: out of memory (a size is beyond what can be allocated: " << e.what() << ")\n";
     return 2;
   } catch (const std::exception& e) {
     std::cerr << "adamgn: internal error: " << e.what() << "\n";

@@ -5,6 +5,7 @@
 #include "io/results.hpp"
 #include "optim/eigensolver.hpp"
 #include "runner/experiment.hpp"
+#include "runner/memory.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -302,7 +303,11 @@ void add_bench_command(CLI::App& root, std::vector<Command>& out) {
                      if (spec.run.steps <= *warmup)
                        throw UsageError("bench: " + name + " has " + std::to_string(spec.run.steps) +
                                         " steps, no more than --warmup " + std::to_string(*warmup) + "; give more --steps");
-                     check_compatible(spec, *make_task_factory(spec.task));
+                     const auto factory = make_task_factory(spec.task);
+                     check_compatible(spec, *factory);
+                     std::vector<OptimizerConfig> configs;
+                     for (const auto& arm : spec.arms) configs.push_back(arm.optimizer);
+                     admit(plan_memory(*factory, configs, spec.run, 1, Bytes(1), Bytes(1)));  // one run at a time
                      specs.emplace_back(name, std::move(spec));
                    }
                    // `eig` is the part of `basis` spent in eigendecompositions, summed over the threads

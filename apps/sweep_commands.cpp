@@ -8,6 +8,7 @@
 #include "io/results.hpp"
 #include "io/summary.hpp"
 #include "optim/eigensolver.hpp"
+#include "runner/memory.hpp"
 #include "runner/sweep.hpp"
 
 #include <atomic>
@@ -243,13 +244,12 @@ int run_sweep(const SweepFlags& f) {
   // Everything is checked before the folder is created or touched: the integer flags while the
   // command line was parsed, the shard, the output paths and the sweep here.
   const Shard shard = f.shard.empty() ? Shard{} : parse_shard(f.shard);
-  if (!f.write_preset.empty()) check_output_path(f.write_preset);
-  if (f.emit_slurm && !f.slurm_script.empty()) check_output_path(f.slurm_script);
+  if (!f.write_preset.empty()) check_output_path(f.write_preset, "--write-preset");
+  if (f.emit_slurm && !f.slurm_script.empty()) check_output_path(f.slurm_script, "--slurm-script");
   const SweepSpec spec = f.preset.empty() ? SweepSpec::from_json(RunStore(f.out, false).definition().at("sweep"))
                                           : spec_from_flags(f);
   const Sweep sweep(spec);
-  if (!f.write_preset.empty()) check_output_path(f.write_preset, "--write-preset");
-  if (f.emit_slurm && !f.slurm_script.empty()) check_output_path(f.slurm_script, "--slurm-script");
+  if (!f.list && !f.emit_slurm) admit(sweep_memory(sweep, f.threads));
   const RunStore store(f.out);
   store.claim(spec.to_json());
   store.remove_stale_temporaries();

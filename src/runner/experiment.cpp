@@ -6,6 +6,7 @@
 #include "optim/basis.hpp"
 #include "optim/eigensolver.hpp"
 #include "optim/optimizer.hpp"
+#include "runner/memory.hpp"
 #include "runner/report.hpp"
 
 #include <algorithm>
@@ -244,6 +245,7 @@ ExperimentResult run_experiment(const ExperimentSpec& spec,
   set_blas_threads(1);
   auto factory = make_task_factory(spec.task);
   check_compatible(spec, *factory);
+  admit(experiment_memory(spec, *factory));
 
   ExperimentResult out;
   out.spec = spec;

@@ -109,6 +109,9 @@ class Sweep {
   // Expands every stage whose predecessors are complete in `store` (a run file that fails
   // verification counts as missing).
   SweepPlan plan(const RunStore& store) const;
+  // The grid stage alone, which needs no store (its jobs' sizes bound the later stages' unless
+  // `refine` scales a batch).
+  SweepPlan grid() const { return expand(nullptr); }
   // The store key of one run and the configuration it hashes.
   json run_config(const json& optimizer, std::uint64_t seed) const;
   // A stored run's score under the sweep's metric (+inf when diverged).
