@@ -44,22 +44,32 @@ std::string num(double x) {
   return buf;
 }
 
-// "cov half, dim 5, ..." from a resolved task config; arrays are shown by their length.
+// "cov half, dim 5, ..." from a resolved task config: numbers to 6 digits, arrays by their length,
+// empty arrays left out.
 std::string describe_task(const json& task) {
-  std::string out = task.value("name", "");
   std::string fields;
   for (const auto& [key, value] : task.items()) {
-    if (key == "name") continue;
-    fields += (fields.empty() ? "" : ", ") + key + " " +
-              (value.is_array() ? "[" + std::to_string(value.size()) + " values]" : show(value));
+    if (key == "name" || (value.is_array() && value.empty())) continue;
+    const std::string shown = value.is_array()          ? "[" + std::to_string(value.size()) + " values]"
+                              : value.is_number_float() ? num(value.get<double>())
+                                                        : show(value);
+    fields += (fields.empty() ? "" : ", ") + key + " " + shown;
   }
-  return fields.empty() ? out : out + " (" + fields + ")";
+  const std::string name = task.value("name", "");
+  return fields.empty() ? name : name + " (" + fields + ")";
 }
 
+// One table line: the label padded to a fixed width in characters (UTF-8 aware), then the value
+// (a heading when there is none).
 void row(std::ostringstream& out, const std::string& label, const std::string& value) {
-  char buf[512];
-  std::snprintf(buf, sizeof buf, "  %-58s %s\n", label.c_str(), value.c_str());
-  out << buf;
+  if (value.empty()) {
+    out << "  " << label << "\n";
+    return;
+  }
+  constexpr std::size_t kWidth = 58;
+  std::size_t chars = 0;
+  for (unsigned char c : label) chars += (c & 0xC0) != 0x80;
+  out << "  " << label << std::string(kWidth > chars ? kWidth - chars : 0, ' ') << " " << value << "\n";
 }
 
 void quadratic_table(const json& t, std::ostringstream& out) {
@@ -84,11 +94,11 @@ void quadratic_table(const json& t, std::ostringstream& out) {
       char buf[128];
       std::snprintf(buf, sizeof buf, "%-12s %-18s %s", num(c.at("kappa_s")).c_str(), num(c.at("lemma2_factor")).c_str(),
                     num(c.at("kappa")).c_str());
-      row(out, std::string("  ") + basis + " basis, " + p, buf);
+      row(out, std::string("  ") + (std::string(basis) == "eigen" ? "eigenbasis" : "identity basis") + ", " + p, buf);
     }
   const json& b = t.at("batch1_gn_inverse");
   const std::string d = std::to_string(b.at("d").get<Index>());
-  row(out, "batch-1 GN^-1 (A.1, eq. (7)): E[l+] / E[l] = 1 - 2 lr + (d+2) lr^2", "d = " + d);
+  row(out, "batch-1 GN^-1, eigenbasis (A.1, eq. (7)): E[l+] / E[l]", "1 - 2 lr + (d+2) lr^2, d = " + d + " (rank of Sigma)");
   row(out, "  best lr = 1 / (d+2)", num(b.at("best_lr")));
   row(out, "  factor at the best lr = (d+1) / (d+2)",
       num(b.at("factor_at_best_lr")) + " (loss halves every " + num(b.at("steps_per_halving")) + " steps)");
@@ -102,9 +112,9 @@ void logistic_table(const json& t, std::ostringstream& out) {
   row(out, "kappa(nu) = nu_max / nu_min (§4)", num(t.at("kappa_nu")));
   row(out, "delta = ln kappa(nu) / ln d - 1/2 (Corollary 3)", num(t.at("delta")));
   const json& th = t.at("theorem2");
-  row(out, "Theorem 2: 1 - gamma <= c B, B = sqrt(ln d) max{1/sqrt(d), sqrt(d)/kappa}",
-      num(th.at("bound")) + " (binding term " + th.at("binding").get<std::string>() + ")");
-  row(out, "  slowdown of GN^-1 against Adam, steps >= 1/B (up to 1/c)", num(th.at("slowdown")));
+  row(out, "Theorem 2: 1 - gamma <= c B for a universal constant c", "B = " + num(th.at("bound")));
+  row(out, "  B = sqrt(ln d) max{1/sqrt(d), sqrt(d)/kappa(nu)}", "binding term " + th.at("binding").get<std::string>());
+  row(out, "  slowdown: GN^-1 steps / Adam steps >= 1/B (times 1/c)", num(th.at("slowdown")));
   const json& co = t.at("corollary3");
   if (co.at("applies").get<bool>())
     row(out, "Corollary 3: GN^-1 steps = Omega~(d^delta ln(1/eps))", "d^delta = " + num(co.at("d_pow_delta")));
