@@ -189,6 +189,14 @@ TEST_CASE("theory: logistic kappa(nu) = d^c, delta and Theorem 2's slowdown") {
   CHECK(at(c1, "/delta") == doctest::Approx(0.5));
   CHECK(at(c1, "/theorem2/slowdown") == doctest::Approx(64.0 / std::sqrt(std::log(4096.0))));
   CHECK(at(c1, "/corollary3/d_pow_delta") == doctest::Approx(64.0));
+  // c = 1.2, d = 1024: kappa = 2^12 > d, delta = 0.7; the corollary holds at delta = 1/2 and the
+  // 1/sqrt(d) term binds: slowdown sqrt(d) / sqrt(ln d) = 32 / sqrt(ln 1024).
+  const json c12 = logistic({{"dim", 1024}, {"power_law", 1.2}});
+  CHECK(at(c12, "/delta") == doctest::Approx(0.7));
+  CHECK(at(c12, "/corollary3/delta_used") == 0.5);
+  CHECK(at(c12, "/corollary3/d_pow_delta") == doctest::Approx(32.0));
+  CHECK(c12.at("theorem2").at("binding") == "1/sqrt(d)");
+  CHECK(at(c12, "/theorem2/slowdown") == doctest::Approx(32.0 / std::sqrt(std::log(1024.0))));
   // c = 0.3, d = 1024: kappa = 8 < sqrt(d) = 32, delta = -0.2: Corollary 3 says nothing.
   const json c03 = logistic({{"dim", 1024}, {"power_law", 0.3}});
   CHECK(at(c03, "/kappa_nu") == doctest::Approx(8.0));

@@ -117,7 +117,8 @@ void logistic_table(const json& t, std::ostringstream& out) {
   row(out, "  slowdown: GN^-1 steps / Adam steps >= 1/B (times 1/c)", num(th.at("slowdown")));
   const json& co = t.at("corollary3");
   if (co.at("applies").get<bool>())
-    row(out, "Corollary 3: GN^-1 steps = Omega~(d^delta ln(1/eps))", "d^delta = " + num(co.at("d_pow_delta")));
+    row(out, "Corollary 3: GN^-1 steps = Omega~(d^delta ln(1/eps))", "d^delta = " + num(co.at("d_pow_delta")) +
+                                                                        (t.at("delta").get<double>() > 0.5 ? " (delta taken as 1/2)" : ""));
   else
     row(out, "Corollary 3: GN^-1 steps = Omega~(d^delta ln(1/eps))", "does not apply (delta < 0)");
   for (const auto& [name, holds] : t.at("assumptions").items())
