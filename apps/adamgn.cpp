@@ -37,6 +37,7 @@ int dispatch(int argc, char** argv) {
   adamgn::cli::add_plot_command(app, commands);
   adamgn::cli::add_sweep_commands(app, commands);
   adamgn::cli::add_reproduce_commands(app, commands);
+  adamgn::cli::add_theory_command(app, commands);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

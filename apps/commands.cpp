@@ -176,6 +176,22 @@ CLI::Validator integer_at_least(long long min) {
       "INT>=" + std::to_string(min));
 }
 
+void add_convex_task_flags(CLI::App* app, const std::string& task, FlagValues& into) {
+  if (task == "quadratic") {
+    option(app, into, "--cov", "cov", "block | half | one | spectrum");
+    option(app, into, "--dim", "dim", "dimension (block: 2d, default 100; half/one: 5)");
+    option(app, into, "--spectrum", "spectrum", "eigenvalues A,B,... for --cov spectrum");
+    switch_flag(app, into, "--rotate", "rotate", "rotate the spectrum by a random rotation");
+    option(app, into, "--problem-seed", "problem_seed", "seed of the covariance's rotation");
+    option(app, into, "--margin", "margin", "half/one: required ratio advantage (default 1.8)");
+  } else {
+    option(app, into, "--dim", "dim", "dimension (default 2048)");
+    option(app, into, "--power-law", "power_law", "nu_i ∝ i^-C (default 0.6)");
+    option(app, into, "--p-label", "p_label", "Pr(y = 1 | x) (default 0.75)");
+    option(app, into, "--init", "init", "theta0 in every coordinate (default 1/sqrt(dim))");
+  }
+}
+
 void add_task_command(CLI::App& root, const std::string& task, std::vector<Command>& out) {
   auto f = std::make_shared<Flags>();
   static const std::map<std::string, std::string> about = {
@@ -213,18 +229,8 @@ void add_task_command(CLI::App& root, const std::string& task, std::vector<Comma
     option(app, f->task, "--precision", "precision", "f32 (default) | f64 for the batched products");
     option(app, f->task, "--eval-size", "eval_size", "size of the fixed probe and test batches (default 4096)");
     option(app, f->task, "--problem-seed", "problem_seed", "seed of the probe and test inputs");
-  } else if (task == "quadratic") {
-    option(app, f->task, "--cov", "cov", "block | half | one | spectrum");
-    option(app, f->task, "--dim", "dim", "dimension (block: 2d, default 100; half/one: 5)");
-    option(app, f->task, "--spectrum", "spectrum", "eigenvalues A,B,... for --cov spectrum");
-    switch_flag(app, f->task, "--rotate", "rotate", "rotate the spectrum by a random rotation");
-    option(app, f->task, "--problem-seed", "problem_seed", "seed of the covariance's rotation");
-    option(app, f->task, "--margin", "margin", "half/one: required ratio advantage (default 1.5)");
   } else {
-    option(app, f->task, "--dim", "dim", "dimension (default 2048)");
-    option(app, f->task, "--power-law", "power_law", "nu_i ∝ i^-C (default 0.6)");
-    option(app, f->task, "--p-label", "p_label", "Pr(y = 1 | x) (default 0.75)");
-    option(app, f->task, "--init", "init", "theta0 in every coordinate (default 1/sqrt(dim))");
+    add_convex_task_flags(app, task, f->task);
   }
   add_optimizer_flags(app, *f);
   add_run_flags(app, *f);

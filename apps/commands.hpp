@@ -28,11 +28,14 @@ bool parse_integer(const std::string& text, long long& out);
 CLI::Validator integer_at_least(long long min);
 
 void add_task_command(CLI::App& root, const std::string& task, std::vector<Command>& out);
+// The task flags of `quadratic` or `logistic` (task is one of the two), shared with `theory`.
+void add_convex_task_flags(CLI::App* app, const std::string& task, FlagValues& into);
 void add_run_command(CLI::App& root, std::vector<Command>& out);
 void add_presets_command(CLI::App& root, std::vector<Command>& out);
 void add_bench_command(CLI::App& root, std::vector<Command>& out);
 void add_plot_command(CLI::App& root, std::vector<Command>& out);    // plot_command.cpp
 void add_sweep_commands(CLI::App& root, std::vector<Command>& out);  // sweep_commands.cpp
 void add_reproduce_commands(CLI::App& root, std::vector<Command>& out);  // reproduce_command.cpp
+void add_theory_command(CLI::App& root, std::vector<Command>& out);      // theory_command.cpp
 
 }  // namespace adamgn::cli

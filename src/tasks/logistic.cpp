@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <sstream>
+#include <stdexcept>
 
 namespace adamgn {
 namespace {
@@ -113,6 +114,7 @@ class LogisticFactory : public TaskFactory {
     return json{{"name", "logistic"}, {"dim", c.dim}, {"power_law", c.power_law},
                 {"p_label", c.p_label}, {"init", c.init}};
   }
+  const Vec& nu() const { return p_->nu; }
   json info() const override {
     return json{{"theta_star", p_->theta_star},
                 {"nu_max_over_nu_min", p_->nu.maxCoeff() / p_->nu.minCoeff()}};
@@ -125,6 +127,12 @@ class LogisticFactory : public TaskFactory {
 
 
 }  // namespace
+
+const Vec& logistic_input_probabilities(const TaskFactory& f) {
+  const auto* l = dynamic_cast<const LogisticFactory*>(&f);
+  if (l == nullptr) throw std::invalid_argument("logistic_input_probabilities: not a logistic task");
+  return l->nu();
+}
 
 std::unique_ptr<TaskFactory> make_logistic(ObjectReader& r) {
   auto p = std::make_shared<LogisticProblem>();
