@@ -4,6 +4,7 @@
 // from a preset's task section (--preset, --scale, --set task.K=V); exactly one of the two.
 #include "commands.hpp"
 
+#include "io/files.hpp"
 #include "io/presets.hpp"
 #include "runner/experiment.hpp"
 #include "runner/theory.hpp"
@@ -69,7 +70,7 @@ void add_theory_command(CLI::App& root, std::vector<Command>& out) {
                      task["name"] = chosen;
                    }
                    const json theory = theory_of(task);
-                   std::cout << (args->json ? theory.dump(2) + "\n" : theory_table(theory));
+                   write_stdout(args->json ? theory.dump(2) + "\n" : theory_table(theory));
                    return 0;
                  }});
 }
