@@ -5,10 +5,13 @@
 #include "io/results.hpp"
 #include "optim/eigensolver.hpp"
 #include "runner/experiment.hpp"
+#include "runner/memory.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <sstream>
@@ -121,21 +124,73 @@ int execute(const json& doc, const Flags& f) {
   const bool progress = !f.quiet && !f.jsonl && isatty(STDERR_FILENO);
   const std::size_t total = spec.arms.size() * static_cast<std::size_t>(spec.run.seeds);
   std::size_t done = 0;
+  // on_run is called inside a critical section, which no exception may leave: a failed --jsonl
+  // line is kept and thrown once the runs are over, and no further line is tried.
+  std::string stdout_failure;
   auto on_run = [&](const ExperimentSpec& s, const RunResult& r) {
     ++done;
-    if (f.jsonl) std::cout << run_line_json(s, r).dump() << "\n" << std::flush;
+    if (f.jsonl && stdout_failure.empty()) {
+      try {
+        write_stdout(run_line_json(s, r).dump() + "\n");
+      } catch (const UsageError& e) {
+        stdout_failure = e.what();
+      }
+    }
     if (progress) std::cerr << "\r  runs " << done << "/" << total << std::flush;
   };
   const ExperimentResult res = run_experiment(spec, on_run);
   if (progress) std::cerr << "\r";
+  if (!stdout_failure.empty()) throw UsageError(stdout_failure);
   const std::string text = result_json(res).dump() + "\n";
   if (!f.output.empty()) write_file_atomically(f.output, text);
-  else if (!f.jsonl) std::cout << text;
+  else if (!f.jsonl) write_stdout(text);
   if (!f.quiet) print_summary(res);
   return 0;
 }
 
 }  // namespace
+
+bool parse_integer(const std::string& text, long long& out) {
+  const std::size_t digits = !text.empty() && text[0] == '-' ? 1 : 0;
+  if (text.size() == digits || text.find_first_not_of("0123456789", digits) != std::string::npos) return false;
+  errno = 0;
+  const long long v = std::strtoll(text.c_str(), nullptr, 10);
+  if (errno == ERANGE) return false;
+  out = v;
+  return true;
+}
+
+CLI::Validator integer_at_least(long long min) {
+  return CLI::Validator(
+      [min](std::string& text) -> std::string {
+        long long v = 0;
+        if (!parse_integer(text, v)) {
+          const std::size_t sign = !text.empty() && text[0] == '-' ? 1 : 0;
+          const bool digits = text.size() > sign && text.find_first_not_of("0123456789", sign) == std::string::npos;
+          return text + (digits ? " is out of range" : " is not a whole number");
+        }
+        if (v < min) return text + " must be >= " + std::to_string(min);
+        text = std::to_string(v);
+        return "";
+      },
+      "INT>=" + std::to_string(min));
+}
+
+void add_convex_task_flags(CLI::App* app, const std::string& task, FlagValues& into) {
+  if (task == "quadratic") {
+    option(app, into, "--cov", "cov", "block | half | one | spectrum");
+    option(app, into, "--dim", "dim", "dimension (block: 2d, default 100; half/one: 5)");
+    option(app, into, "--spectrum", "spectrum", "eigenvalues A,B,... for --cov spectrum");
+    switch_flag(app, into, "--rotate", "rotate", "rotate the spectrum by a random rotation");
+    option(app, into, "--problem-seed", "problem_seed", "seed of the covariance's rotation");
+    option(app, into, "--margin", "margin", "half/one: required ratio advantage (default 1.8)");
+  } else {
+    option(app, into, "--dim", "dim", "dimension (default 2048)");
+    option(app, into, "--power-law", "power_law", "nu_i ∝ i^-C (default 0.6)");
+    option(app, into, "--p-label", "p_label", "Pr(y = 1 | x) (default 0.75)");
+    option(app, into, "--init", "init", "theta0 in every coordinate (default 1/sqrt(dim))");
+  }
+}
 
 void add_task_command(CLI::App& root, const std::string& task, std::vector<Command>& out) {
   auto f = std::make_shared<Flags>();
@@ -174,18 +229,8 @@ void add_task_command(CLI::App& root, const std::string& task, std::vector<Comma
     option(app, f->task, "--precision", "precision", "f32 (default) | f64 for the batched products");
     option(app, f->task, "--eval-size", "eval_size", "size of the fixed probe and test batches (default 4096)");
     option(app, f->task, "--problem-seed", "problem_seed", "seed of the probe and test inputs");
-  } else if (task == "quadratic") {
-    option(app, f->task, "--cov", "cov", "block | half | one | spectrum");
-    option(app, f->task, "--dim", "dim", "dimension (block: 2d, default 100; half/one: 5)");
-    option(app, f->task, "--spectrum", "spectrum", "eigenvalues A,B,... for --cov spectrum");
-    switch_flag(app, f->task, "--rotate", "rotate", "rotate the spectrum by a random rotation");
-    option(app, f->task, "--problem-seed", "problem_seed", "seed of the covariance's rotation");
-    option(app, f->task, "--margin", "margin", "half/one: required ratio advantage (default 1.5)");
   } else {
-    option(app, f->task, "--dim", "dim", "dimension (default 2048)");
-    option(app, f->task, "--power-law", "power_law", "nu_i ∝ i^-C (default 0.6)");
-    option(app, f->task, "--p-label", "p_label", "Pr(y = 1 | x) (default 0.75)");
-    option(app, f->task, "--init", "init", "theta0 in every coordinate (default 1/sqrt(dim))");
+    add_convex_task_flags(app, task, f->task);
   }
   add_optimizer_flags(app, *f);
   add_run_flags(app, *f);
@@ -221,10 +266,12 @@ void add_run_command(CLI::App& root, std::vector<Command>& out) {
 void add_presets_command(CLI::App& root, std::vector<Command>& out) {
   CLI::App* app = root.add_subcommand("presets", "list the built-in presets and the claim each shows");
   out.push_back({app, [] {
+                   std::string list;
                    for (const auto& p : embedded_presets()) {
                      const json doc = load_preset(p.name);
-                     std::cout << p.name << "\t" << doc.value("claim", "") << "\n";
+                     list += std::string(p.name) + "\t" + doc.value("claim", "") + "\n";
                    }
+                   write_stdout(list);
                    return 0;
                  }});
 }
@@ -235,7 +282,7 @@ void add_bench_command(CLI::App& root, std::vector<Command>& out) {
   CLI::App* app = root.add_subcommand(
       "bench", "steps per second of one run (seed 0) of every arm of the given presets (default: all)");
   app->add_option("--preset", *names, "preset names (repeatable)");
-  app->add_option("--steps", *steps, "steps per timed run (default: the preset's)");
+  app->add_option("--steps", *steps, "steps per timed run (default: the preset's)")->check(integer_at_least(1));
   auto sets = std::make_shared<std::vector<std::string>>();
   app->add_option("--set", *sets, "override KEY=VALUE in every benchmarked preset (as for run)");
   auto scale = std::make_shared<std::string>();
@@ -244,27 +291,37 @@ void add_bench_command(CLI::App& root, std::vector<Command>& out) {
   app->add_option("--arms", *arms, "time only these arms (comma-separated names)");
   auto warmup = std::make_shared<Index>(1);
   app->add_option("--warmup", *warmup, "steps run before the phase times start (default 1: the first step's allocations)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(integer_at_least(0));
   out.push_back({app, [names, steps, sets, scale, arms, warmup] {
                    std::vector<std::string> list = *names;
                    if (list.empty())
                      for (const auto& p : embedded_presets()) list.push_back(p.name);
-                   // `eig` is the part of `basis` spent in eigendecompositions, summed over the threads
-                   // that ran them side by side (so it can exceed `basis` on several cores).
-                   std::cout << "| preset | arm | steps | seconds | steps/s | ms/step | median | gradient | curvature | basis | eig | diagonal | update |\n"
-                                "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
                    set_blas_threads(1);
+                   // Every preset is checked in full (flags, steps against the warm-up, arms against
+                   // the task) before the table starts.
+                   std::vector<std::pair<std::string, ExperimentSpec>> specs;
                    for (const auto& name : list) {
                      json doc = resolve_scale(load_preset(name), *scale);  // then the flags, as for run
                      for (const auto& s : *sets) apply_set(doc, s);
                      if (!arms->empty()) keep_arms(doc, *arms);
                      if (!steps->empty()) doc["run"]["steps"] = parse_scalar(*steps);
-                     const ExperimentSpec spec = parse_experiment(doc);
+                     ExperimentSpec spec = parse_experiment(doc);
                      if (spec.run.steps <= *warmup)
                        throw UsageError("bench: " + name + " has " + std::to_string(spec.run.steps) +
                                         " steps, no more than --warmup " + std::to_string(*warmup) + "; give more --steps");
-                     auto factory = make_task_factory(spec.task);
+                     const auto factory = make_task_factory(spec.task);
                      check_compatible(spec, *factory);
+                     std::vector<OptimizerConfig> configs;
+                     for (const auto& arm : spec.arms) configs.push_back(arm.optimizer);
+                     admit(plan_memory(*factory, configs, spec.run, 1, Bytes(1), Bytes(1)));  // one run at a time
+                     specs.emplace_back(name, std::move(spec));
+                   }
+                   // `eig` is the part of `basis` spent in eigendecompositions, summed over the threads
+                   // that ran them side by side (so it can exceed `basis` on several cores).
+                   write_stdout("| preset | arm | steps | seconds | steps/s | ms/step | median | gradient | curvature | basis | eig | diagonal | update |\n"
+                                "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+                   for (const auto& [name, spec] : specs) {
+                     auto factory = make_task_factory(spec.task);
                      // One run at a time, so it gets every thread the preset allows (as `run` gives a lone run).
                      set_inner_threads(spec.run.threads > 0 ? static_cast<int>(spec.run.threads) : max_threads());
                      for (const auto& arm : spec.arms) {
@@ -283,7 +340,7 @@ void add_bench_command(CLI::App& root, std::vector<Command>& out) {
                                      name.c_str(), arm.name.c_str(), static_cast<long long>(done), r.wall_seconds,
                                      static_cast<double>(done) / r.wall_seconds, step_ms, 1e3 * median(t.steps), t.gradient * ms,
                                      t.curvature * ms, t.basis * ms, t.eigen * ms, t.diagonal * ms, t.update * ms);
-                       std::cout << line << std::flush;
+                       write_stdout(line);
                      }
                    }
                    return 0;

@@ -7,7 +7,6 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
-#include <sstream>
 
 namespace adamgn::cli {
 
@@ -24,18 +23,8 @@ void add_plot_command(CLI::App& root, std::vector<Command>& out) {
                    if (std::filesystem::is_directory(args->input))
                      throw UsageError(args->input + " is a folder, not a result file");
                    std::ifstream in(args->input, std::ios::binary);
-                   std::stringstream text;
-                   if (in) text << in.rdbuf();
-                   if (!in || in.bad()) throw UsageError("cannot read " + args->input);
-                   json doc;
-                   try {
-                     doc = json::parse(text.str());
-                   } catch (const json::parse_error& e) {
-                     std::string why = e.what();
-                     for (char& c : why)
-                       if (c == '\n' || c == '\r') c = ' ';
-                     throw UsageError(args->input + " is not valid JSON: " + why);
-                   }
+                   if (!in) throw UsageError("cannot read " + args->input);
+                   const json doc = parse_json(in, args->input, kJsonResultBytes);
                    check_output_path(args->output);
                    std::string svg;
                    try {

@@ -42,9 +42,8 @@ void check_result_shape(const json& doc, const std::string& path) {
 json read_result(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw UsageError(path + ": not found or not readable");
+  json doc = parse_json(in, path, kJsonResultBytes);
   try {
-    json doc;
-    in >> doc;
     if (!doc.is_object() || doc.value("schema", "") != "adamgn.result/1")
       throw UsageError(path + ": not an adamgn result document");
     check_result_shape(doc, path);
@@ -58,7 +57,7 @@ json read_result(const std::string& path) {
     }
     return doc;
   } catch (const json::exception&) {
-    throw UsageError(path + ": invalid JSON");
+    throw UsageError(path + ": not a well-formed adamgn result document");
   }
 }
 
@@ -72,7 +71,7 @@ void add_reproduce_commands(CLI::App& root, std::vector<Command>& out) {
   app->add_option("--scale", opt->scale, "quick (default) | paper");
   app->add_option("-o,--out", opt->out_dir, "output folder (default ./reproduce; created if missing)");
   app->add_option("--presets", *presets, "only these presets (comma-separated)");
-  app->add_option("--threads", opt->threads, "threads (0 = all cores)");
+  app->add_option("--threads", opt->threads, "threads (0 = all cores)")->check(integer_at_least(0));
   app->add_flag("-q,--quiet", *quiet, "no progress on stderr");
   out.push_back({app, [opt, presets, quiet] {
                    ReproduceOptions o = *opt;
@@ -80,7 +79,9 @@ void add_reproduce_commands(CLI::App& root, std::vector<Command>& out) {
                    for (std::string p; std::getline(ss, p, ',');)
                      if (!p.empty()) o.presets.push_back(p);
                    while (o.out_dir.size() > 1 && o.out_dir.back() == '/') o.out_dir.pop_back();
-                   check_output_path(o.out_dir);  // its parent folder must exist
+                   // Every preset and flag is checked before the folder is made.
+                   const std::vector<PlannedPreset> plan = plan_reproduce(o);
+                   check_output_folder(o.out_dir);  // a folder, or missing in an existing one
                    if (mkdir(o.out_dir.c_str(), 0777) != 0 && errno != EEXIST)
                      throw UsageError("-o " + o.out_dir + ": " + std::strerror(errno));
                    const auto start = std::chrono::steady_clock::now();
@@ -89,7 +90,7 @@ void add_reproduce_commands(CLI::App& root, std::vector<Command>& out) {
                      const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
                      std::cerr << "[" << i + 1 << "/" << n << "] " << name << " (" << static_cast<long>(t) << " s so far)\n";
                    };
-                   const auto outcomes = reproduce(o, progress);
+                   const auto outcomes = reproduce(o, plan, progress);
                    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
                    write_atomically(o.out_dir + "/REPORT.md", report_markdown(outcomes, o.scale, wall, "adamgn reproduce --scale " + o.scale));
                    if (!*quiet) std::cerr << "wrote " << o.out_dir << "/REPORT.md in " << static_cast<long>(wall) << " s\n";
@@ -107,11 +108,8 @@ void add_reproduce_commands(CLI::App& root, std::vector<Command>& out) {
                    std::vector<PresetOutcome> outcomes;
                    for (const auto& f : *files) outcomes.push_back(outcome_of(read_result(f)));
                    const std::string md = report_markdown(outcomes, *scale, 0.0, "adamgn report");
-                   if (output->empty()) std::cout << md;
-                   else {
-                     check_output_path(*output);
-                     write_atomically(*output, md);
-                   }
+                   if (output->empty()) write_stdout(md);
+                   else write_file_atomically(*output, md);
                    return 0;
                  }});
 }

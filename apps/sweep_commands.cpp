@@ -8,8 +8,10 @@
 #include "io/results.hpp"
 #include "io/summary.hpp"
 #include "optim/eigensolver.hpp"
+#include "runner/memory.hpp"
 #include "runner/sweep.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <climits>
 #include <cmath>
@@ -33,6 +35,8 @@ struct SweepFlags {
   std::string preset, scale, arms, out, shard, metric, write_preset, slurm_script;
   std::vector<std::string> sets, grid, refine;
   bool protocol = false, list = false, overwrite = false, quiet = false, emit_slurm = false;
+  // -1 (index, seed, rerun_seeds) and 0 (seeds): not given. A given value is checked while the
+  // command line is parsed (integer_at_least), so it is never one of these.
   Index index = -1, seeds = 0, rerun_seeds = -1, threads = 0, shards = 4, slurm_cpus = 1;
   std::int64_t seed = -1;
 };
@@ -104,14 +108,12 @@ struct Shard {
 };
 
 Shard parse_shard(const std::string& text) {
-  Shard s;
-  char extra = 0;
+  const auto slash = text.find('/');
   long long i = -1, n = 0;
-  if (std::sscanf(text.c_str(), "%lld/%lld%c", &i, &n, &extra) != 2 || n < 1 || i < 0 || i >= n)
+  if (slash == std::string::npos || !parse_integer(text.substr(0, slash), i) || !parse_integer(text.substr(slash + 1), n) ||
+      n < 1 || i < 0 || i >= n)
     throw UsageError("--shard " + text + " must be I/N with 0 <= I < N");
-  s.i = i;
-  s.n = n;
-  return s;
+  return Shard{i, n};
 }
 
 std::string duration(double seconds) {
@@ -155,7 +157,7 @@ void emit_slurm(const Sweep& sweep, const RunStore& store, const SweepFlags& f) 
     << "  --cpus-per-task=\"$CPUS\" --output=\"$OUT/slurm/%x-%j.out\" --wrap \"'$ADAMGN' sweep --out '$OUT' --threads $CPUS -q\")\n"
     << "echo \"collect: job $id\"\n";
   write_atomically(path, s.str());
-  std::cout << path << "\n";
+  write_stdout(path + "\n");
 }
 
 // Runs the given jobs in parallel and stores each; returns false when interrupted.
@@ -167,13 +169,14 @@ bool run_jobs(const Sweep& sweep, const RunStore& store, const std::vector<const
   const int outer = static_cast<int>(std::min<Index>(threads, n));
   set_blas_threads(1);
   set_inner_threads(std::max(1, threads / outer));
-  std::exception_ptr failure;
+  std::exception_ptr failure;     // written in the critical section only
+  std::atomic<bool> failed{false};  // read by every thread before it starts a job
   std::size_t started_done = done;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(dynamic, 1) num_threads(outer)
 #endif
   for (Index k = 0; k < n; ++k) {
-    if (interrupt_requested() || failure) continue;
+    if (interrupt_requested() || failed.load()) continue;
     try {
       const json doc = sweep.execute(*jobs[static_cast<std::size_t>(k)]);
       store.save(jobs[static_cast<std::size_t>(k)]->hash, doc);
@@ -197,48 +200,84 @@ bool run_jobs(const Sweep& sweep, const RunStore& store, const std::vector<const
 #ifdef _OPENMP
 #pragma omp critical(adamgn_sweep_failure)
 #endif
-      if (!failure) failure = std::current_exception();
+      {
+        if (!failure) failure = std::current_exception();
+        failed.store(true);
+      }
     }
   }
   if (failure) std::rethrow_exception(failure);
   return !interrupt_requested();
 }
 
+// Before a resume runs anything: every stored run file is verified; one that fails is moved to
+// DIR/quarantine/ (a line each on stderr) so the plan reruns it, and runs written by another
+// program version than this one are reported in one warning line.
+void quarantine_bad_runs(const Sweep& sweep, const RunStore& store) {
+  const std::vector<StoredFile> files = store.scan();
+  std::set<std::string> expected;
+  if (std::any_of(files.begin(), files.end(), [](const StoredFile& f) { return !f.problem.empty(); }))
+    for (const auto& j : sweep.plan(store).jobs) expected.insert(j.hash);
+  for (const auto& f : files) {
+    if (f.problem.empty()) continue;
+    // A concurrent shard may have quarantined and redone it since the scan.
+    if (f.path == store.path_of(f.hash) && store.has(f.hash)) continue;
+    const std::string moved = store.quarantine(f.path);
+    if (moved.empty()) continue;  // a concurrent shard moved it first
+    std::cerr << "adamgn: quarantined " << f.path << " as " << moved
+              << (expected.count(f.hash) ? "; its run is redone: " : "; the sweep does not expect this run: ") << f.problem
+              << "\n";
+  }
+  const std::vector<std::string> programs = programs_of(files);
+  const std::string here = program_label(json{{"program", program_json()}});
+  if (!programs.empty() && programs != std::vector<std::string>{here})
+    std::cerr << "adamgn: warning: " << store.dir() << " holds runs of other program versions (" << describe_programs(files)
+              << "); this is " << here << "; new runs are added beside them (--overwrite reruns every run)\n";
+}
+
 int run_sweep(const SweepFlags& f) {
   if (!f.shard.empty() && f.index >= 0) throw UsageError("--shard and --index cannot be combined");
-  if (f.preset.empty() && (!f.grid.empty() || !f.refine.empty() || !f.sets.empty() || f.protocol))
-    throw UsageError("--grid, --refine, --set and --protocol need --preset (the folder's sweep is fixed)");
-  // Everything is checked before the folder is created or touched.
+  if (f.preset.empty() && (!f.grid.empty() || !f.refine.empty() || !f.sets.empty() || f.protocol || !f.scale.empty() ||
+                           !f.arms.empty() || !f.metric.empty() || f.seeds > 0 || f.seed >= 0 || f.rerun_seeds >= 0))
+    throw UsageError("--grid, --refine, --set, --protocol, --scale, --arms, --metric, --seeds, --seed and --rerun-seeds "
+                     "need --preset (the folder's sweep is fixed)");
+  // Everything is checked before the folder is created or touched: the integer flags while the
+  // command line was parsed, the shard, the output paths and the sweep here.
+  const Shard shard = f.shard.empty() ? Shard{} : parse_shard(f.shard);
+  if (!f.write_preset.empty()) check_output_path(f.write_preset, "--write-preset");
+  if (f.emit_slurm && !f.slurm_script.empty()) check_output_path(f.slurm_script, "--slurm-script");
   const SweepSpec spec = f.preset.empty() ? SweepSpec::from_json(RunStore(f.out, false).definition().at("sweep"))
                                           : spec_from_flags(f);
   const Sweep sweep(spec);
+  if (!f.list && !f.emit_slurm) admit(sweep_memory(sweep, f.threads));
   const RunStore store(f.out);
   store.claim(spec.to_json());
   store.remove_stale_temporaries();
   if (f.emit_slurm) {
-    if (f.shards < 1 || f.slurm_cpus < 1) throw UsageError("--shards and --slurm-cpus must be >= 1");
     emit_slurm(sweep, store, f);
     return 0;
   }
   if (f.list) {
     const SweepPlan plan = sweep.plan(store);
-    std::cout << "index\tstage\tarm\tseed\tstored\tsetting\thash\n";
+    std::ostringstream list;
+    list << "index\tstage\tarm\tseed\tstored\tsetting\thash\n";
     for (const auto& j : plan.jobs) {
       const std::string setting = describe_setting(j.setting);
-      std::cout << j.index << "\t" << j.stage << "\t" << sweep.experiment().arms[static_cast<std::size_t>(j.arm)].name
-                << "\t" << j.seed << "\t" << (store.has(j.hash) ? "yes" : "no") << "\t" << setting << "\t" << j.hash
-                << "\n";
+      list << j.index << "\t" << j.stage << "\t" << sweep.experiment().arms[static_cast<std::size_t>(j.arm)].name
+           << "\t" << j.seed << "\t" << (plan.stored[static_cast<std::size_t>(j.index)] ? "yes" : "no") << "\t"
+           << setting << "\t" << j.hash << "\n";
     }
     if (!plan.waiting.empty())
-      std::cout << "# stage " << plan.waiting << " is expanded once every job above is stored\n";
+      list << "# stage " << plan.waiting << " is expanded once every job above is stored\n";
+    write_stdout(list.str());
     return 0;
   }
 
+  quarantine_bad_runs(sweep, store);
   install_interrupt_handlers();
   const bool progress = !f.quiet && isatty(STDERR_FILENO);
   const auto start = std::chrono::steady_clock::now();
   const bool partial = !f.shard.empty() || f.index >= 0;
-  const Shard shard = f.shard.empty() ? Shard{} : parse_shard(f.shard);
   std::set<std::string> done_here;
   std::size_t done = 0, ran = 0;
   SweepPlan plan;
@@ -251,11 +290,11 @@ int run_sweep(const SweepFlags& f) {
         throw UsageError("--index " + std::to_string(f.index) + ": the sweep has " + std::to_string(plan.jobs.size()) +
                          " jobs so far" + (plan.waiting.empty() ? "" : " (stage " + plan.waiting + " is not expanded yet)"));
       const SweepJob& j = plan.jobs[static_cast<std::size_t>(f.index)];
-      if (f.overwrite || !store.has(j.hash)) pending.push_back(&j);
+      if (f.overwrite || !plan.stored[static_cast<std::size_t>(f.index)]) pending.push_back(&j);
     } else {
       for (const auto& j : plan.jobs) {
         if (j.index % shard.n != shard.i || done_here.count(j.hash) || queued.count(j.hash)) continue;
-        if (!f.overwrite && store.has(j.hash)) continue;
+        if (!f.overwrite && plan.stored[static_cast<std::size_t>(j.index)]) continue;
         pending.push_back(&j);
         queued.insert(j.hash);
       }
@@ -292,7 +331,6 @@ int run_sweep(const SweepFlags& f) {
                   << "\n";
   }
   if (!f.write_preset.empty()) {
-    check_output_path(f.write_preset);
     // The preset as written (scales, claims), when the sweep came from one on this command line.
     json base = nullptr;
     if (!f.preset.empty()) {
@@ -322,21 +360,23 @@ void add_sweep_commands(CLI::App& root, std::vector<Command>& out) {
   app->add_flag("--protocol", f->protocol, "add the paper's axes around each arm's values: lr x3, alpha x10 (GN), "
                                            "beta2 in {0, .9, .95, .99} (Adam), constant or step schedule");
   app->add_option("--refine", f->refine, "KEY=FACTOR: after the grid, try the best value / and x FACTOR (repeatable)");
-  app->add_option("--seeds", f->seeds, "tuning seeds per setting (default 2)");
-  app->add_option("--seed", f->seed, "first tuning seed (default 1000)");
+  app->add_option("--seeds", f->seeds, "tuning seeds per setting (default 2)")->check(integer_at_least(1));
+  app->add_option("--seed", f->seed, "first tuning seed (default 1000)")->check(integer_at_least(0));
   app->add_option("--rerun-seeds", f->rerun_seeds, "rerun each arm's winner on this many fresh seeds (the experiment's "
-                                                   "run.seed...; default 0 = no rerun)");
+                                                   "run.seed...; default 0 = no rerun)")
+      ->check(integer_at_least(0));
   app->add_option("--metric", f->metric, "final (default) | final-test | log-auc");
   app->add_option("--shard", f->shard, "I/N: run only jobs with index % N == I of the expandable stages");
-  app->add_option("--index", f->index, "run only job K (see --list)");
+  app->add_option("--index", f->index, "run only job K (see --list)")->check(integer_at_least(0));
   app->add_flag("--list", f->list, "print the numbered jobs of the stages that can be expanded now");
   app->add_flag("--overwrite", f->overwrite, "rerun jobs whose results are already stored");
-  app->add_option("--threads", f->threads, "threads (0 = all cores)");
+  app->add_option("--threads", f->threads, "threads (0 = all cores)")->check(integer_at_least(0));
   app->add_option("--write-preset", f->write_preset, "when complete: write the experiment with each arm's winner");
   app->add_flag("--emit-slurm", f->emit_slurm, "write a Slurm job-array script (DIR/slurm.sh) and exit");
   app->add_option("--slurm-script", f->slurm_script, "--emit-slurm: write the script here instead");
-  app->add_option("--shards", f->shards, "--emit-slurm: array tasks per stage (default 4)");
-  app->add_option("--slurm-cpus", f->slurm_cpus, "--emit-slurm: cpus (threads) per array task (default 1)");
+  app->add_option("--shards", f->shards, "--emit-slurm: array tasks per stage (default 4)")->check(integer_at_least(1));
+  app->add_option("--slurm-cpus", f->slurm_cpus, "--emit-slurm: cpus (threads) per array task (default 1)")
+      ->check(integer_at_least(1));
   app->add_flag("-q,--quiet", f->quiet, "no summary on stderr");
   out.push_back({app, [f] { return run_sweep(*f); }});
 
@@ -347,7 +387,7 @@ void add_sweep_commands(CLI::App& root, std::vector<Command>& out) {
                    const RunStore store(*dir, false);
                    const Sweep sweep(SweepSpec::from_json(store.definition().at("sweep")));
                    bool complete = false;
-                   std::cout << check_report(sweep, sweep.plan(store), store, complete);
+                   write_stdout(check_report(sweep, sweep.plan(store), store, complete));
                    return complete ? 0 : 1;
                  }});
 
@@ -365,30 +405,37 @@ void add_sweep_commands(CLI::App& root, std::vector<Command>& out) {
                    if (*which != "both" && *which != "runs" && *which != "settings")
                      throw UsageError("--table " + *which + " must be both, runs or settings");
                    std::vector<RunRow> rows;
+                   std::string notes;  // for stderr, once every input has been read
                    for (const auto& in : *inputs) {
                      if (access((in + "/sweep.json").c_str(), F_OK) == 0) {
                        const RunStore store(in, false);
                        const Sweep sweep(SweepSpec::from_json(store.definition().at("sweep")));
+                       // Damaged files are left out, each named on stderr; the exit code stays 0.
+                       const std::vector<StoredFile> files = store.scan();
+                       for (const auto& bad : files)
+                         if (!bad.problem.empty()) notes += "adamgn: warning: skipped " + bad.path + ": " + bad.problem + "\n";
+                       const std::string programs = describe_programs(files);
+                       notes += "summarize: " + in + ": program versions: " +
+                                (programs.empty() ? "none (no run stored)" : programs) + "\n";
                        const auto r = rows_from_sweep(sweep, sweep.plan(store), store, in,
                                                       metric->empty() ? sweep.spec().metric : *metric);
                        rows.insert(rows.end(), r.begin(), r.end());
                      } else {
                        std::ifstream file(in);
                        if (!file) throw UsageError(in + ": not a sweep folder or a readable file");
-                       json doc;
-                       try {
-                         file >> doc;
-                       } catch (const json::exception&) {
-                         throw UsageError(in + ": invalid JSON");
-                       }
+                       const json doc = parse_json(file, in, kJsonResultBytes);
                        const auto r = rows_from_result(doc, in, metric->empty() ? "final" : *metric);
+                       notes += "summarize: " + in + ": program version: " + program_label(doc) + "\n";
                        rows.insert(rows.end(), r.begin(), r.end());
                      }
                    }
+                   std::cerr << notes;
                    const TableFormat fmt = *format == "csv" ? TableFormat::csv : TableFormat::markdown;
-                   if (*which != "runs") std::cout << render_settings(group_settings(rows), fmt);
-                   if (*which == "both") std::cout << "\n";
-                   if (*which != "settings") std::cout << render_runs(rows, fmt);
+                   std::string tables;
+                   if (*which != "runs") tables += render_settings(group_settings(rows), fmt);
+                   if (*which == "both") tables += "\n";
+                   if (*which != "settings") tables += render_runs(rows, fmt);
+                   write_stdout(tables);
                    return 0;
                  }});
 }

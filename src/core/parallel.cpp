@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <cstdlib>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -106,13 +107,32 @@ class Team {
       else
         cpu_relax();
     }
+    // Every thread has left the job: the first exception a piece threw (on any of them) goes on
+    // to the caller, as it would have from a loop on one thread.
+    if (failed_.load(std::memory_order_acquire)) {
+      std::exception_ptr e;
+      std::swap(e, error_);
+      failed_.store(false, std::memory_order_relaxed);
+      std::rethrow_exception(e);
+    }
   }
 
  private:
+  // A piece that throws (std::bad_alloc, most likely) must not end a worker thread, which would
+  // terminate the process: its exception is kept, the pieces not yet started are skipped, and
+  // run() rethrows it once every thread is done.
   void take_pieces(detail::PieceFn fn, void* context, Index n) {
     t_in_piece = true;
-    for (Index i = next_.fetch_add(1, std::memory_order_relaxed); i < n; i = next_.fetch_add(1, std::memory_order_relaxed))
-      fn(context, i);
+    for (Index i = next_.fetch_add(1, std::memory_order_relaxed); i < n; i = next_.fetch_add(1, std::memory_order_relaxed)) {
+      if (failed_.load(std::memory_order_relaxed)) continue;
+      try {
+        fn(context, i);
+      } catch (...) {
+        const std::lock_guard<std::mutex> lock(error_m_);
+        if (!error_) error_ = std::current_exception();
+        failed_.store(true, std::memory_order_release);
+      }
+    }
     t_in_piece = false;
   }
 
@@ -162,6 +182,11 @@ class Team {
   std::atomic<bool> stop_{false};
   std::mutex m_;
   std::condition_variable cv_;
+  // The first exception of the current job (written under error_m_, read by the caller after
+  // every worker has reported done).
+  std::mutex error_m_;
+  std::exception_ptr error_;
+  std::atomic<bool> failed_{false};
 };
 
 thread_local std::unique_ptr<Team> t_team;

@@ -72,7 +72,8 @@ constexpr Index kMinParallelEntries = 1 << 15;        // elementwise passes over
 inline bool worth_threads(double multiply_adds) { return multiply_adds >= kMinParallelMultiplyAdds; }
 
 // Calls f(i) for i in [0, n), on up to inner_threads() threads when `threads_pay` and not already
-// inside a piece. Pieces are taken in index order by whichever thread is free. f must not throw.
+// inside a piece. Pieces are taken in index order by whichever thread is free. When f throws, the
+// pieces not yet started are skipped and the first exception is rethrown to the caller.
 template <class F>
 void parallel_pieces_if(bool threads_pay, Index n, F&& f) {
   const int t = static_cast<int>(std::min<Index>(inner_threads(), n));

@@ -2,26 +2,54 @@
 
 #include "core/memory.hpp"
 
-#include <fstream>
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace adamgn {
+namespace {
+
+// The bytes of one file. It is opened without blocking, so a FIFO or a device in its place is
+// refused at once instead of waiting for a writer, and anything but a regular file is refused
+// before its size is trusted.
+std::vector<unsigned char> read_regular_file(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) throw UsageError("CIFAR-10 file " + path + " is missing or unreadable (" + std::strerror(errno) + ")");
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) throw UsageError("CIFAR-10 file " + path + " cannot be examined (" + std::strerror(errno) + ")");
+  if (!S_ISREG(st.st_mode)) throw UsageError("CIFAR-10 file " + path + " is not a regular file");
+  const auto size = static_cast<Index>(st.st_size);
+  if (size == 0 || size % kCifarRecord != 0)
+    throw UsageError("CIFAR-10 file " + path + " has " + std::to_string(size) +
+                     " bytes, not a whole number of 3073-byte records (truncated?)");
+  std::vector<unsigned char> bytes(static_cast<std::size_t>(size));
+  std::size_t got = 0;
+  while (got < bytes.size()) {
+    const ssize_t n = ::read(fd, bytes.data() + got, bytes.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw UsageError("CIFAR-10 file " + path + " could not be read (" + std::strerror(errno) + ")");
+    if (n == 0)
+      throw UsageError("CIFAR-10 file " + path + " ended after " + std::to_string(got) + " of " + std::to_string(size) +
+                       " bytes (changed while being read?)");
+    got += static_cast<std::size_t>(n);
+  }
+  return bytes;
+}
+
+}  // namespace
 
 CifarSplit read_cifar_files(const std::vector<std::string>& paths) {
   std::vector<std::vector<unsigned char>> contents;
   Index total = 0;
   for (const auto& path : paths) {
-    std::ifstream in(path, std::ios::binary | std::ios::ate);
-    if (!in) throw UsageError("CIFAR-10 file " + path + " is missing or unreadable");
-    const auto size = static_cast<Index>(in.tellg());
-    if (size == 0 || size % kCifarRecord != 0)
-      throw UsageError("CIFAR-10 file " + path + " has " + std::to_string(size) +
-                       " bytes, not a whole number of 3073-byte records (truncated?)");
-    in.seekg(0);
-    std::vector<unsigned char> bytes(static_cast<std::size_t>(size));
-    if (!in.read(reinterpret_cast<char*>(bytes.data()), size))
-      throw UsageError("CIFAR-10 file " + path + " could not be read");
-    total += size / kCifarRecord;
-    contents.push_back(std::move(bytes));
+    contents.push_back(read_regular_file(path));
+    total += static_cast<Index>(contents.back().size()) / kCifarRecord;
   }
   CifarSplit split;
   split.pixels.resize(total, kCifarPixels);

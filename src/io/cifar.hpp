@@ -1,7 +1,9 @@
 // Reader for the official CIFAR-10 binary layout: data_batch_1.bin .. data_batch_5.bin and
 // test_batch.bin, each a sequence of 3073-byte records (1 label byte in 0..9, then 1024 red,
 // 1024 green and 1024 blue bytes of a 32 x 32 image, row-major). Any missing, truncated (size not
-// a multiple of 3073) or malformed (label > 9) file is a UsageError naming the file.
+// a multiple of 3073) or malformed (label > 9) file, and anything in a file's place that is not a
+// regular file (a folder, a FIFO, a device: checked without blocking), is a UsageError naming the
+// file.
 #pragma once
 
 #include "core/types.hpp"

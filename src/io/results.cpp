@@ -3,6 +3,7 @@
 #include "io/store.hpp"
 #include "io/version.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -38,13 +39,6 @@ json summary_json(const ArmSummary& s, bool with_target) {
   return j;
 }
 
-std::string folder_of(const std::string& path) {
-  const auto slash = path.find_last_of('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
-
 }  // namespace
 
 ArmSummary summarize_arm(const std::vector<RunResult>& runs) {
@@ -65,11 +59,19 @@ ArmSummary summarize_arm(const std::vector<RunResult>& runs) {
   }
   if (s.n_reached_target > 0) s.steps_to_target_mean = target_sum / static_cast<double>(s.n_reached_target);
   if (!first_ok) return s;
-  s.steps = first_ok->steps;
   const double n = static_cast<double>(s.n_ok);
+  // Points every run that did not diverge has (all of them when the runs agree).
+  auto common = [&](auto RunResult::*field) {
+    std::size_t points = (first_ok->*field).size();
+    for (const auto& r : runs)
+      if (!r.diverged) points = std::min(points, (r.*field).size());
+    return points;
+  };
+  const std::size_t logged = std::min(common(&RunResult::steps), common(&RunResult::loss));
+  s.steps.assign(first_ok->steps.begin(), first_ok->steps.begin() + static_cast<std::ptrdiff_t>(logged));
   // Mean and standard error, point by point, of one curve over the runs that did not diverge.
   auto curve = [&](std::vector<double> RunResult::*field, std::vector<double>& mean_out, std::vector<double>& se_out) {
-    const std::size_t points = (first_ok->*field).size();
+    const std::size_t points = std::min(logged, common(field));
     mean_out.assign(points, 0.0);
     se_out.assign(points, 0.0);
     for (std::size_t k = 0; k < points; ++k) {
@@ -162,19 +164,6 @@ json run_line_json(const ExperimentSpec& spec, const RunResult& r) {
   const json fields = run_json(r);
   for (auto it = fields.begin(); it != fields.end(); ++it) j[it.key()] = it.value();
   return j;
-}
-
-void check_output_path(const std::string& path) {
-  const std::string folder = folder_of(path);
-  struct stat st {};
-  if (stat(folder.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
-    throw UsageError("-o " + path + ": folder " + folder + " does not exist");
-  if (access(folder.c_str(), W_OK) != 0) throw UsageError("-o " + path + ": folder " + folder + " is not writable");
-}
-
-void write_file_atomically(const std::string& path, const std::string& text) {
-  check_output_path(path);
-  write_atomically(path, text);
 }
 
 }  // namespace adamgn

@@ -3,6 +3,7 @@
 // curve simply ends at its last finite point.
 #pragma once
 
+#include "io/files.hpp"
 #include "runner/experiment.hpp"
 
 #include <string>
@@ -29,12 +30,5 @@ RunResult run_from_json(const json& j);
 json result_json(const ExperimentResult& result);
 // One self-contained line for --jsonl.
 json run_line_json(const ExperimentSpec& spec, const RunResult& r);
-
-// Writes `text` to `path` through a temporary file in the same folder and a rename (io/store.hpp's
-// write_atomically), so that a reader never sees a half-written file. Throws UsageError if the
-// folder does not exist.
-void write_file_atomically(const std::string& path, const std::string& text);
-// Throws UsageError if `path` cannot be created (missing folder), before any work is done.
-void check_output_path(const std::string& path);
 
 }  // namespace adamgn

@@ -1,25 +1,20 @@
 #include "io/store.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
+#include <cmath>
 #include <csignal>
 #include <cstring>
 #include <dirent.h>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <sys/stat.h>
 #include <unistd.h>
 
 namespace adamgn {
 namespace {
-
-std::string host_name() {
-  char buf[256] = {0};
-  if (gethostname(buf, sizeof buf - 1) != 0) return "host";
-  std::string h(buf);
-  std::replace(h.begin(), h.end(), '.', '_');
-  return h;
-}
 
 bool is_dir(const std::string& path) {
   struct stat st {};
@@ -66,26 +61,6 @@ std::string config_hash(const json& config) {
   return out;
 }
 
-void write_atomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp." + host_name() + "." + std::to_string(getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw UsageError("cannot write " + path + ": " + std::strerror(errno));
-    out << text;
-    out.flush();
-    if (!out) {
-      const int err = errno;
-      std::remove(tmp.c_str());
-      throw UsageError("cannot write " + path + ": " + std::strerror(err));
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    std::remove(tmp.c_str());
-    throw UsageError("cannot write " + path + ": " + std::strerror(err));
-  }
-}
-
 RunStore::RunStore(std::string dir, bool create) : dir_(std::move(dir)) {
   while (dir_.size() > 1 && dir_.back() == '/') dir_.pop_back();
   if (dir_.empty()) throw UsageError("empty folder name");
@@ -104,11 +79,7 @@ bool RunStore::has_definition() const { return access((dir_ + "/sweep.json").c_s
 
 json RunStore::definition() const {
   if (!has_definition()) throw UsageError(dir_ + " holds no sweep (no sweep.json)");
-  try {
-    return json::parse(read_text(dir_ + "/sweep.json"));
-  } catch (const json::parse_error&) {
-    throw UsageError(dir_ + "/sweep.json: invalid JSON");
-  }
+  return parse_json(read_text(dir_ + "/sweep.json"), dir_ + "/sweep.json");
 }
 
 void RunStore::claim(const json& definition) const {
@@ -124,30 +95,94 @@ void RunStore::claim(const json& definition) const {
   write_atomically(dir_ + "/sweep.json", doc.dump(2) + "\n");
 }
 
+namespace {
+
+// HASH.json with HASH 16 lowercase hex digits.
+bool is_run_name(const std::string& name) {
+  if (name.size() != 21 || name.compare(16, 5, ".json") != 0) return false;
+  return std::all_of(name.begin(), name.begin() + 16, [](char c) { return std::isdigit(c) || (c >= 'a' && c <= 'f'); });
+}
+
+// The verified run document at `path` stored under `hash`; null with `why` set when the file is
+// absent ("no file"), unreadable or does not verify.
+json read_run(const std::string& path, const std::string& hash, std::string& why) {
+  why.clear();
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) {
+    why = errno == ENOENT ? "no file" : std::string("cannot read: ") + std::strerror(errno);
+    return nullptr;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    why = "not a regular file";
+    return nullptr;
+  }
+  std::string text;
+  try {
+    text = read_text(path);
+  } catch (const UsageError&) {
+    why = std::string("cannot read: ") + std::strerror(errno);
+    return nullptr;
+  }
+  if (text.empty()) {
+    why = "empty file";
+    return nullptr;
+  }
+  json doc;
+  try {
+    doc = parse_json(text, path, kJsonResultBytes);  // nesting, duplicate keys and size bounded
+  } catch (const UsageError& strict) {
+    try {
+      json::parse(text);
+      why = strict.what();  // well-formed, but over a bound of the strict reader
+    } catch (const json::parse_error& e) {
+      why = e.byte >= text.size()
+                ? "invalid JSON: the text ends after " + std::to_string(text.size()) + " bytes, before the document does (truncated)"
+                : "invalid JSON at byte " + std::to_string(e.byte) + " of " + std::to_string(text.size()) + " (damaged)";
+    }
+    return nullptr;
+  }
+  why = run_problem(doc, hash);
+  return why.empty() ? doc : json(nullptr);
+}
+
+}  // namespace
+
 std::string RunStore::path_of(const std::string& hash) const {
   return dir_ + "/runs/" + hash.substr(0, 2) + "/" + hash + ".json";
 }
 
-bool RunStore::has(const std::string& hash) const { return access(path_of(hash).c_str(), F_OK) == 0; }
+bool RunStore::has(const std::string& hash) const { return problem(hash).empty(); }
+
+std::string RunStore::problem(const std::string& hash) const {
+  std::string why;
+  read_run(path_of(hash), hash, why);
+  return why;
+}
 
 json RunStore::load(const std::string& hash) const {
-  try {
-    return json::parse(read_text(path_of(hash)));
-  } catch (const json::parse_error&) {
-    throw UsageError(path_of(hash) + ": invalid JSON (remove it and rerun the sweep)");
-  }
+  std::string why;
+  json doc = read_run(path_of(hash), hash, why);
+  if (!why.empty()) throw BadRun(path_of(hash), why);
+  return doc;
+}
+
+json RunStore::find(const std::string& hash) const {
+  std::string why;
+  return read_run(path_of(hash), hash, why);
 }
 
 void RunStore::save(const std::string& hash, const json& run) const {
+  json doc = run;
+  doc["checksum"] = run_checksum(doc);
   make_dir(dir_ + "/runs/" + hash.substr(0, 2));
-  write_atomically(path_of(hash), run.dump() + "\n");
+  write_atomically(path_of(hash), doc.dump() + "\n");
 }
 
 std::vector<std::string> RunStore::hashes() const {
   std::vector<std::string> out;
   for (const auto& sub : entries(dir_ + "/runs"))
     for (const auto& name : entries(dir_ + "/runs/" + sub))
-      if (name.size() == 21 && name.compare(16, 5, ".json") == 0) out.push_back(name.substr(0, 16));
+      if (is_run_name(name)) out.push_back(name.substr(0, 16));
   std::sort(out.begin(), out.end());
   return out;
 }
@@ -167,6 +202,222 @@ int RunStore::remove_stale_temporaries() const {
   sweep_folder(dir_);
   for (const auto& sub : entries(dir_ + "/runs")) sweep_folder(dir_ + "/runs/" + sub);
   return removed;
+}
+
+namespace {
+
+bool is_count(const json& v) { return v.is_number_unsigned() || (v.is_number_integer() && v.get<std::int64_t>() >= 0); }
+
+// A value as it appears in a reason: its JSON text, cut to 40 characters.
+std::string brief(const json& v) {
+  const std::string t = v.dump();
+  return t.size() <= 40 ? t : t.substr(0, 37) + "...";
+}
+
+// The problem with one field's type, or "".
+std::string field_problem(const json& doc, const std::string& where, const char* key, const char* kind) {
+  const std::string k = where.empty() ? key : where + "." + key;
+  if (!doc.contains(key)) return "no field " + k;
+  const json& v = doc[key];
+  const std::string want = kind;
+  const bool ok = want == "string"             ? v.is_string()
+                  : want == "object"           ? v.is_object()
+                  : want == "array"            ? v.is_array()
+                  : want == "number"           ? v.is_number()
+                  : want == "count"            ? is_count(v)
+                  : want == "count or null"    ? (v.is_null() || is_count(v))
+                  : want == "string or null"   ? (v.is_null() || v.is_string())
+                                               : false;
+  return ok ? "" : k + " = " + brief(v) + " is not a " + want;
+}
+
+// The k-th step run_one logs in a run of `steps` steps logging every `every`: 0, every,
+// 2 every, ... below `steps`, then `steps`.
+std::int64_t logged_step(std::size_t k, std::int64_t steps, std::int64_t every) {
+  const std::int64_t multiples = (steps - 1) / every;
+  const auto i = static_cast<std::int64_t>(k);
+  return i == 0 ? 0 : (i <= multiples ? i * every : steps);
+}
+
+// The problem with a curve of numbers, or "".
+std::string curve_problem(const json& doc, const char* key, std::size_t length, double low, double high) {
+  const json& c = doc[key];
+  if (!c.is_array()) return std::string(key) + " is not an array";
+  if (c.size() != length)
+    return std::string(key) + " has " + std::to_string(c.size()) + " points, steps has " + std::to_string(length);
+  for (std::size_t k = 0; k < c.size(); ++k) {
+    if (!c[k].is_number()) return std::string(key) + "[" + std::to_string(k) + "] = " + brief(c[k]) + " is not a number";
+    const double v = c[k].get<double>();
+    if (!std::isfinite(v) || v < low || v > high)
+      return std::string(key) + "[" + std::to_string(k) + "] = " + brief(c[k]) + " is out of range";
+  }
+  return "";
+}
+
+}  // namespace
+
+std::string run_checksum(const json& doc) {
+  if (!doc.is_object() || !doc.contains("checksum")) return config_hash(doc);
+  json rest = doc;
+  rest.erase("checksum");
+  return config_hash(rest);
+}
+
+std::string program_label(const json& doc) {
+  if (!doc.is_object() || !doc.contains("program") || !doc["program"].is_object()) return "unknown";
+  const json& p = doc["program"];
+  const auto text = [&](const char* k) { return p.contains(k) && p[k].is_string() ? p[k].get<std::string>() : "unknown"; };
+  return text("version") + " (" + text("git_commit") + ")";
+}
+
+std::string run_problem(const json& doc, const std::string& hash) {
+  if (!doc.is_object()) return "not a JSON object";
+  if (!doc.contains("schema")) return "no schema (not an adamgn.run/1 document)";
+  if (doc["schema"] != "adamgn.run/1") return "schema " + brief(doc["schema"]) + " is not adamgn.run/1";
+  const std::pair<const char*, const char*> fields[] = {
+      {"preset", "string or null"}, {"arm", "string"},         {"optimizer", "object"},
+      {"seed", "count"},            {"status", "string"},      {"diverged_at", "count or null"},
+      {"steps", "array"},           {"loss", "array"},         {"wall_seconds", "number"},
+      {"basis_failures", "count"},  {"steps_to_target", "count or null"},
+      {"config", "object"},         {"hash", "string"},        {"program", "object"}};
+  for (const auto& [key, kind] : fields)
+    if (auto p = field_problem(doc, "", key, kind); !p.empty()) return p;
+  for (const char* key : {"test_loss", "test_accuracy"})
+    if (doc.contains(key) && !doc[key].is_array()) return std::string(key) + " is not an array";
+  if (doc.contains("record") && !doc["record"].is_object()) return "record is not an object";
+  if (doc.contains("checksum") && !doc["checksum"].is_string()) return "checksum is not a string";
+  for (const char* key : {"version", "git_commit"})
+    if (auto p = field_problem(doc["program"], "program", key, "string"); !p.empty()) return p;
+  const json& config = doc["config"];
+  for (const auto& [key, kind] : {std::pair<const char*, const char*>{"task", "object"},
+                                  {"run", "object"}, {"optimizer", "object"}, {"seed", "count"}})
+    if (auto p = field_problem(config, "config", key, kind); !p.empty()) return p;
+  const json& run = config["run"];
+  for (const auto& [key, kind] : {std::pair<const char*, const char*>{"steps", "count"},
+                                  {"log_every", "count"}, {"diverge_factor", "number"}, {"target_loss", "number"}})
+    if (auto p = field_problem(run, "config.run", key, kind); !p.empty()) return p;
+  const std::int64_t steps = run["steps"].get<std::int64_t>(), every = run["log_every"].get<std::int64_t>();
+  const double diverge_factor = run["diverge_factor"].get<double>(), target = run["target_loss"].get<double>();
+  if (steps < 1 || every < 1 || !(diverge_factor > 1.0) || !(target >= 0.0))
+    return "config.run = " + brief(run) + " is not a valid run length";
+
+  // Identity: the name, the stored hash and the configuration agree.
+  if (doc["hash"] != hash) return "hash " + brief(doc["hash"]) + " differs from the file name " + hash;
+  const std::string recomputed = config_hash(config);
+  if (recomputed != hash) return "config hashes to " + recomputed + ", not to the file name " + hash + " (config changed)";
+  if (doc["seed"] != config["seed"])
+    return "seed " + brief(doc["seed"]) + " differs from config.seed " + brief(config["seed"]);
+  if (doc["optimizer"] != config["optimizer"]) return "optimizer differs from config.optimizer";
+
+  // How the run ended, and the steps run_one logs for it.
+  const std::string status = doc["status"].get<std::string>();
+  const json& at = doc["diverged_at"];
+  std::size_t points = 0;
+  if (status == "ok") {
+    if (!at.is_null()) return "status ok with diverged_at " + brief(at);
+    points = static_cast<std::size_t>((steps - 1) / every + 2);
+  } else if (status == "diverged") {
+    if (at.is_null()) return "status diverged without diverged_at";
+    const std::int64_t d = at.get<std::int64_t>();
+    if (d > steps) return "diverged_at " + brief(at) + " is beyond config.run.steps " + std::to_string(steps);
+    points = d == 0 ? 0 : static_cast<std::size_t>((d - 1) / every + 1);
+  } else {
+    return "status " + brief(doc["status"]) + " is neither ok nor diverged";
+  }
+  const json& logged = doc["steps"];
+  if (logged.size() != points)
+    return "steps has " + std::to_string(logged.size()) + " points, " + (status == "ok" ? "an ok" : "a diverged") +
+           " run of " + std::to_string(steps) +
+           " steps logged every " + std::to_string(every) + " has " + std::to_string(points);
+  for (std::size_t k = 0; k < points; ++k)
+    if (!logged[k].is_number_integer() || logged[k].get<std::int64_t>() != logged_step(k, steps, every))
+      return "steps[" + std::to_string(k) + "] = " + brief(logged[k]) + ", expected " +
+             std::to_string(logged_step(k, steps, every));
+
+  // The curves: as long as steps, finite, in range.
+  constexpr double kMax = std::numeric_limits<double>::max();
+  const double limit = points > 0 && doc["loss"].is_array() && !doc["loss"].empty() && doc["loss"][0].is_number()
+                           ? diverge_factor * std::max(doc["loss"][0].get<double>(), 1e-300)
+                           : kMax;
+  if (auto p = curve_problem(doc, "loss", points, 0.0, limit); !p.empty()) return p;
+  if (doc.contains("test_loss"))
+    if (auto p = curve_problem(doc, "test_loss", points, 0.0, kMax); !p.empty()) return p;
+  if (doc.contains("test_accuracy"))
+    if (auto p = curve_problem(doc, "test_accuracy", points, 0.0, 1.0); !p.empty()) return p;
+  const double wall = doc["wall_seconds"].get<double>();
+  if (!std::isfinite(wall) || wall < 0.0) return "wall_seconds = " + brief(doc["wall_seconds"]) + " is out of range";
+
+  // steps_to_target: the first logged step at or below target_loss; for a diverged run it may
+  // also be the divergence step, logged and then cut from the curve.
+  const json& reached = doc["steps_to_target"];
+  json first = nullptr;
+  if (target > 0.0)
+    for (std::size_t k = 0; k < points && first.is_null(); ++k)
+      if (doc["loss"][k].get<double>() <= target) first = logged[k];
+  const bool cut = status == "diverged" && first.is_null() && reached == at;
+  if (reached != first && !(target > 0.0 && cut))
+    return "steps_to_target " + brief(reached) + " does not match the curve (expected " + brief(first) + ")";
+
+  if (doc.contains("checksum") && doc["checksum"] != run_checksum(doc))
+    return "checksum " + brief(doc["checksum"]) + " does not match the content (" + run_checksum(doc) +
+           "): the file was changed after it was written";
+  return "";
+}
+
+BadRun::BadRun(const std::string& path, const std::string& reason)
+    : UsageError(path + ": " + reason + " (resuming the sweep moves it to quarantine/ and reruns it)"),
+      path_(path),
+      reason_(reason) {}
+
+std::vector<StoredFile> RunStore::scan() const {
+  std::vector<StoredFile> out;
+  for (const auto& sub : entries(dir_ + "/runs"))
+    for (const auto& name : entries(dir_ + "/runs/" + sub)) {
+      if (!is_run_name(name)) continue;
+      StoredFile f;
+      f.path = dir_ + "/runs/" + sub + "/" + name;
+      f.hash = name.substr(0, 16);
+      if (sub != f.hash.substr(0, 2)) {
+        f.problem = "stored in runs/" + sub + ", not in runs/" + f.hash.substr(0, 2);
+      } else {
+        const json doc = read_run(f.path, f.hash, f.problem);
+        f.checksum = f.problem.empty() && doc.contains("checksum");
+        if (f.problem.empty()) f.program = program_label(doc);
+      }
+      out.push_back(std::move(f));
+    }
+  return out;
+}
+
+std::string RunStore::quarantine(const std::string& path) const {
+  if (access(path.c_str(), F_OK) != 0 && errno == ENOENT) return "";
+  make_dir(dir_ + "/quarantine");
+  const auto slash = path.rfind('/');
+  const std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+  std::string target = dir_ + "/quarantine/" + name;
+  for (int k = 1; access(target.c_str(), F_OK) == 0; ++k) target = dir_ + "/quarantine/" + name + "." + std::to_string(k);
+  if (std::rename(path.c_str(), target.c_str()) != 0) {
+    if (errno == ENOENT) return "";
+    throw UsageError("cannot move " + path + " to " + target + ": " + std::strerror(errno));
+  }
+  return target;
+}
+
+std::vector<std::string> programs_of(const std::vector<StoredFile>& files) {
+  std::vector<std::string> out;
+  for (const auto& f : files)
+    if (f.problem.empty() && std::find(out.begin(), out.end(), f.program) == out.end()) out.push_back(f.program);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string describe_programs(const std::vector<StoredFile>& files) {
+  std::string out;
+  for (const auto& label : programs_of(files)) {
+    const auto n = std::count_if(files.begin(), files.end(), [&](const StoredFile& f) { return f.problem.empty() && f.program == label; });
+    out += (out.empty() ? "" : "; ") + label + ": " + std::to_string(n) + (n == 1 ? " run" : " runs");
+  }
+  return out;
 }
 
 }  // namespace adamgn

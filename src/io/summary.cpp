@@ -13,7 +13,7 @@ namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 double last_of(const json& run, const char* key) {
-  if (!run.contains(key) || !run[key].is_array() || run[key].empty()) return kNaN;
+  if (!run.contains(key) || !run[key].is_array() || run[key].empty() || !run[key].back().is_number()) return kNaN;
   return run[key].back().get<double>();
 }
 
@@ -41,13 +41,16 @@ std::pair<double, double> mean_se(const std::vector<double>& v) {
   return {m, std::sqrt(ss / (n - 1.0) / n)};
 }
 
-std::string cell(const std::string& s, TableFormat f) {
+// A text cell. Control characters (a newline in an arm name from a hand-written result file)
+// are written as escapes such as \n or \x1b, so each row stays on one line.
+std::string cell(const std::string& text, TableFormat f) {
+  const std::string s = escape_control(text);
   if (f == TableFormat::markdown) {
     std::string out;
     for (char c : s) out += c == '|' ? std::string("\\|") : std::string(1, c);
     return out.empty() ? "–" : out;
   }
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  if (s.find_first_of(",\"") == std::string::npos) return s;
   std::string out = "\"";
   for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
   return out + "\"";
@@ -79,7 +82,9 @@ RunRow run_row(const json& run, const std::string& metric) {
   RunRow r;
   r.seed = run.value("seed", std::uint64_t{0});
   r.diverged = run.value("status", "") != "ok";
-  r.last_step = run.contains("steps") && !run["steps"].empty() ? run["steps"].back().get<Index>() : 0;
+  r.last_step = run.contains("steps") && run["steps"].is_array() && !run["steps"].empty() && run["steps"].back().is_number()
+                    ? run["steps"].back().get<Index>()
+                    : 0;
   r.final_loss = last_of(run, "loss");
   r.final_test_loss = last_of(run, "test_loss");
   r.final_test_accuracy = last_of(run, "test_accuracy");
@@ -108,8 +113,9 @@ std::vector<RunRow> rows_from_sweep(const Sweep& sweep, const SweepPlan& plan, c
                                     const std::string& source, const std::string& metric) {
   std::vector<RunRow> rows;
   for (const auto& job : plan.jobs) {
-    if (!store.has(job.hash)) continue;
-    RunRow r = run_row(store.load(job.hash), metric);
+    const json run = store.find(job.hash);
+    if (run.is_null()) continue;
+    RunRow r = run_row(run, metric);
     r.source = source;
     r.stage = job.stage;
     r.arm = sweep.experiment().arms[static_cast<std::size_t>(job.arm)].name;
@@ -193,9 +199,8 @@ std::string check_report(const Sweep& sweep, const SweepPlan& plan, const RunSto
   for (const auto& st : plan.settings) {
     Index found = 0;
     for (Index j : st.jobs) {
-      const auto& job = plan.jobs[static_cast<std::size_t>(j)];
-      expected.insert(job.hash);
-      found += store.has(job.hash);
+      expected.insert(plan.jobs[static_cast<std::size_t>(j)].hash);
+      found += plan.stored[static_cast<std::size_t>(j)];
     }
     found_total += found;
     settings_full += found == static_cast<Index>(st.jobs.size());
@@ -203,8 +208,6 @@ std::string check_report(const Sweep& sweep, const SweepPlan& plan, const RunSto
                     std::to_string(found) + "/" + std::to_string(st.jobs.size())});
   }
   out << table({"stage", "arm", "setting", "seeds found/expected"}, body, TableFormat::markdown) << "\n";
-  Index unexpected = 0;
-  for (const auto& h : store.hashes()) unexpected += !expected.count(h);
   out << "settings complete: " << settings_full << "/" << plan.settings.size() << "; runs found: " << found_total
       << "/" << plan.jobs.size() << "\n";
   out << "stages: ";
@@ -214,9 +217,31 @@ std::string check_report(const Sweep& sweep, const SweepPlan& plan, const RunSto
     out << (i ? ", " : "") << s << (expanded ? "" : " (waits for the stage before it)");
   }
   out << "\n";
-  if (unexpected > 0) out << "stored runs this sweep does not expect: " << unexpected << "\n";
-  complete = plan.complete;
-  out << (complete ? "complete\n" : "incomplete\n");
+  const std::vector<StoredFile> files = store.scan();
+  std::vector<const StoredFile*> bad, unexpected;
+  Index unchecked = 0;
+  for (const auto& f : files) {
+    if (!f.problem.empty()) bad.push_back(&f);
+    if (!expected.count(f.hash)) unexpected.push_back(&f);
+    unchecked += f.problem.empty() && !f.checksum;
+  }
+  if (!bad.empty()) {
+    out << "bad run files (not used; resuming the sweep moves them to " << store.dir()
+        << "/quarantine/ and reruns them): " << bad.size() << "\n";
+    for (const StoredFile* f : bad) out << "  " << f->path << ": " << f->problem << "\n";
+  }
+  if (!unexpected.empty()) {
+    out << "stored runs this sweep does not expect: " << unexpected.size() << "\n";
+    for (const StoredFile* f : unexpected) out << "  " << f->path << "\n";
+  }
+  if (unchecked > 0)
+    out << "runs without a checksum (written before checksums; every other check passed): " << unchecked << "\n";
+  const std::string programs = describe_programs(files);
+  out << "program versions: " << (programs.empty() ? "none (no run stored)" : programs) << "\n";
+  complete = plan.complete && bad.empty();
+  if (!plan.complete) out << "incomplete\n";
+  else if (!bad.empty()) out << "complete, but " << bad.size() << " bad run file" << (bad.size() == 1 ? "" : "s") << "\n";
+  else out << "complete\n";
   return out.str();
 }
 

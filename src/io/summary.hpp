@@ -42,8 +42,10 @@ enum class TableFormat { markdown, csv };
 std::string render_runs(const std::vector<RunRow>& rows, TableFormat format);
 std::string render_settings(const std::vector<SettingRow>& rows, TableFormat format);
 
-// Found against expected seeds per setting of every expanded stage, the stage still waiting and
-// stored files the sweep does not expect. `complete` is set when nothing is missing.
+// Found against expected seeds per setting of every expanded stage (a file that does not verify
+// is not found), the stage still waiting, every bad run file with its reason, stored files the
+// sweep does not expect, runs without a checksum and the program versions the store holds.
+// `complete` is set when nothing is missing and no file is bad.
 std::string check_report(const Sweep& sweep, const SweepPlan& plan, const RunStore& store, bool& complete);
 
 }  // namespace adamgn

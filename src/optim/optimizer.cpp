@@ -27,6 +27,48 @@ std::unique_ptr<Basis> make_basis(const OptimizerConfig& config, const Layout& l
   return nullptr;
 }
 
+CurvatureNeed curvature_need(const OptimizerConfig& config) {
+  if (config.precond == Precond::sgd) return CurvatureNeed::none;
+  const bool interpolated = config.basis == BasisKind::interp_kronecker || config.basis == BasisKind::interp_eigen;
+  if (config.basis == BasisKind::identity || (interpolated && config.gamma == 0.0))
+    return config.precond == Precond::gn ? CurvatureNeed::diagonal : CurvatureNeed::none;
+  if (config.basis == BasisKind::eigen || config.basis == BasisKind::interp_eigen) return CurvatureNeed::full;
+  return CurvatureNeed::kronecker;
+}
+
+// In bytes, P parameters:
+//   12 x 8 P                          theta and the step's vectors (gradient, momentum, rotated
+//                                     copies, statistic, update, the diagonal's state)
+//   eigen basis                       8 P^2 x 7: U, the eigensolver's vectors, reduced matrix and
+//                                     workspace, the carry of Adam's moment (U_new, U_new^T U_old)
+//                                     and H U; interp-eigen 3 more for the geodesic's temporaries;
+//                                     a permutation (16 P) when the GN is diagonal by structure
+//   kronecker basis                   per factor of size k (m and n of a matrix block, a vector
+//                                     block's size unless vectors stay in the identity):
+//                                     8 k^2 x 6 (Q, its Gram, eigenvectors and replaced copy, the
+//                                     eigensolver's workspace) + 4 k^2 (float32 copy), 8 k^2 x 4
+//                                     more with gamma < 1 (the geodesic)
+Bytes optimizer_memory(const OptimizerConfig& config, const Layout& layout, bool gn_is_diagonal) {
+  const Index p = layout.size();
+  Bytes total = Bytes::of(p, 12 * 8);
+  if (config.precond == Precond::sgd) return total;
+  const bool interpolated = config.basis == BasisKind::interp_kronecker || config.basis == BasisKind::interp_eigen;
+  if (interpolated && config.gamma == 0.0) return total;
+  if (config.basis == BasisKind::eigen || config.basis == BasisKind::interp_eigen) {
+    if (gn_is_diagonal) return total + Bytes::of(p, 16);
+    return total + Bytes::of(p, 8 * (config.basis == BasisKind::eigen ? 7 : 10)) * p;
+  }
+  if (config.basis == BasisKind::kronecker || config.basis == BasisKind::interp_kronecker) {
+    const std::size_t per = 8 * 6 + 4 + (config.gamma < 1.0 ? 8 * 4 : 0);
+    auto factor = [&](Index k) { return Bytes::of(k, per) * k; };
+    for (const Block& b : layout.blocks) {
+      if (b.matrix) total += factor(b.rows) + factor(b.cols);
+      else if (!config.kron_vectors_identity) total += factor(b.rows);
+    }
+  }
+  return total;
+}
+
 Optimizer::Optimizer(const OptimizerConfig& config, const Layout& layout, Index total_steps,
                      std::unique_ptr<Basis> basis)
     : config_(config),

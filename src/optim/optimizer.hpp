@@ -6,6 +6,7 @@
 // sgd is theta <- theta - lr_t m.
 #pragma once
 
+#include "core/budget.hpp"
 #include "optim/basis.hpp"
 #include "optim/config.hpp"
 #include "optim/diagonal.hpp"
@@ -66,5 +67,12 @@ class Optimizer {
 };
 
 std::unique_ptr<Basis> make_basis(const OptimizerConfig& config, const Layout& layout);
+
+// The most curvature a run with this configuration asks its task for.
+CurvatureNeed curvature_need(const OptimizerConfig& config);
+
+// Bytes of the optimizer's own state for a run over `layout` (the formula is in optimizer.cpp);
+// `gn_is_diagonal`: the task's GN is diagonal by structure (an eigenbasis is then a permutation).
+Bytes optimizer_memory(const OptimizerConfig& config, const Layout& layout, bool gn_is_diagonal);
 
 }  // namespace adamgn

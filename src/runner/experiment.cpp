@@ -6,6 +6,7 @@
 #include "optim/basis.hpp"
 #include "optim/eigensolver.hpp"
 #include "optim/optimizer.hpp"
+#include "runner/memory.hpp"
 #include "runner/report.hpp"
 
 #include <algorithm>
@@ -121,6 +122,10 @@ ExperimentSpec parse_experiment(json doc, const std::string& scale) {
     ObjectReader ar(arm, path);
     ArmSpec a;
     ar.read("name", a.name);
+    // Names end up in table cells, file listings and one-line messages: printable text only.
+    const std::string escaped = escape_control(a.name);
+    if (escaped != a.name)
+      throw UsageError(path + ".name = " + escaped + " holds a control character (shown escaped); arm names must be printable");
     a.optimizer.read(ar);
     ar.finish();
     if (a.name.empty()) a.name = a.optimizer.label();
@@ -240,6 +245,7 @@ ExperimentResult run_experiment(const ExperimentSpec& spec,
   set_blas_threads(1);
   auto factory = make_task_factory(spec.task);
   check_compatible(spec, *factory);
+  admit(experiment_memory(spec, *factory));
 
   ExperimentResult out;
   out.spec = spec;

@@ -50,35 +50,48 @@ PresetOutcome outcome_of(const json& result) {
   return o;
 }
 
-std::vector<PresetOutcome> reproduce(const ReproduceOptions& options,
-                                     const std::function<void(const std::string&, std::size_t, std::size_t)>& on_preset) {
+std::vector<PlannedPreset> plan_reproduce(const ReproduceOptions& options) {
+  if (options.threads < 0) throw UsageError("--threads " + std::to_string(options.threads) + " must be >= 0");
   std::vector<std::string> names = options.presets;
   if (names.empty())
     for (const auto& p : embedded_presets()) names.push_back(p.name);
-  // Every preset is checked before anything runs.
-  std::vector<ExperimentSpec> specs;
+  std::vector<PlannedPreset> plan;
   for (const auto& n : names) {
-    ExperimentSpec s = parse_experiment(load_preset(n), options.scale);
-    if (options.threads > 0) s.run.threads = options.threads;
-    specs.push_back(std::move(s));
+    for (const auto& earlier : plan)
+      if (earlier.name == n) throw UsageError("--presets names " + n + " twice");
+    PlannedPreset p{n, {}};
+    json doc = load_preset(n);
+    try {
+      p.spec = parse_experiment(std::move(doc), options.scale);
+    } catch (const UsageError& e) {
+      throw UsageError("preset " + n + ": " + e.what());
+    }
+    if (options.threads > 0) p.spec.run.threads = options.threads;
+    plan.push_back(std::move(p));
   }
+  return plan;
+}
+
+std::vector<PresetOutcome> reproduce(const ReproduceOptions& options, const std::vector<PlannedPreset>& plan,
+                                     const std::function<void(const std::string&, std::size_t, std::size_t)>& on_preset) {
   std::vector<PresetOutcome> out;
-  for (std::size_t i = 0; i < specs.size(); ++i) {
-    if (on_preset) on_preset(names[i], i, specs.size());
-    const ExperimentSpec& spec = specs[i];
+  for (std::size_t i = 0; i < plan.size(); ++i) {
+    const std::string& name = plan[i].name;
+    if (on_preset) on_preset(name, i, plan.size());
+    const ExperimentSpec& spec = plan[i].spec;
     if (spec.task.value("name", "") == "cifar" && !spec.task.contains("data_dir") && !std::getenv("ADAMGN_DATA")) {
       PresetOutcome o;
-      o.name = names[i];
+      o.name = name;
       o.claim = spec.claim;
       o.skipped = "needs the CIFAR-10 files (set ADAMGN_DATA)";
       out.push_back(std::move(o));
       continue;
     }
     const json doc = result_json(run_experiment(spec));
-    write_atomically(options.out_dir + "/" + names[i] + ".json", doc.dump() + "\n");
-    write_atomically(options.out_dir + "/" + names[i] + ".svg", plot_svg(doc));
+    write_atomically(options.out_dir + "/" + name + ".json", doc.dump() + "\n");
+    write_atomically(options.out_dir + "/" + name + ".svg", plot_svg(doc));
     PresetOutcome o = outcome_of(doc);
-    o.name = names[i];
+    o.name = name;
     out.push_back(std::move(o));
   }
   return out;

@@ -3,6 +3,7 @@
 // (runner/report.hpp states the rules).
 #pragma once
 
+#include "runner/experiment.hpp"
 #include "runner/report.hpp"
 
 #include <functional>
@@ -26,9 +27,19 @@ struct PresetOutcome {
   double wall_seconds = 0.0;
 };
 
-// Runs the presets in order, writing DIR/NAME.json and DIR/NAME.svg for each; `on_preset` is
-// called before each one starts (for progress).
-std::vector<PresetOutcome> reproduce(const ReproduceOptions& options,
+struct PlannedPreset {
+  std::string name;
+  ExperimentSpec spec;  // at the options' scale, with their thread count
+};
+
+// The presets the options name, each parsed and checked: an unknown or repeated name, a scale a
+// preset does not define, a negative thread count or an invalid preset throws UsageError here,
+// before anything runs or is written.
+std::vector<PlannedPreset> plan_reproduce(const ReproduceOptions& options);
+
+// Runs the planned presets in order, writing DIR/NAME.json and DIR/NAME.svg for each; `on_preset`
+// is called before each one starts (for progress).
+std::vector<PresetOutcome> reproduce(const ReproduceOptions& options, const std::vector<PlannedPreset>& plan,
                                      const std::function<void(const std::string&, std::size_t, std::size_t)>& on_preset = {});
 
 // An outcome from a result document already on disk (`adamgn report`).

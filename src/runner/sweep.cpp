@@ -178,7 +178,7 @@ void SweepSpec::validate() const {
 double run_score(const json& run, const std::string& metric) {
   if (run.value("status", "") != "ok") return kInf;
   const char* key = metric == "final-test" ? "test_loss" : "loss";
-  if (!run.contains(key) || run[key].empty()) return kInf;
+  if (!run.contains(key) || !run[key].is_array() || run[key].empty()) return kInf;
   const auto& curve = run[key];
   if (metric == "log-auc") {
     double sum = 0.0;
@@ -331,16 +331,18 @@ SweepPlan Sweep::expand(const RunStore* store) const {
     return p;
   }
 
-  std::vector<double> scores(p.jobs.size(), kInf);
-  auto stored = [&](Index from) {
-    for (std::size_t j = static_cast<std::size_t>(from); j < p.jobs.size(); ++j)
-      if (!store->has(p.jobs[j].hash)) return false;
-    return true;
+  // Each job's file is read and verified once; a file that does not verify counts as not stored.
+  std::vector<double> scores;
+  auto read_new = [&]() {
+    for (std::size_t j = scores.size(); j < p.jobs.size(); ++j) {
+      const json run = store->find(p.jobs[j].hash);
+      p.stored.push_back(!run.is_null());
+      scores.push_back(run.is_null() ? kInf : score(run));
+    }
   };
-  std::size_t loaded = 0;  // jobs whose stored run has been scored (each file is read once)
-  auto load_scores = [&]() {
-    scores.resize(p.jobs.size(), kInf);
-    for (; loaded < p.jobs.size(); ++loaded) scores[loaded] = score(store->load(p.jobs[loaded].hash));
+  auto stored = [&](Index from) {
+    read_new();
+    return std::all_of(p.stored.begin() + from, p.stored.end(), [](bool s) { return s; });
   };
 
   if (!spec_.refine.empty()) {
@@ -348,7 +350,6 @@ SweepPlan Sweep::expand(const RunStore* store) const {
       p.waiting = "refine";
       return p;
     }
-    load_scores();
     const auto best = select_winners(p, scores, {"grid"}, arms);
     for (const auto& sel : best) {
       if (sel.winner < 0) continue;
@@ -376,7 +377,6 @@ SweepPlan Sweep::expand(const RunStore* store) const {
     if (spec_.rerun_seeds > 0) p.waiting = "rerun";
     return p;
   }
-  load_scores();
   p.selection = select_winners(p, scores, tuning, arms);
   if (spec_.rerun_seeds > 0) {
     const Index before = static_cast<Index>(p.jobs.size());
@@ -410,6 +410,9 @@ json Sweep::execute(const SweepJob& job) const {
   doc["config"] = run_config(job.optimizer, job.seed);
   doc["hash"] = job.hash;
   doc["program"] = program_json();
+  // The store verifies every file it reads; a run it would refuse is a bug here, not a result.
+  if (const std::string problem = run_problem(doc, job.hash); !problem.empty())
+    throw std::logic_error("run " + job.hash + " fails the store's verification: " + problem);
   return doc;
 }
 

@@ -95,6 +95,7 @@ struct SweepPlan {
   std::vector<std::string> expanded;   // the stages in `jobs`
   std::string waiting;                 // the first stage that cannot be expanded yet ("" if none)
   std::vector<ArmSelection> selection; // filled when every tuning stage is complete
+  std::vector<bool> stored;            // per job: its run is stored and verifies (empty without a store)
   bool complete = false;               // every stage expanded and every job stored
 };
 
@@ -105,8 +106,12 @@ class Sweep {
   const ExperimentSpec& experiment() const { return experiment_; }
   const TaskFactory& factory() const { return *factory_; }
 
-  // Expands every stage whose predecessors are complete in `store`.
+  // Expands every stage whose predecessors are complete in `store` (a run file that fails
+  // verification counts as missing).
   SweepPlan plan(const RunStore& store) const;
+  // The grid stage alone, which needs no store (its jobs' sizes bound the later stages' unless
+  // `refine` scales a batch).
+  SweepPlan grid() const { return expand(nullptr); }
   // The store key of one run and the configuration it hashes.
   json run_config(const json& optimizer, std::uint64_t seed) const;
   // A stored run's score under the sweep's metric (+inf when diverged).

@@ -3,6 +3,7 @@
 // "task" random stream).
 #pragma once
 
+#include "core/budget.hpp"
 #include "io/reader.hpp"
 #include "tasks/task.hpp"
 
@@ -11,11 +12,29 @@
 
 namespace adamgn {
 
+// The sizes one run works at, for its memory estimate: the gradient and GN batches and the most
+// curvature the run's optimizer asks for.
+struct RunSizes {
+  SampleSize batch = SampleSize::population();
+  SampleSize gn_batch = SampleSize::population();
+  CurvatureNeed need = CurvatureNeed::none;
+};
+
+// A task's memory, from its sizes (core/budget.hpp): `shared` is held once by the factory (fixed
+// data, probe and test sets), `per_run` by one run's task instance at the run's sizes (batches,
+// activations, pseudo-gradients, evaluations, the curvature estimate the optimizer keeps).
+struct TaskMemory {
+  Bytes shared, per_run;
+  Index record_values = 0;  // numbers in each run's record (Task::run_record), kept with its result
+};
+
 class TaskFactory {
  public:
   virtual ~TaskFactory() = default;
   virtual std::string name() const = 0;
   virtual Index dim() const = 0;
+  // The parameter blocks of every task this factory makes.
+  virtual Layout layout() const { return Layout::single_vector("theta", dim()); }
   // True when the GN matrix is diagonal by structure (then no dense eigendecomposition is needed).
   virtual bool gn_is_diagonal() const { return false; }
   // True when tasks provide per-sample GN pseudo-gradients (needed by the Kronecker basis).
@@ -23,6 +42,9 @@ class TaskFactory {
   // True when exact population gradients and GN (batch full, gn_batch population) exist.
   virtual bool has_population() const { return true; }
   virtual std::unique_ptr<Task> make(std::uint64_t seed) const = 0;
+  // Upper-ish estimate (within about 2x of the measured peak for the presets), computed from sizes
+  // alone; each task file states its formula.
+  virtual TaskMemory memory(const RunSizes& sizes) const = 0;
   // Fully resolved configuration (every field, defaults filled in).
   virtual json config() const = 0;
   // Derived facts about the problem worth keeping with the results (condition-number ratios...).

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <sstream>
+#include <stdexcept>
 
 namespace adamgn {
 namespace {
@@ -96,6 +97,11 @@ class LogisticTask : public Task {
   Layout layout_;
 };
 
+// Memory from the sizes, in bytes (P = dim): shared 16 P (nu and its cumulative sums); per run
+// 8 P x 8 (theta, the gradient, the GN diagonal and the optimizer's work vectors). Batches are
+// drawn one sample at a time and the GN is diagonal by structure, so no size depends on them.
+TaskMemory logistic_memory(Index dim) { return TaskMemory{Bytes::of(dim, 16), Bytes::of(dim, 64)}; }
+
 class LogisticFactory : public TaskFactory {
  public:
   explicit LogisticFactory(std::shared_ptr<const LogisticProblem> p) : p_(std::move(p)) {}
@@ -108,10 +114,12 @@ class LogisticFactory : public TaskFactory {
     return json{{"name", "logistic"}, {"dim", c.dim}, {"power_law", c.power_law},
                 {"p_label", c.p_label}, {"init", c.init}};
   }
+  const Vec& nu() const { return p_->nu; }
   json info() const override {
     return json{{"theta_star", p_->theta_star},
                 {"nu_max_over_nu_min", p_->nu.maxCoeff() / p_->nu.minCoeff()}};
   }
+  TaskMemory memory(const RunSizes&) const override { return logistic_memory(p_->cfg.dim); }
 
  private:
   std::shared_ptr<const LogisticProblem> p_;
@@ -119,6 +127,12 @@ class LogisticFactory : public TaskFactory {
 
 
 }  // namespace
+
+const Vec& logistic_input_probabilities(const TaskFactory& f) {
+  const auto* l = dynamic_cast<const LogisticFactory*>(&f);
+  if (l == nullptr) throw std::invalid_argument("logistic_input_probabilities: not a logistic task");
+  return l->nu();
+}
 
 std::unique_ptr<TaskFactory> make_logistic(ObjectReader& r) {
   auto p = std::make_shared<LogisticProblem>();
@@ -137,6 +151,8 @@ std::unique_ptr<TaskFactory> make_logistic(ObjectReader& r) {
   if (!init_given) c.init = 1.0 / std::sqrt(static_cast<double>(c.dim));
   if (!(c.init > 0.0)) throw UsageError(r.path_of("init") + " = " + show_number(c.init) + " must be > 0");
 
+  admit_memory(Bytes(), 0, logistic_memory(c.dim).shared, "task logistic at dim " + std::to_string(c.dim),
+               "reduce --dim");
   p->nu.resize(c.dim);
   for (Index i = 0; i < c.dim; ++i) p->nu[i] = std::pow(static_cast<double>(i + 1), -c.power_law);
   p->nu /= p->nu.sum();

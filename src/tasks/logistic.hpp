@@ -19,4 +19,8 @@ struct LogisticConfig {
 
 std::unique_ptr<TaskFactory> make_logistic(ObjectReader& r);
 
+// The input probabilities nu_i = Pr(x = e_i) of a factory made by make_logistic (for `adamgn
+// theory`); throws std::invalid_argument for any other factory.
+const Vec& logistic_input_probabilities(const TaskFactory& f);
+
 }  // namespace adamgn

@@ -205,6 +205,7 @@ class CifarSource : public DataSource {
         for (Index j = 0; j < kCifarPixels; ++j) x(i0 + i, j) = rows[i][j];
     });
   }
+  Index train_size() const { return train_.pixels.rows(); }
   void test_set(Mat& x, Mat& y) const {
     x = test_.pixels.cast<double>();
     y = Mat::Zero(x.rows(), 10);
@@ -234,6 +235,22 @@ std::string cifar_folder(const std::string& dir) {
   return dir;
 }
 
+// CIFAR-10 records in the training and test files of a folder, from the file sizes (before they
+// are read; a file that is missing or not a regular file counts as empty and the reader reports it).
+struct CifarCounts {
+  Index train = 0, test = 0;
+};
+CifarCounts cifar_counts(const std::string& folder) {
+  auto records = [](const std::string& path) {
+    struct stat st {};
+    return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) ? static_cast<Index>(st.st_size) / kCifarRecord : Index{0};
+  };
+  CifarCounts c;
+  for (int i = 1; i <= 5; ++i) c.train += records(folder + "/data_batch_" + std::to_string(i) + ".bin");
+  c.test = records(folder + "/test_batch.bin");
+  return c;
+}
+
 struct MlpProblem {
   MlpConfig cfg;
   Index out = 1;
@@ -241,6 +258,7 @@ struct MlpProblem {
   std::unique_ptr<DataSource> source;
   Mat probe_x, probe_y, test_x, test_y;
   Eigen::MatrixXf probe_xf, test_xf;  // float32 copies of the evaluation inputs
+  CifarCounts cifar;                   // records in the CIFAR files (cifar only)
 };
 
 // Bit b of out[w]: h[64 w + b] > 0 (the unit is on for that sample; NaN counts as off).
@@ -589,11 +607,60 @@ class MlpTask : public Task {
   M x_, y_;
 };
 
+// Memory from the sizes, in bytes. d inputs, m hidden units, k outputs, P parameters, s = 4 (f32)
+// or 8 (f64), E = eval_size, B and G the gradient and GN batches, N_tr / N_te the CIFAR records,
+// T = E (N_te for cifar) the test rows, n = max(B, G, E, T) the largest forward pass:
+//   shared   E (12 d + 8 k) + T (12 d + 8 k)        probe and test sets, float64 and float32 copies
+//            + 4 x 3072 (N_tr + N_te) + N_tr + N_te   cifar: the images as floats, the labels
+//            + 8 (d^2 + h d + 2 h)                  teacher: input factor and teacher of width h
+//   build    shared + 3073 N_tr (cifar: the file bytes while they are converted)
+//   per run  8 P + s P                              theta0, the weights in s
+//            + s n (2 m + 2 k + k ceil(m / 256))    pre-activations, activations and outputs
+//            + (s + 8) max(B, G) (d + k)            a batch's inputs and targets (drawn in float64)
+//            + 8 P ceil(B / 1024)                   per-row-block gradients
+//            + s 256 (1024 + d + k) ceil(B / 1024) ceil(m / 256)   backward work per piece
+//            + 2 s G (d + m + k' m + k k) + m G / 8   pseudo-gradients (k' = k, or 1 sampled) and
+//                                                   the basis's copies of them, the on-unit bits
+//            + 8 (G k' P + 3 P^2)                   full curvature: Jacobian, GN matrix, product
+//            + 2 (s + 8) T k                        evaluation outputs
+struct MlpMemory {
+  TaskMemory memory;
+  Bytes build;
+};
+MlpMemory mlp_memory(const MlpConfig& c, Index k, const CifarCounts& counts, const RunSizes& sizes) {
+  const bool cifar = c.kind == "cifar";
+  const Index d = c.dim, m = c.width;
+  const Bytes P = Bytes(1) * m * d + Bytes(1) * m * (k + 1) + Bytes(c.output_bias ? 1 : 0) * k;
+  const std::size_t s = c.precision == "f64" ? 8 : 4;
+  const Index test = cifar ? counts.test : c.eval_size;
+  const Index B = sizes.batch.exact ? 0 : sizes.batch.n;
+  const Index G = sizes.gn_batch.exact || sizes.need == CurvatureNeed::none ? 0 : sizes.gn_batch.n;
+  const Index n = std::max({B, G, c.eval_size, test});
+  const Index kd = c.gn_directions == "sampled" ? 1 : k;
+  auto blocks = [](Index x, Index per) { return (x + per - 1) / per; };
+  MlpMemory out;
+  Bytes& shared = out.memory.shared;
+  shared = Bytes::of(c.eval_size, 12) * d + Bytes::of(c.eval_size, 8) * k + Bytes::of(test, 12) * d + Bytes::of(test, 8) * k;
+  if (cifar) shared += Bytes::of(counts.train + counts.test, 4 * kCifarPixels + 1);
+  if (c.kind == "teacher") shared += Bytes::of(d, 8) * d + Bytes::of(c.teacher_width, 8) * d + Bytes::of(c.teacher_width, 16);
+  out.build = shared + (cifar ? Bytes::of(counts.train, kCifarRecord) : Bytes());
+  Bytes& run = out.memory.per_run;
+  run = Bytes(8 + s) * P + Bytes::of(n, s) * (2 * m + 2 * k + k * blocks(m, 256));
+  run += Bytes::of(std::max(B, G), s + 8) * (d + k);
+  run += Bytes(8) * P * blocks(B, 1024);
+  run += Bytes::of(256 * (1024 + d + k), s) * blocks(B, 1024) * blocks(m, 256);
+  if (G > 0) run += Bytes::of(G, 2 * s) * (d + m + kd * m + k * k) + Bytes::of(m, 1) * blocks(G, 8);
+  if (sizes.need == CurvatureNeed::full) run += Bytes::of(G, 8) * kd * P + Bytes(24) * P * P;
+  run += Bytes::of(test, 2 * (s + 8)) * k;
+  return out;
+}
+
 class MlpFactory : public TaskFactory {
  public:
   explicit MlpFactory(std::shared_ptr<const MlpProblem> p) : p_(std::move(p)) {}
   std::string name() const override { return p_->cfg.kind; }
   Index dim() const override { return p_->layout.size(); }
+  Layout layout() const override { return p_->layout; }
   bool has_pseudo_gradients() const override { return true; }
   bool has_population() const override { return false; }
   std::unique_ptr<Task> make(std::uint64_t seed) const override {
@@ -611,6 +678,9 @@ class MlpFactory : public TaskFactory {
     return j;
   }
   json info() const override { return json{{"parameters", p_->layout.size()}}; }
+  TaskMemory memory(const RunSizes& sizes) const override {
+    return mlp_memory(p_->cfg, p_->out, p_->cifar, sizes).memory;
+  }
 
  private:
   std::shared_ptr<const MlpProblem> p_;
@@ -657,6 +727,12 @@ std::unique_ptr<TaskFactory> make_mlp(const std::string& kind, ObjectReader& r) 
   if (kind == "teacher" && c.teacher_width < 1)
     throw UsageError(r.path_of("teacher_width") + " = " + std::to_string(c.teacher_width) + " must be >= 1");
 
+  // The fixed data (probe and test sets, CIFAR's images) is checked against the memory available
+  // before any of it is built.
+  if (kind == "cifar") p->cifar = cifar_counts(cifar_folder(c.data_dir));
+  admit_memory(Bytes(), 0, mlp_memory(c, kind == "cifar" ? 10 : 1, p->cifar, RunSizes{}).build,
+               "task " + kind + "'s data (eval_size " + std::to_string(c.eval_size) + ", dim " + std::to_string(c.dim) + ")",
+               "reduce --eval-size/--dim");
   Rng problem = Rng::stream(c.problem_seed, "problem");
   CifarSource* cifar = nullptr;
   if (kind == "parity") p->source = std::make_unique<ParitySource>(c.dim, c.k);
@@ -664,6 +740,11 @@ std::unique_ptr<TaskFactory> make_mlp(const std::string& kind, ObjectReader& r) 
   else if (kind == "teacher") p->source = std::make_unique<TeacherSource>(c.dim, c.teacher_width, problem);
   else {
     auto source = std::make_unique<CifarSource>(cifar_folder(c.data_dir));
+    // The probe is drawn from the training images (the test set is the whole test split): a
+    // probe larger than the data it comes from is refused before it is allocated.
+    if (c.eval_size > source->train_size())
+      throw UsageError(r.path_of("eval_size") + " = " + std::to_string(c.eval_size) + " is more than the " +
+                       std::to_string(source->train_size()) + " CIFAR-10 training images the probe is drawn from");
     cifar = source.get();
     p->source = std::move(source);
     p->out = 10;

@@ -1,5 +1,6 @@
 #include "tasks/quadratic.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -10,6 +11,7 @@ namespace {
 const double kHalfSpectrum[5] = {1000.0, 1.0, 1.0, 1.0, 1.0};
 const double kOneSpectrum[5] = {1.0, 1.0, 1.0, 1.0, 0.001};
 constexpr int kMaxRotationTries = 100000;
+constexpr Index kMaxRecordDim = 1000;  // larger runs keep no theta0 / theta* record
 
 struct QuadraticProblem {
   QuadraticConfig cfg;
@@ -65,7 +67,7 @@ class QuadraticTask : public Task {
   Evaluation evaluate(const Vec& theta) override { return Evaluation{population_loss(theta - theta_star_)}; }
 
   json run_record() const override {
-    if (p_->dim > 1000) return json::object();
+    if (p_->dim > kMaxRecordDim) return json::object();
     return json{{"theta0", std::vector<double>(static_cast<std::size_t>(p_->dim), 0.0)},
                 {"theta_star", std::vector<double>(theta_star_.data(), theta_star_.data() + theta_star_.size())}};
   }
@@ -86,6 +88,31 @@ class QuadraticTask : public Task {
   Mat z_, x_;
 };
 
+// Memory from the sizes, in bytes (P = dim, r = the covariance factor's rank: P/2 + 1 for block,
+// P otherwise; n = the largest sampled batch the run draws, 0 when both batches are exact):
+//   shared   8 (P^2 + P r + P)                 Sigma, its factor and diagonal
+//   build    shared + 24 P^2 when a rotation is drawn (the rotation and two P x P temporaries)
+//   per run  8 (12 P + n (P + r + 1))          theta*, vectors, the batch z (n x r) and x (n x P)
+//            + 16 P^2 for full curvature        the GN matrix and its product temporary
+// and a record of 2 P numbers (theta0, theta*) per run up to P = 1000.
+struct QuadraticMemory {
+  TaskMemory memory;
+  Bytes build;
+};
+QuadraticMemory quadratic_memory(const QuadraticConfig& c, Index dim, const RunSizes& sizes) {
+  const Index rank = c.cov == "block" ? dim / 2 + 1 : dim;
+  QuadraticMemory m;
+  m.memory.shared = Bytes::of(dim, 8) * dim + Bytes::of(dim, 8) * rank + Bytes::of(dim, 8);
+  m.build = m.memory.shared + (c.cov != "block" && (c.rotate || c.cov != "spectrum") ? Bytes::of(dim, 24) * dim : Bytes());
+  Index n = 0;
+  if (!sizes.batch.exact) n = sizes.batch.n;
+  if (!sizes.gn_batch.exact && sizes.need != CurvatureNeed::none) n = std::max(n, sizes.gn_batch.n);
+  m.memory.per_run = Bytes::of(dim, 8 * 12) + Bytes::of(n, 8) * dim + Bytes::of(n, 8) * rank + Bytes::of(n, 8);
+  if (sizes.need == CurvatureNeed::full) m.memory.per_run += Bytes::of(dim, 16) * dim;
+  m.memory.record_values = dim > kMaxRecordDim ? 0 : 2 * dim;
+  return m;
+}
+
 class QuadraticFactory : public TaskFactory {
  public:
   explicit QuadraticFactory(std::shared_ptr<const QuadraticProblem> p) : p_(std::move(p)) {}
@@ -101,6 +128,7 @@ class QuadraticFactory : public TaskFactory {
                 {"margin", c.margin}};
   }
   json info() const override { return p_->info; }
+  TaskMemory memory(const RunSizes& sizes) const override { return quadratic_memory(p_->cfg, p_->dim, sizes).memory; }
 
  private:
   std::shared_ptr<const QuadraticProblem> p_;
@@ -142,6 +170,12 @@ std::unique_ptr<TaskFactory> make_quadratic(ObjectReader& r) {
   if (c.cov != "spectrum" && !c.spectrum.empty())
     throw UsageError(r.path_of("spectrum") + " applies only to cov = spectrum");
   Rng problem_rng = Rng::stream(c.problem_seed, "problem");
+  // The covariance is P x P: its size is checked against the memory available before it is built.
+  const Index planned = c.cov == "spectrum" ? static_cast<Index>(c.spectrum.size())
+                        : c.cov == "block"  ? (c.dim == 0 ? 100 : c.dim)
+                                            : 5;
+  admit_memory(Bytes(), 0, quadratic_memory(c, planned, RunSizes{}).build, "task quadratic at dim " + std::to_string(planned),
+               "reduce --dim");
 
   if (c.cov == "block") {
     if (c.dim == 0) c.dim = 100;

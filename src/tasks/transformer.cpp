@@ -496,11 +496,53 @@ class TransformerTask : public Task {
   Vec theta_star_, theta0_, probe_y_, test_y_;
 };
 
+// Memory from the sizes, in bytes. T tokens, L = T + 1, d token dimension, D width, F MLP width,
+// P parameters, s = 4 (f32) or 8 (f64), E = eval_size, B and G the gradient and GN batches:
+//   shared   16 E (L d + 1)                          probe and test tokens, selected positions
+//   per run  8 (2 P + d + 2 E) + s P                 theta*, theta0, labels, the weights in s
+//            + max(B a + 8 P ceil(B / 1024),         gradient: every piece's samples at once,
+//                  G a + 8 P ceil(G / 1024),         GN diagonal,
+//                  G a + 8 P^2 (ceil(G / 1024) + 1) + 8 1024 P   full GN (Jacobian per piece),
+//                  E e)                              evaluation of a fixed set
+//            + 2 s G sum_b g_b (rows_b + cols_b)     Kronecker: pseudo-gradients (g_b = 3 for
+//                                                    W_in and P, else 1; a vector block: rows_b)
+//                                                    and the basis's copies of them
+// with a = s (L d + 4 d + 16 D + 3 F + 3 L) and e = s (L d + 2 d + 8 D + 2 F + 2 L) bytes per
+// sample of a piece's tokens and activations with and without the derivative factors. Each run's
+// record holds theta* (d numbers).
+TaskMemory transformer_memory(const TransformerConfig& c, const RunSizes& sizes) {
+  const Index L = c.positions(), d = c.dim, D = c.width, F = c.mlp_width, E = c.eval_size;
+  const std::size_t s = c.precision == "f64" ? 8 : 4;
+  const Layout layout = transformer_layout(c);
+  Bytes P, pseudo;
+  for (const Block& bl : layout.blocks) {
+    P += Bytes(1) * bl.rows * bl.cols;
+    const Index group = bl.name == "W_in" || bl.name == "P" ? 3 : 1;
+    pseudo += Bytes::of(group, 2 * s) * (bl.matrix ? bl.rows + bl.cols : bl.rows);
+  }
+  const Bytes a = Bytes(s) * (L * d + 4 * d + 16 * D + 3 * F + 3 * L);
+  const Bytes e = Bytes(s) * (L * d + 2 * d + 8 * D + 2 * F + 2 * L);
+  auto pieces = [](Index n) { return (n + 1023) / 1024; };
+  const Index B = sizes.batch.exact ? 0 : sizes.batch.n;
+  const Index G = sizes.gn_batch.exact || sizes.need == CurvatureNeed::none ? 0 : sizes.gn_batch.n;
+  TaskMemory m;
+  m.shared = Bytes::of(E, 16) * (L * d + 1);
+  Bytes phase = max(a * B + Bytes(8) * P * pieces(B), e * E);
+  if (sizes.need == CurvatureNeed::diagonal) phase = max(phase, a * G + Bytes(8) * P * pieces(G));
+  if (sizes.need == CurvatureNeed::full)
+    phase = max(phase, a * G + Bytes(8) * P * P * (pieces(G) + 1) + Bytes(8 * 1024) * P);
+  if (sizes.need == CurvatureNeed::kronecker) phase = max(phase, a * G) + pseudo * G;
+  m.per_run = Bytes(16 + s) * P + Bytes::of(d + 2 * E, 8) + phase;
+  m.record_values = d;
+  return m;
+}
+
 class TransformerFactory : public TaskFactory {
  public:
   explicit TransformerFactory(std::shared_ptr<const TransformerProblem> p) : p_(std::move(p)) {}
   std::string name() const override { return "transformer"; }
   Index dim() const override { return p_->layout.size(); }
+  Layout layout() const override { return p_->layout; }
   bool has_population() const override { return false; }
   bool has_pseudo_gradients() const override { return true; }
   std::unique_ptr<Task> make(std::uint64_t seed) const override {
@@ -514,6 +556,7 @@ class TransformerFactory : public TaskFactory {
                 {"eval_size", c.eval_size},   {"problem_seed", c.problem_seed}};
   }
   json info() const override { return json{{"parameters", p_->layout.size()}}; }
+  TaskMemory memory(const RunSizes& sizes) const override { return transformer_memory(p_->cfg, sizes); }
 
  private:
   std::shared_ptr<const TransformerProblem> p_;
@@ -612,6 +655,10 @@ std::unique_ptr<TaskFactory> make_transformer(ObjectReader& r) {
   if (c.precision != "f32" && c.precision != "f64")
     throw UsageError(r.path_of("precision") + " = " + c.precision + " must be f32 or f64");
   p->layout = transformer_layout(c);
+  admit_memory(Bytes(), 0, transformer_memory(c, RunSizes{}).shared,
+               "task transformer's probe and test sets (eval_size " + std::to_string(c.eval_size) + ", dim " +
+                   std::to_string(c.dim) + ", tokens " + std::to_string(c.tokens) + ")",
+               "reduce --eval-size/--dim/--tokens");
   Rng probe = Rng::stream(c.problem_seed, "probe"), test = Rng::stream(c.problem_seed, "test");
   draw_tokens(c, c.eval_size, probe, p->probe);
   draw_tokens(c, c.eval_size, test, p->test);

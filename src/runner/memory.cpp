@@ -1,0 +1,74 @@
+#include "runner/memory.hpp"
+
+#include "core/parallel.hpp"
+
+#include <algorithm>
+
+namespace adamgn {
+namespace {
+
+// Bytes per number kept in a result: the double, its JSON value and its text, with slack.
+constexpr std::size_t kPerValue = 64;
+// The process itself before any run: code, libraries, the BLAS library's buffers (measured
+// about 10 MiB of resident memory for a run of a 10-parameter quadratic).
+constexpr std::size_t kProcess = std::size_t{16} << 20;
+// Everything else of one run's result (fields, names, the configuration in the JSON).
+constexpr std::size_t kPerResult = 4096;
+
+}  // namespace
+
+Bytes run_memory(const TaskFactory& factory, const OptimizerConfig& opt) {
+  const RunSizes sizes{opt.batch, opt.gn_batch, curvature_need(opt)};
+  return factory.memory(sizes).per_run + optimizer_memory(opt, factory.layout(), factory.gn_is_diagonal());
+}
+
+Bytes result_memory(const TaskFactory& factory, const RunConfig& run) {
+  const Index every = run.resolved_log_every();
+  const Index points = run.steps / every + 2;
+  return Bytes(kPerResult) + Bytes::of(points, 4 * kPerValue) +
+         Bytes::of(factory.memory(RunSizes{}).record_values, kPerValue);
+}
+
+MemoryPlan plan_memory(const TaskFactory& factory, const std::vector<OptimizerConfig>& configs, const RunConfig& run,
+                       Index threads, Bytes runs, Bytes kept) {
+  MemoryPlan plan;
+  for (const auto& opt : configs) plan.per_run = max(plan.per_run, run_memory(factory, opt));
+  const Index t = threads > 0 ? threads : static_cast<Index>(max_threads());
+  plan.in_flight = std::max<Index>(1, static_cast<Index>(std::min<std::size_t>(runs.value(), static_cast<std::size_t>(t))));
+  plan.shared = Bytes(kProcess) + factory.memory(RunSizes{}).shared + result_memory(factory, run) * kept;
+  return plan;
+}
+
+void admit(const MemoryPlan& plan) {
+  admit_memory(plan.per_run, plan.in_flight, plan.shared, "run",
+               "reduce --batch/--gn-batch/--width/--eval-size/--seeds or --threads");
+}
+
+MemoryPlan experiment_memory(const ExperimentSpec& spec, const TaskFactory& factory) {
+  std::vector<OptimizerConfig> configs;
+  for (const auto& a : spec.arms) configs.push_back(a.optimizer);
+  const Bytes runs = Bytes(spec.arms.size()) * spec.run.seeds;
+  return plan_memory(factory, configs, spec.run, spec.run.threads, runs, runs);
+}
+
+MemoryPlan sweep_memory(const Sweep& sweep, Index threads) {
+  const SweepPlan grid = sweep.grid();
+  std::vector<OptimizerConfig> configs;
+  for (const auto& job : grid.jobs) {
+    OptimizerConfig o;
+    ObjectReader r(job.optimizer, "optimizer");
+    o.read(r);
+    configs.push_back(o);
+    for (const auto& [key, factor] : sweep.spec().refine) {
+      SampleSize& size = key == "batch" ? o.batch : o.gn_batch;
+      if ((key != "batch" && key != "gn_batch") || size.exact) continue;
+      size.n = static_cast<Index>(std::min(static_cast<double>(size.n) * factor, 9e18));
+      configs.push_back(o);
+    }
+  }
+  const SweepSpec& spec = sweep.spec();
+  const Bytes runs = Bytes(grid.jobs.size()) + Bytes(sweep.experiment().arms.size()) * spec.rerun_seeds;
+  return plan_memory(sweep.factory(), configs, sweep.experiment().run, threads, runs, runs);
+}
+
+}  // namespace adamgn
