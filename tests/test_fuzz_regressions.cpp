@@ -4,6 +4,7 @@
 // build. A target swallows UsageError only: any other exception fails the case, a crash fails
 // the run.
 #include "fuzz/targets.hpp"
+#include "io/store.hpp"
 
 #include <doctest/doctest.h>
 
@@ -73,4 +74,19 @@ TEST_CASE("fuzz regression: a preset nested 300,000 levels deep is refused, not 
   const std::size_t depth = 300000;
   const std::string text = "{\"task\": " + std::string(depth, '[') + std::string(depth, ']') + "}";
   CHECK_NOTHROW(adamgn::fuzz::preset(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
+}
+
+TEST_CASE("fuzz stored_run: the valid seeds verify under the target's fixed hash") {
+  // Otherwise every input would stop at verification and the scorer would never be fuzzed.
+  const adamgn::RunStore store(adamgn::fuzz::scratch_dir() + "/verify-seeds");
+  std::filesystem::create_directories(store.dir() + "/runs/" + std::string(adamgn::fuzz::kStoredRunHash, 2));
+  for (const char* name : {"valid.json", "valid-checksum.json"}) {
+    CAPTURE(name);
+    std::filesystem::copy_file(kFuzzDir / "corpus" / "stored_run" / name, store.path_of(adamgn::fuzz::kStoredRunHash),
+                               std::filesystem::copy_options::overwrite_existing);
+    CHECK(store.problem(adamgn::fuzz::kStoredRunHash) == "");
+  }
+  std::filesystem::copy_file(kFuzzDir / "regressions" / "stored_run" / "empty-curves.json",
+                             store.path_of(adamgn::fuzz::kStoredRunHash), std::filesystem::copy_options::overwrite_existing);
+  CHECK(store.problem(adamgn::fuzz::kStoredRunHash) != "");
 }

@@ -115,8 +115,10 @@ void stored_run(const std::uint8_t* data, std::size_t size) {
   static const bool folder = (mkdir((scratch_dir() + "/store/runs/" + std::string(kStoredRunHash, 2)).c_str(), 0777), true);
   (void)folder;
   write_file(store.path_of(kStoredRunHash), data, size);
+  for (const auto& file : store.scan())  // as `adamgn check` lists the files
+    if (file.hash == kStoredRunHash && file.problem.empty() != store.has(kStoredRunHash))
+      throw std::logic_error("scan and has disagree on " + file.path);
   try {
-    if (!store.has(kStoredRunHash)) return;
     const json run = store.load(kStoredRunHash);
     for (const char* metric : {"final", "final-test", "log-auc"}) run_score(run, metric);
     // Resume summarizes an arm over its seeds: the stored run beside a valid run of the same

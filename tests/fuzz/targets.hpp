@@ -17,8 +17,9 @@ namespace adamgn::fuzz {
 void preset(const std::uint8_t* data, std::size_t size);
 // Each line of the text as one `--set KEY=VALUE` on a fixed two-arm document, then parse_experiment.
 void set_assignments(const std::uint8_t* data, std::size_t size);
-// The bytes as a stored run of a fixed hash in a scratch RunStore: load, then the sweep's scores
-// under every metric, run_from_json and the summary of an arm holding it as resume builds it.
+// The bytes as a stored run of a fixed hash in a scratch RunStore: scan (as `check` does), load
+// (the verification), then for a run that loads the sweep's scores under every metric,
+// run_from_json and the summary of an arm holding it as resume builds it.
 void stored_run(const std::uint8_t* data, std::size_t size);
 // The bytes as a CIFAR-10 batch file given to read_cifar_files.
 void cifar(const std::uint8_t* data, std::size_t size);
