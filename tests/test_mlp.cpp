@@ -511,7 +511,8 @@ TEST_CASE("blocked_sgemm: several cache blocks in every dimension, tails, both s
 }
 
 TEST_CASE("gemm_subtract: c -= a b on blocks, small and large, float32 and float64") {
-  for (auto [m, n, k] : {std::array<Index, 3>{40, 30, 20}, {700, 256, 32}, {64, 300, 900}}) {
+  for (const auto& size : {std::array<Index, 3>{40, 30, 20}, {700, 256, 32}, {64, 300, 900}}) {
+    const Index m = size[0], n = size[1], k = size[2];  // not a structured binding: INFO captures them
     INFO("m " << m << " n " << n << " k " << k);
     const MatF af = MatF::Random(m + 2, k), bf = MatF::Random(n + 1, k);
     MatF cf = MatF::Random(m + 3, n + 2);

@@ -359,7 +359,9 @@ TEST_CASE("tampered store: check lists every bad file, summarize skips them, res
   CHECK(check.code == 1);
   CHECK(check.out.find("bad run files") != std::string::npos);
   CHECK(check.out.find("/quarantine/ and reruns them): 7\n") != std::string::npos);
-  for (const auto& [path, reason] : bad) {
+  for (const auto& entry : bad) {
+    const std::string& path = entry.first;  // not a structured binding: INFO's lambda captures it
+    const std::string& reason = entry.second;
     INFO(path << ": " << reason);
     CHECK(count_lines_with(check.out, "  " + path + ": ", reason) == 1);
   }
@@ -380,7 +382,9 @@ TEST_CASE("tampered store: check lists every bad file, summarize skips them, res
   const Outcome resume = run_cli("sweep --out " + dir + " -q --threads 2");
   CHECK(resume.code == 0);
   CHECK(lines_of(resume.err).size() == 7);
-  for (const auto& [path, reason] : bad) {
+  for (const auto& entry : bad) {
+    const std::string& path = entry.first;  // not a structured binding: INFO's lambda captures it
+    const std::string& reason = entry.second;
     INFO(path);
     const std::string name = path.substr(path.rfind('/') + 1);
     CHECK(count_lines_with(resume.err, "adamgn: quarantined " + path + " as " + dir + "/quarantine/" + name + "; its run is redone: ",
