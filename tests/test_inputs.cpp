@@ -178,6 +178,8 @@ TEST_CASE("sweep: out-of-range and malformed integer flags are refused before th
   refused(base + "--seeds 1e9", "--seeds: 1e9 is not a whole number", out);
   refused(base + "--seeds abc", "--seeds: abc is not a whole number", out);
   refused(base + "--seeds 99999999999999999999", "--seeds: 99999999999999999999 is out of range", out);
+  refused(base + "--seeds 1000000000", "sweep seeds = 1000000000 must be in [1, 1000000]", out);
+  refused(base + "--rerun-seeds 1000001", "sweep rerun_seeds = 1000001 must be in [0, 1000000]", out);
   refused(base + "--seed -1", "--seed: -1 must be >= 0", out);
   refused(base + "--rerun-seeds -5", "--rerun-seeds: -5 must be >= 0", out);
   refused(base + "--threads -1", "--threads: -1 must be >= 0", out);

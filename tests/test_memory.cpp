@@ -67,7 +67,7 @@ TEST_CASE("parity estimate: the formula by hand") {
                               + 8 * 176                 // one row block's gradient
                               + 4 * 256 * 1045          // one backward piece
                               + 8 * 64 * 37 + 8 * 8     // pseudo-gradients and bits
-                              + 16 * 12;                // evaluation outputs
+                              + 16 * 24;                // evaluation outputs
   CHECK(m.per_run == Bytes(per_run));
   // Kronecker factors 8 x 8, 20 x 20, 8 (b), 1 x 1, 8 x 8 (A), each 52 k^2, plus 12 x 8 P.
   CHECK(optimizer_memory(o, f->layout(), false) == Bytes(96 * 176 + 52 * (64 + 400 + 64 + 1 + 64)));
@@ -93,7 +93,7 @@ TEST_CASE("sizes that cannot fit saturate the estimate") {
   o.batch = SampleSize::samples(static_cast<Index>(4e18));
   CHECK(!(f->memory(sizes_of(o)).per_run < Bytes(std::size_t{1} << 60)));
   ExperimentSpec spec = parse_experiment(json{{"task", {{"name", "quadratic"}, {"dim", 10}}},
-                                              {"run", {{"seeds", 1e18}}},
+                                              {"run", {{"seeds", Index{1000000000000000}}}},
                                               {"arms", json::array({json::object()})}});
   const auto q = make_task_factory(spec.task);
   CHECK(!(experiment_memory(spec, *q).total() < Bytes(std::size_t{1} << 60)));
@@ -235,7 +235,7 @@ TEST_CASE("oversize runs under ulimit -v are refused with one line, exit 2, noth
   }
   // A sweep is refused before its folder is created.
   const std::string store = dir + "/sweep";
-  const Limited s = run_limited("sweep --preset fig4 --arms 'adam id small' --set task.width=100000000 --out " + store, dir);
+  const Limited s = run_limited("sweep --preset fig4 --arms \"adam id small\" --set task.width=100000000 --out " + store, dir);
   CHECK(s.code == 2);
   CHECK(s.err.find("memory") != std::string::npos);
   CHECK(access(store.c_str(), F_OK) != 0);

@@ -180,3 +180,59 @@ TEST_CASE("adamgn report on an incomplete result document: one line naming the m
     CHECK(std::count(err.begin(), err.end(), '\n') == 1);
   }
 }
+
+TEST_CASE("vacuous: no arm of the claim ends below the trivial loss by more than 2 se") {
+  // Staircase-like: trivial loss 1.5. se of {1.49, 1.51, 1.50} = 0.01/sqrt(3) = 0.00577.
+  const json at_trivial = json::array({arm("a", {1.49, 1.51, 1.50}), arm("b", {1.52, 1.50, 1.51})});
+  auto with_trivial = [](json doc, double trivial) {
+    doc["task_info"] = json{{"trivial_loss", trivial}, {"trivial_test_loss", trivial}};
+    return doc;
+  };
+  const json close2 = claim("close", "a", "b", 2.0);
+  auto verdict_of = [&](const json& arms, const json& c, double trivial) {
+    const auto v = evaluate_claims(with_trivial(doc_with(arms, json::array({c})), trivial));
+    REQUIRE(v.size() == 1);
+    return v[0];
+  };
+  // Without a stated trivial loss the ratio rule alone decides.
+  CHECK(verdict(at_trivial, close2) == "holds");
+  const auto v = verdict_of(at_trivial, close2, 1.5);
+  CHECK(v.verdict == "vacuous");
+  CHECK(v.measured.find("trivial loss 1.5") != std::string::npos);
+  // The same on the test curve and on log10 of the final loss.
+  CHECK(verdict_of(at_trivial, claim("close", "a", "b", 2.0, "final-test"), 1.5).verdict == "vacuous");
+  CHECK(verdict_of(at_trivial, claim("close", "a", "b", 2.0, "log-final"), 1.5).verdict == "vacuous");
+  // Arm a's mean 1.50 is 0.05 below a trivial loss of 1.55: more than 2 se (0.0115), so a learned
+  // something and the comparison counts (a is below b by more than 2s: holds).
+  CHECK(verdict_of(at_trivial, claim("less", "a", "b"), 1.55).verdict == "not significant");
+  CHECK(verdict_of(at_trivial, close2, 1.55).verdict == "holds");
+  // 1.51 is within 2 se of both means: vacuous. 1.512 puts a (1.50) 0.012 > 0.0115 below.
+  CHECK(verdict_of(at_trivial, close2, 1.51).verdict == "vacuous");
+  CHECK(verdict_of(at_trivial, close2, 1.512).verdict == "holds");
+  // One arm that learned is enough to make the claim a test, whatever the others did.
+  const json one_learned = json::array({arm("a", {0.2, 0.3, 0.25}), arm("b", {1.5, 1.5, 1.5})});
+  CHECK(verdict_of(one_learned, close2, 1.5).verdict == "does not hold");
+  // Every run diverged: nothing ended at the trivial loss either; the old rule stands.
+  const json diverged = json::array({arm("a", {kNaN, kNaN}), arm("b", {kNaN, kNaN})});
+  CHECK(verdict_of(diverged, close2, 1.5).verdict == "not significant");
+  // Steps to a target have no trivial value.
+  const json reach = json::array({arm("a", {1.5, 1.5}, {5, 5}), arm("b", {1.5, 1.5}, {8, 8})});
+  CHECK(verdict_of(reach, claim("faster", "a", "b", 1.0, "steps"), 1.5).verdict == "holds");
+}
+
+TEST_CASE("the MLP tasks state the trivial loss of their evaluation sets") {
+  // Parity labels are +-1: the mean label is about 0 and 1/2 E[(y - mean)^2] is about 1/2.
+  const auto parity = make_task_factory(json{{"name", "parity"}, {"width", 8}, {"eval_size", 4096}});
+  const json p = parity->info();
+  CHECK(p.at("trivial_test_loss").get<double>() == doctest::Approx(0.5).epsilon(0.01));
+  CHECK(p.at("trivial_loss").get<double>() == doctest::Approx(0.5).epsilon(0.01));
+  CHECK(p.at("trivial_test_loss").get<double>() <= 0.5);  // the best constant is at most the zero predictor's loss
+  // Staircase with k = 3 segments: y is a sum of 3 independent +-1 parities, E y^2 = 3, so 1.5.
+  const auto stair = make_task_factory(json{{"name", "staircase"}, {"width", 8}, {"eval_size", 4096}});
+  CHECK(stair->info().at("trivial_test_loss").get<double>() == doctest::Approx(1.5).epsilon(0.05));
+  // A result written before tasks stated it: the report builds the task from config.task.
+  json doc = doc_with(json::array({arm("a", {1.49, 1.51, 1.50}), arm("b", {1.52, 1.50, 1.51})}),
+                      json::array({claim("close", "a", "b", 2.0, "final-test")}));
+  doc["config"] = json{{"task", stair->config()}};
+  CHECK(evaluate_claims(doc).at(0).verdict == "vacuous");
+}

@@ -1,5 +1,7 @@
 #include "runner/report.hpp"
 
+#include "tasks/factory.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -117,6 +119,34 @@ std::string verdict_faster(const Stats& a, const Stats& b, double slack) {
   return "not significant";
 }
 
+// The trivial loss of the curve a metric reads (NaN when the task states none).
+double trivial_loss(const json& result, const std::string& metric) {
+  const char* key = metric == "final-test" ? "trivial_test_loss" : "trivial_loss";
+  if (metric == "steps") return std::nan("");
+  json info = result.value("task_info", json::object());
+  if (!info.contains(key) && result.contains("config") && result["config"].contains("task")) {
+    try {
+      info = make_task_factory(result["config"]["task"])->info();
+    } catch (const UsageError&) {
+      return std::nan("");  // e.g. CIFAR-10 without its data on this machine
+    }
+  }
+  return info.contains(key) && info[key].is_number() ? info[key].get<double>() : std::nan("");
+}
+
+// No arm ends below the trivial loss by more than 2 se.
+bool vacuous(const std::vector<Stats>& arms, double trivial, bool log) {
+  if (std::isnan(trivial)) return false;
+  const double floor = log ? std::log10(std::max(trivial, 1e-30)) : trivial;
+  bool any = false;  // an arm that did not diverge on every seed
+  for (const auto& s : arms) {
+    if (std::isinf(s.mean)) continue;
+    if (s.mean < floor - 2 * s.se) return false;
+    any = true;
+  }
+  return any;
+}
+
 std::string metric_text(const std::string& metric) {
   return metric == "final-test"  ? "final test loss"
          : metric == "steps"     ? "steps to the target loss"
@@ -195,6 +225,13 @@ std::vector<ClaimVerdict> evaluate_claims(const json& result) {
           v.measured += " (ratio " + g3(std::max(a.mean, b.mean) / std::min(a.mean, b.mean)) + ")";
       }
     }
+    std::vector<Stats> all = bs;
+    all.push_back(a);
+    const double trivial = trivial_loss(result, metric);
+    if (!steps && vacuous(all, trivial, log)) {
+      v.verdict = "vacuous";
+      v.measured += " (trivial loss " + g3(trivial) + ")";
+    }
     out.push_back(std::move(v));
   }
   return out;
@@ -212,6 +249,9 @@ std::string verdict_rules_markdown() {
          "mean_a − F·mean_b ≤ 2·sqrt(se_a² + F²·se_b²); otherwise does not hold.\n"
          "- On the **log-final** metric the statistic is log10 of the final loss, and a factor F becomes a difference "
          "of log10 F between the means (with the same 2s significance margin).\n"
+         "- **vacuous** replaces any of the verdicts above on a loss metric when no arm of the claim ends below the "
+         "task's trivial loss (that of the best constant predictor) by more than 2 se_arm: a comparison of arms that "
+         "learned nothing tests nothing.\n"
          "- **faster S** (a reaches the target loss first): an arm reaches it when every seed does without diverging; "
          "holds if a reaches it and b does not or mean steps_a ≤ S·mean steps_b; does not hold if b reaches it and a "
          "does not or is slower; not significant if neither reaches it.\n";

@@ -17,6 +17,10 @@
 //                                        F^2 se_b^2); else does not hold.
 //   On the log-final metric the statistic is log10 of the final loss and a factor F becomes a
 //   difference log10 F between the means, with the same 2s margin.
+//   vacuous    overrides the rules above on the loss metrics when the task states a trivial loss
+//              (the best constant predictor's, task_info.trivial_loss / trivial_test_loss): no
+//              arm of the claim ends below it by more than 2 se (mean_x >= trivial - 2 se_x for
+//              every arm x). Such a comparison tests nothing, whatever the ratio says.
 //   faster S   a reaches run.target_loss in fewer steps (mean over seeds): an arm "reaches" when
 //              every seed reaches it without diverging. Holds if a reaches and (b does not, or
 //              mean_a <= S mean_b); does not hold if b reaches and (a does not, or mean_a > S
@@ -34,13 +38,15 @@ struct ClaimVerdict {
   std::string claim;     // the paper's claim, in the preset's words
   std::string rule;      // the rule applied, e.g. "close, factor 2, final test loss"
   std::string measured;  // the numbers behind the verdict
-  std::string verdict;   // holds | does not hold | not significant
+  std::string verdict;   // holds | does not hold | not significant | vacuous
 };
 
 // Checks the claims' form and that every arm they name exists (UsageError otherwise).
 void validate_claims(const json& claims, const std::vector<std::string>& arm_names, const std::string& where);
 
-// The verdict of every claim of a result document (its "claims"; none: empty).
+// The verdict of every claim of a result document (its "claims"; none: empty). The trivial loss
+// comes from the document's task_info; a document written before tasks stated it gets it from its
+// task configuration (make_task_factory(config.task).info()), when that task can be built here.
 std::vector<ClaimVerdict> evaluate_claims(const json& result);
 
 // The rules above as Markdown, for a report's preamble.

@@ -110,7 +110,7 @@ std::string report_markdown(const std::vector<PresetOutcome>& outcomes, const st
     md << buf;
   }
   md << "\n\n## Verdicts\n\n| preset | claim | measured | rule | verdict |\n|---|---|---|---|---|\n";
-  int counts[3] = {0, 0, 0};
+  int counts[4] = {0, 0, 0, 0};
   for (const auto& o : outcomes) {
     if (!o.skipped.empty()) {
       md << "| " << o.name << " | " << escape_cell(o.claim) << " | not run: " << o.skipped << " | – | – |\n";
@@ -119,10 +119,10 @@ std::string report_markdown(const std::vector<PresetOutcome>& outcomes, const st
     for (const auto& v : o.verdicts) {
       md << "| " << o.name << " | " << escape_cell(v.claim) << " | " << escape_cell(v.measured) << " | "
          << escape_cell(v.rule) << " | " << verdict_cell(v.verdict) << " |\n";
-      counts[v.verdict == "holds" ? 0 : v.verdict == "does not hold" ? 1 : 2]++;
+      counts[v.verdict == "holds" ? 0 : v.verdict == "does not hold" ? 1 : v.verdict == "not significant" ? 2 : 3]++;
     }
   }
-  md << "\nHolds: " << counts[0] << ". Does not hold: " << counts[1] << ". Not significant: " << counts[2] << ".\n\n"
+  md << "\nHolds: " << counts[0] << ". Does not hold: " << counts[1] << ". Not significant: " << counts[2] << ". Vacuous: " << counts[3] << ".\n\n"
      << "## Rules\n\n" << verdict_rules_markdown() << "\n";
   for (const auto& o : outcomes) {
     md << "## " << o.name << "\n\n" << o.claim << "\n\n";

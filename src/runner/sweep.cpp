@@ -169,8 +169,14 @@ SweepSpec SweepSpec::from_json(const json& doc) {
 }
 
 void SweepSpec::validate() const {
-  if (seeds < 1) throw UsageError("sweep seeds = " + std::to_string(seeds) + " must be >= 1");
-  if (rerun_seeds < 0) throw UsageError("sweep rerun_seeds = " + std::to_string(rerun_seeds) + " must be >= 0");
+  // Every job of a stage is listed before any runs, so the counts are bounded up front (a
+  // million seeds per setting is far beyond any sweep that could finish).
+  constexpr Index kMaxSeeds = 1000000;
+  if (seeds < 1 || seeds > kMaxSeeds)
+    throw UsageError("sweep seeds = " + std::to_string(seeds) + " must be in [1, " + std::to_string(kMaxSeeds) + "]");
+  if (rerun_seeds < 0 || rerun_seeds > kMaxSeeds)
+    throw UsageError("sweep rerun_seeds = " + std::to_string(rerun_seeds) + " must be in [0, " +
+                     std::to_string(kMaxSeeds) + "]");
   if (metric != "final" && metric != "final-test" && metric != "log-auc")
     throw UsageError("sweep metric = " + metric + " must be final, final-test or log-auc");
 }

@@ -677,7 +677,17 @@ class MlpFactory : public TaskFactory {
     else j["k"] = c.k;
     return j;
   }
-  json info() const override { return json{{"parameters", p_->layout.size()}}; }
+  // The trivial loss of each evaluation set: that of the best constant predictor, the mean label,
+  // 1/2 mean_i |y_i - mean y|^2 (parity: 1/2, staircase: about k/2). A run that never ends below
+  // it has learned nothing (runner/report.hpp's vacuous verdict).
+  json info() const override {
+    auto trivial = [](const Mat& y) {
+      return 0.5 * (y.rowwise() - y.colwise().mean()).squaredNorm() / static_cast<double>(y.rows());
+    };
+    return json{{"parameters", p_->layout.size()},
+                {"trivial_loss", trivial(p_->probe_y)},
+                {"trivial_test_loss", trivial(p_->test_y)}};
+  }
   TaskMemory memory(const RunSizes& sizes) const override {
     return mlp_memory(p_->cfg, p_->out, p_->cifar, sizes).memory;
   }
