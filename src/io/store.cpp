@@ -138,6 +138,8 @@ json read_run(const std::string& path, const std::string& hash, std::string& why
       why = e.byte >= text.size()
                 ? "invalid JSON: the text ends after " + std::to_string(text.size()) + " bytes, before the document does (truncated)"
                 : "invalid JSON at byte " + std::to_string(e.byte) + " of " + std::to_string(text.size()) + " (damaged)";
+    } catch (const json::out_of_range&) {
+      why = strict.what();  // a number beyond a double's range (nlohmann's error 406): the strict reader's message
     }
     return nullptr;
   }
