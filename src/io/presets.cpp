@@ -5,6 +5,25 @@
 #include <sstream>
 
 namespace adamgn {
+namespace {
+
+// An arm's name; "" for an arm that is not an object or whose name is not a string (the strict
+// reading of the experiment refuses those, naming the key).
+std::string arm_name(const json& arm) {
+  if (!arm.is_object()) return "";
+  const auto it = arm.find("name");
+  return it != arm.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+// The object doc[section] that `--set KEY` writes into (created when missing).
+json& section_of(json& doc, const std::string& section, const std::string& key) {
+  if (!doc.is_object()) throw UsageError("--set " + key + ": the preset is not a JSON object");
+  json& s = doc[section];
+  if (!s.is_null() && !s.is_object()) throw UsageError("--set " + key + ": " + section + " is not an object");
+  return s;
+}
+
+}  // namespace
 
 void apply_set(json& doc, const std::string& assignment) {
   const auto eq = assignment.find('=');
@@ -15,7 +34,7 @@ void apply_set(json& doc, const std::string& assignment) {
   auto starts = [&](const char* p) { return key.rfind(p, 0) == 0; };
   if (starts("task.") || starts("run.")) {
     const auto dot = key.find('.');
-    doc[key.substr(0, dot)][key.substr(dot + 1)] = value;
+    section_of(doc, key.substr(0, dot), key)[key.substr(dot + 1)] = value;
   } else if (starts("arms.")) {
     // The last dot: arm names may hold dots themselves (fig10's "adam g0.25 small"), keys do not.
     const std::string rest = key.substr(5);
@@ -23,15 +42,21 @@ void apply_set(json& doc, const std::string& assignment) {
     if (dot == std::string::npos) throw UsageError("--set " + key + " must be arms.NAME.KEY=VALUE");
     const std::string name = rest.substr(0, dot);
     bool found = false;
+    if (!doc.is_object() || !doc.contains("arms") || !doc["arms"].is_array())
+      throw UsageError("--set " + key + ": the preset has no arms");
     for (auto& arm : doc["arms"])
-      if (arm.value("name", "") == name) {
+      if (arm_name(arm) == name) {
         arm[rest.substr(dot + 1)] = value;
         found = true;
       }
     if (!found) throw UsageError("--set " + key + ": no arm named " + name);
   } else if (key.find('.') == std::string::npos) {
-    if (!doc.contains("arms") || !doc["arms"].is_array()) throw UsageError("--set " + key + ": the preset has no arms");
-    for (auto& arm : doc["arms"]) arm[key] = value;
+    if (!doc.is_object() || !doc.contains("arms") || !doc["arms"].is_array())
+      throw UsageError("--set " + key + ": the preset has no arms");
+    for (auto& arm : doc["arms"]) {
+      if (!arm.is_object()) throw UsageError("--set " + key + ": an arm of the preset is not an object");
+      arm[key] = value;
+    }
   } else {
     throw UsageError("--set " + key + ": keys are task.KEY, run.KEY, arms.NAME.KEY or an optimizer KEY");
   }
@@ -43,8 +68,10 @@ void keep_arms(json& doc, const std::string& list) {
   json kept = json::array();
   while (std::getline(ss, name, ',')) {
     bool found = false;
+    if (!doc.is_object() || !doc.contains("arms") || !doc["arms"].is_array())
+      throw UsageError("--arms " + list + ": the preset has no arms");
     for (const auto& arm : doc["arms"])
-      if (arm.value("name", "") == name) {
+      if (arm_name(arm) == name) {
         kept.push_back(arm);
         found = true;
       }
@@ -59,11 +86,15 @@ void drop_claims_without_arms(json& doc) {
   const json arms = doc.value("arms", json::array());
   json claims = json::array();
   for (const auto& c : doc["claims"]) {
+    if (!c.is_object()) {  // not a claim: kept for the strict reading to refuse
+      claims.push_back(c);
+      continue;
+    }
     bool all_there = true;
     for (const char* side : {"a", "b"}) {
       const json names = c.contains(side) && c[side].is_string() ? json::array({c[side]}) : c.value(side, json::array());
       for (const auto& n : names)
-        all_there = all_there && std::any_of(arms.begin(), arms.end(), [&](const json& arm) { return arm.value("name", "") == n; });
+        all_there = all_there && std::any_of(arms.begin(), arms.end(), [&](const json& arm) { return n.is_string() && arm_name(arm) == n.get<std::string>(); });
     }
     if (all_there) claims.push_back(c);
   }
