@@ -1,18 +1,17 @@
 #!/usr/bin/env bash
 # Fuzzing campaign of the parsers (docs/reliability.md, "Fuzzing").
 #   scripts/fuzz.sh [TARGET...]     (default: preset set_assignments stored_run cifar)
-# Builds the libFuzzer targets (clang, ASan+UBSan, ADAMGN_FUZZ=ON) in build-asan/, the build
-# scripts/sanitize.sh tests, then runs each target in turn from its seed corpus
-# tests/fuzz/corpus/TARGET/ (read only: new inputs go to build-asan/fuzz/corpus/TARGET/) for RUNS
-# inputs. Settings (environment): RUNS (default 1000000),
+# Builds the libFuzzer targets (clang, ASan+UBSan, ADAMGN_FUZZ=ON) in build-fuzz/, then runs each
+# target in turn from its seed corpus tests/fuzz/corpus/TARGET/ (read only: new inputs go to
+# build-fuzz/fuzz/corpus/TARGET/) for RUNS inputs. Settings (environment): RUNS (default 1000000),
 # MAX_TIME (seconds per target, a safety cap; default 1200), TIMEOUT (seconds per input; default
 # 10), RSS_MB (memory cap; default 2048), JOBS (build parallelism; default 2).
 # Prints one line per target: inputs run, seconds, exit status; a crash, timeout or sanitizer
-# report leaves its input in build-asan/fuzz/artifacts/TARGET/ and makes the script exit non-zero.
+# report leaves its input in build-fuzz/fuzz/artifacts/TARGET/ and makes the script exit non-zero.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-build="$root/build-asan"
+build="$root/build-fuzz"
 runs=${RUNS:-1000000}
 max_time=${MAX_TIME:-1200}
 timeout=${TIMEOUT:-10}
@@ -20,7 +19,7 @@ rss=${RSS_MB:-2048}
 targets=("$@")
 [[ ${#targets[@]} -gt 0 ]] || targets=(preset set_assignments stored_run cifar)
 
-cmake -S "$root" -B "$build" -DCMAKE_CXX_COMPILER=clang++ -DADAMGN_SANITIZE=address -DADAMGN_FUZZ=ON \
+cmake -S "$root" -B "$build" -DCMAKE_CXX_COMPILER=clang++ -DADAMGN_FUZZ=ON -DADAMGN_TESTS=OFF \
   -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g" >/dev/null
 cmake --build "$build" -j"${JOBS:-2}" --target "${targets[@]/#/fuzz_}"
 
