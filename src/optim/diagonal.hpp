@@ -29,6 +29,8 @@ class Diagonal {
                             double alpha, Vec& s, double* out);
   // Per-run state held in basis coordinates that must follow the basis when it changes.
   virtual Vec* second_moment() { return nullptr; }
+  // The statistic s of the last step, over the whole vector (for measures; not on the step's path).
+  virtual Vec current_statistic() const = 0;
 };
 
 // Adam's second moment: v <- beta2 v + (1 - beta2) g_rot^2, bias-corrected, s = v / (1 - beta2^t).
@@ -44,6 +46,7 @@ class AdamDiagonal : public Diagonal {
   void precondition(const Vec& g_rot, const Vec& d_rot, Index begin, Index len, bool sqrt_power, double alpha,
                     Vec& s, double* out) override;
   Vec* second_moment() override { return &v_; }
+  Vec current_statistic() const override { return v_ * inverse_correction_; }
 
  private:
   double beta2_;
@@ -58,6 +61,7 @@ class GaussNewtonDiagonal : public Diagonal {
   CurvatureNeed need(const Basis& b) const override { return b.gn_need(); }
   void prepare(const Curvature& c, const Basis& b, Index t, Index size) override;
   void statistic(const Vec& g_rot, Index begin, Index len, Vec& s) override;
+  Vec current_statistic() const override { return h_; }
 
  private:
   Vec h_;

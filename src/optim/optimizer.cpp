@@ -78,6 +78,16 @@ Optimizer::Optimizer(const OptimizerConfig& config, const Layout& layout, Index 
   if (config.precond == Precond::gn) diagonal_ = std::make_unique<GaussNewtonDiagonal>();
 }
 
+void Optimizer::track_second_moment() {
+  if (config_.precond == Precond::gn && !tracked_) tracked_ = std::make_unique<AdamDiagonal>(config_.beta2);
+}
+
+Vec Optimizer::second_moment() const {
+  const Diagonal* adam = config_.precond == Precond::adam ? diagonal_.get() : tracked_.get();
+  if (!adam) return Vec();
+  return adam->current_statistic();
+}
+
 namespace {
 
 // Adds the time since the last call to `into` (when timing is on); `finish` records the time
@@ -134,7 +144,8 @@ double Optimizer::step(Task& task, Vec& theta, Index t, Rng& data_rng, Rng& curv
   }
   watch.lap(times_.curvature);
   if (refresh_step && basis_->refresh_need() != CurvatureNeed::none) {
-    if (basis_->refresh(curvature_, diagonal_->second_moment())) {
+    Vec* moment = tracked_ ? tracked_->second_moment() : diagonal_->second_moment();
+    if (basis_->refresh(curvature_, moment)) {
       basis_built_ = true;
     } else {
       ++basis_failures_;
@@ -153,6 +164,11 @@ double Optimizer::step(Task& task, Vec& theta, Index t, Rng& data_rng, Rng& curv
   watch.lap(times_.update);
   const Index size = grad_.size();
   diagonal_->prepare(curvature_, *basis_, t1, size);
+  if (tracked_) {
+    tracked_->prepare(curvature_, *basis_, t1, size);
+    tracked_stat_.resize(size);
+    tracked_->statistic(*g_rot, 0, size, tracked_stat_);
+  }
   watch.lap(times_.diagonal);
   const Vec* d_rot = g_rot;
   if (direction != &grad_) {

@@ -51,19 +51,30 @@ class Optimizer {
   const PhaseTimes& phase_times() const { return times_; }
   const Basis& basis() const { return *basis_; }
   Diagonal* diagonal() { return diagonal_.get(); }
+  const Diagonal* diagonal() const { return diagonal_.get(); }
+  const OptimizerConfig& config() const { return config_; }
+
+  // Keeps Adam's bias-corrected second moment of the rotated gradient (with the arm's beta2) for
+  // a GN arm too, carried through basis refreshes like Adam's own, without using it in the step
+  // (the adam-gn-ratio measure). No effect on sgd arms or on the trajectory.
+  void track_second_moment();
+  // Adam's bias-corrected second moment in the current basis after the last step: the arm's own
+  // for adam, the tracked one for gn (empty before the first step, for sgd, or when not tracked).
+  Vec second_moment() const;
 
  private:
   OptimizerConfig config_;
   Index total_steps_;
   std::unique_ptr<Basis> basis_;
   std::unique_ptr<Diagonal> diagonal_;  // null for sgd
+  std::unique_ptr<AdamDiagonal> tracked_;  // track_second_moment() on a gn arm
   Curvature curvature_;
   bool curvature_fixed_ = false;  // exact, theta-independent curvature already computed
   bool basis_built_ = false;
   Index basis_failures_ = 0;
   bool timed_ = false;
   PhaseTimes times_;
-  Vec grad_, momentum_, direction_, rotated_, rotated_direction_, stat_, scaled_, update_;
+  Vec grad_, momentum_, direction_, rotated_, rotated_direction_, stat_, scaled_, update_, tracked_stat_;
 };
 
 std::unique_ptr<Basis> make_basis(const OptimizerConfig& config, const Layout& layout);

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -128,6 +129,11 @@ class Task {
 
   // Batch-mean loss at theta and its gradient, from `n` fresh samples drawn from `rng` or exact.
   virtual double loss_and_gradient(const Vec& theta, SampleSize n, Rng& rng, Vec& grad) = 0;
+
+  // The gradients of `n` fresh samples from `rng`, one sample at a time, each passed to `visit`;
+  // returns their mean loss. The default draws the samples one by one through
+  // loss_and_gradient, so each is distributed as a batch of one is.
+  virtual double sample_gradients(const Vec& theta, Index n, Rng& rng, const std::function<void(const Vec&)>& visit);
 
   // GN matrix (or its diagonal) at theta from `n` fresh samples drawn from `rng`, or exact.
   virtual void curvature(const Vec& theta, SampleSize n, Rng& rng, CurvatureNeed need,
