@@ -10,6 +10,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <sys/wait.h>
 #include <functional>
 #include <stdexcept>
 #include <string>
@@ -103,6 +105,25 @@ inline std::string tiny_cifar_dataset() {
   for (int i = 1; i <= 5; ++i) write_bytes(dir + "/data_batch_" + std::to_string(i) + ".bin", cifar_records(i, 4));
   write_bytes(dir + "/test_batch.bin", cifar_records(9, 6));
   return dir;
+}
+
+// The whole of a file ("" when it cannot be read).
+inline std::string file_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// What the adamgn binary did with `args` (run through the shell, under a 10-minute timeout so a
+// hang shows as exit 124): its exit code and everything it wrote to stdout and stderr.
+struct CliOutcome {
+  int code = -1;
+  std::string out, err;
+};
+inline CliOutcome run_adamgn(const std::string& args) {
+  static const std::string dir = temp_dir("cli-io");
+  const std::string cmd = "timeout 600 " + std::string(ADAMGN_BINARY) + " " + args + " >" + dir + "/stdout 2>" + dir + "/stderr";
+  const int status = std::system(cmd.c_str());
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, file_text(dir + "/stdout"), file_text(dir + "/stderr")};
 }
 
 inline Vec theta_star_of(const Task& task) {

@@ -42,18 +42,6 @@ void spit(const std::string& path, const std::string& text) { std::ofstream(path
 
 bool exists(const std::string& path) { return access(path.c_str(), F_OK) == 0; }
 
-struct Outcome {
-  int code = -1;
-  std::string out, err;
-};
-
-Outcome run_cli(const std::string& args) {
-  static const std::string scratch = temp_dir("store-io");
-  const std::string out = scratch + "/stdout", err = scratch + "/stderr";
-  const int status = std::system((std::string(ADAMGN_BINARY) + " " + args + " >" + out + " 2>" + err).c_str());
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
-}
-
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> out;
   std::stringstream ss(text);
@@ -121,7 +109,7 @@ std::string tiny_sweep_args() {
 // A finished tiny sweep in a fresh folder.
 std::string finished_sweep(const std::string& tag) {
   const std::string dir = temp_dir(tag);
-  REQUIRE(run_cli("sweep " + tiny_sweep_args() + " --out " + dir).code == 0);
+  REQUIRE(test::run_adamgn("sweep " + tiny_sweep_args() + " --out " + dir).code == 0);
   return dir;
 }
 
@@ -355,7 +343,7 @@ TEST_CASE("tampered store: check lists every bad file, summarize skips them, res
   REQUIRE(bad.size() == 7);
 
   // check: every bad file with its path and reason, exit code 1.
-  const Outcome check = run_cli("check " + dir);
+  const test::CliOutcome check = test::run_adamgn("check " + dir);
   CHECK(check.code == 1);
   CHECK(check.out.find("bad run files") != std::string::npos);
   CHECK(check.out.find("/quarantine/ and reruns them): 7\n") != std::string::npos);
@@ -369,17 +357,17 @@ TEST_CASE("tampered store: check lists every bad file, summarize skips them, res
   CHECK(check.out.find("\nincomplete\n") != std::string::npos);
 
   // summarize: the good runs, one warning per bad file, exit code 0; nothing moved.
-  const Outcome sum = run_cli("summarize " + dir + " --table runs --format csv");
+  const test::CliOutcome sum = test::run_adamgn("summarize " + dir + " --table runs --format csv");
   CHECK(sum.code == 0);
   CHECK(lines_of(sum.out).size() == 1 + 5);
   CHECK(count_lines_with(sum.err, "adamgn: warning: skipped ") == 7);
   for (const auto& [path, reason] : bad) CHECK(count_lines_with(sum.err, "adamgn: warning: skipped " + path + ": ", reason) == 1);
   CHECK(count_lines_with(sum.err, "summarize: " + dir + ": program versions: ") == 1);
-  CHECK(run_cli("sweep --out " + dir + " --list").code == 0);
+  CHECK(test::run_adamgn("sweep --out " + dir + " --list").code == 0);
   CHECK_FALSE(exists(dir + "/quarantine"));
 
   // resume: each bad file moved to quarantine/ with one line saying why, then rerun.
-  const Outcome resume = run_cli("sweep --out " + dir + " -q --threads 2");
+  const test::CliOutcome resume = test::run_adamgn("sweep --out " + dir + " -q --threads 2");
   CHECK(resume.code == 0);
   CHECK(lines_of(resume.err).size() == 7);
   for (const auto& entry : bad) {
@@ -392,7 +380,7 @@ TEST_CASE("tampered store: check lists every bad file, summarize skips them, res
     CHECK(slurp(dir + "/quarantine/" + name) == bad_text[path]);
     CHECK(store.problem(path.substr(path.size() - 21, 16)) == "");
   }
-  CHECK(run_cli("check " + dir).code == 0);
+  CHECK(test::run_adamgn("check " + dir).code == 0);
   // The same selection and results as the untouched sweep.
   CHECK(slurp(dir + "/selection.json") == slurp(reference + "/selection.json"));
   const json result = json::parse(slurp(dir + "/result.json")), expected = json::parse(slurp(reference + "/result.json"));
@@ -406,7 +394,7 @@ TEST_CASE("versions: check and summarize report them, a resume warns when they d
   const std::vector<std::string> hashes = store.hashes();
   REQUIRE(hashes.size() == 12);
   const std::string here = program_label(json{{"program", program_json()}});
-  CHECK(run_cli("check " + dir).out.find("program versions: " + here + ": 12 runs\n") != std::string::npos);
+  CHECK(test::run_adamgn("check " + dir).out.find("program versions: " + here + ": 12 runs\n") != std::string::npos);
   // One run from an older build, otherwise valid (its checksum redone by the store).
   json old = store.load(hashes[5]);
   old["program"]["git_commit"] = "0123abcd-older";
@@ -414,13 +402,13 @@ TEST_CASE("versions: check and summarize report them, a resume warns when they d
   REQUIRE(store.has(hashes[5]));
   const std::string old_label = program_label(old);
   const std::string both = old_label < here ? old_label + ": 1 run; " + here + ": 11 runs" : here + ": 11 runs; " + old_label + ": 1 run";
-  const Outcome check = run_cli("check " + dir);
+  const test::CliOutcome check = test::run_adamgn("check " + dir);
   CHECK(check.code == 0);
   CHECK(check.out.find("program versions: " + both + "\n") != std::string::npos);
-  const Outcome sum = run_cli("summarize " + dir);
+  const test::CliOutcome sum = test::run_adamgn("summarize " + dir);
   CHECK(sum.code == 0);
   CHECK(sum.err == "summarize: " + dir + ": program versions: " + both + "\n");
-  const Outcome resume = run_cli("sweep --out " + dir + " -q");
+  const test::CliOutcome resume = test::run_adamgn("sweep --out " + dir + " -q");
   CHECK(resume.code == 0);
   REQUIRE(lines_of(resume.err).size() == 1);
   CHECK(resume.err.find("adamgn: warning: " + dir + " holds runs of other program versions (" + both + "); this is " +
@@ -433,10 +421,10 @@ TEST_CASE("versions: check and summarize report them, a resume warns when they d
   spit(store.path_of(hashes[7]), plain.dump() + "\n");
   const std::string before = slurp(store.path_of(hashes[7]));
   CHECK(store.has(hashes[7]));
-  const Outcome check2 = run_cli("check " + dir);
+  const test::CliOutcome check2 = test::run_adamgn("check " + dir);
   CHECK(check2.code == 0);
   CHECK(check2.out.find("runs without a checksum (written before checksums; every other check passed): 1\n") != std::string::npos);
-  CHECK(run_cli("sweep --out " + dir + " -q").code == 0);
+  CHECK(test::run_adamgn("sweep --out " + dir + " -q").code == 0);
   CHECK(slurp(store.path_of(hashes[7])) == before);
   CHECK_FALSE(exists(dir + "/quarantine"));
   // Without the checksum, an edit the other rules cannot see goes unnoticed: the documented limit.
@@ -454,7 +442,7 @@ TEST_CASE("kill and resume: SIGKILL at 20 random moments, then a resume: no lost
   const std::string first = "sweep --preset " + preset + flags, again = "sweep -q --threads 2";
   const std::string reference = temp_dir("store-kill-reference"), dir = temp_dir("store-kill");
   const auto t0 = std::chrono::steady_clock::now();
-  REQUIRE(run_cli(first + " --out " + reference).code == 0);
+  REQUIRE(test::run_adamgn(first + " --out " + reference).code == 0);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const RunStore expected(reference, false);
   const std::size_t total = expected.hashes().size();
@@ -494,7 +482,7 @@ TEST_CASE("kill and resume: SIGKILL at 20 random moments, then a resume: no lost
     for (const auto& f : RunStore(dir).scan()) CHECK(f.problem == "");
   }
   const std::size_t before_last = RunStore(dir).hashes().size();
-  REQUIRE(run_cli(again + " --out " + dir).code == 0);
+  REQUIRE(test::run_adamgn(again + " --out " + dir).code == 0);
   MESSAGE("sweep of " << total << " runs in " << seconds << " s; " << killed << " kills, " << finished
                       << " attempts that finished before their kill; result files first written by attempt " << complete_at
                       << "; " << before_last << " runs stored before the last resume");
@@ -503,7 +491,7 @@ TEST_CASE("kill and resume: SIGKILL at 20 random moments, then a resume: no lost
   const RunStore store(dir, false);
   CHECK(store.hashes() == expected.hashes());
   for (const auto& f : store.scan()) CHECK(f.problem == "");
-  CHECK(run_cli("check " + dir).code == 0);
+  CHECK(test::run_adamgn("check " + dir).code == 0);
   CHECK(slurp(dir + "/selection.json") == slurp(reference + "/selection.json"));
   CHECK(comparable(json::parse(slurp(dir + "/result.json"))) == comparable(json::parse(slurp(reference + "/result.json"))));
   for (const auto& h : expected.hashes()) CHECK(comparable(store.load(h)) == comparable(expected.load(h)));

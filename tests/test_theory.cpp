@@ -30,28 +30,9 @@ json logistic(const json& fields) {
 
 double at(const json& t, const std::string& pointer) { return t.at(json::json_pointer(pointer)).get<double>(); }
 
-struct Cli {
-  int code = -1;
-  std::string out, err;
-};
-
-std::string read_all(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-Cli adamgn_cli(const std::string& args) {
-  static const std::string dir = temp_dir("theory");
-  const std::string cmd = std::string(ADAMGN_BINARY) + " " + args + " >" + dir + "/out 2>" + dir + "/err";
-  const int status = std::system(cmd.c_str());
-  return Cli{WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_all(dir + "/out"), read_all(dir + "/err")};
-}
-
 void check_usage_error(const std::string& args, const std::string& must_mention) {
   INFO("adamgn " << args);
-  const Cli r = adamgn_cli(args);
+  const CliOutcome r = run_adamgn(args);
   CHECK(r.code == 2);
   CHECK(r.out.empty());
   CHECK(r.err.rfind("adamgn: error: ", 0) == 0);
@@ -217,7 +198,7 @@ TEST_CASE("theory: only quadratic and logistic, and their own field checks") {
 }
 
 TEST_CASE("theory CLI: table, JSON from flags and presets, usage errors") {
-  const Cli table = adamgn_cli("theory quadratic --cov block --dim 6");
+  const CliOutcome table = run_adamgn("theory quadratic --cov block --dim 6");
   CHECK(table.code == 0);
   CHECK(table.err.empty());
   CHECK(table.out.find("adamgn theory: quadratic (cov block, dim 6") == 0);
@@ -225,23 +206,23 @@ TEST_CASE("theory CLI: table, JSON from flags and presets, usage errors") {
   CHECK(table.out.find("best lr = 1 / (d+2)") != std::string::npos);
   CHECK(table.out.find("0.166667") != std::string::npos);
 
-  const Cli j = adamgn_cli("theory logistic --dim 2048 --json");
+  const CliOutcome j = run_adamgn("theory logistic --dim 2048 --json");
   REQUIRE(j.code == 0);
   const json doc = json::parse(j.out);
   CHECK(doc.at("task").at("dim") == 2048);
   CHECK(at(doc, "/kappa_nu") == doctest::Approx(97.00586025666546));
 
   // A preset's task section, with its scale and task overrides; --json before the task works too.
-  const Cli p = adamgn_cli("theory --preset fig1-left --json");
+  const CliOutcome p = run_adamgn("theory --preset fig1-left --json");
   REQUIRE(p.code == 0);
   CHECK(json::parse(p.out).at("rank") == 51);
-  const Cli s = adamgn_cli("theory --preset fig1-right --set task.dim=1024 --json");
+  const CliOutcome s = run_adamgn("theory --preset fig1-right --set task.dim=1024 --json");
   REQUIRE(s.code == 0);
   CHECK(at(json::parse(s.out), "/kappa_nu") == doctest::Approx(std::pow(1024.0, 0.6)));
-  const Cli before = adamgn_cli("theory --json quadratic --cov half");
+  const CliOutcome before = run_adamgn("theory --json quadratic --cov half");
   REQUIRE(before.code == 0);
   CHECK(at(json::parse(before.out), "/r/value") > 1.0);
-  const Cli lt = adamgn_cli("theory --preset fig1-right");
+  const CliOutcome lt = run_adamgn("theory --preset fig1-right");
   CHECK(lt.code == 0);
   CHECK(lt.out.find("kappa(nu) = nu_max / nu_min") != std::string::npos);
 
