@@ -3,6 +3,7 @@
 #include "core/parallel.hpp"
 #include "io/presets.hpp"
 #include "io/results.hpp"
+#include "measures/measure.hpp"
 #include "optim/eigensolver.hpp"
 #include "runner/experiment.hpp"
 #include "runner/memory.hpp"
@@ -72,6 +73,9 @@ void add_run_flags(CLI::App* app, Flags& f) {
   option(app, f.run, "--log-every", "log_every", "log the loss every K steps (0 = about 100 points)");
   option(app, f.run, "--diverge-factor", "diverge_factor", "loss above this multiple of the initial loss = diverged");
   option(app, f.run, "--target-loss", "target_loss", "record the first logged step with loss <= this");
+  option(app, f.run, "--measure", "measure", "record measures at log points: " + measure_names() + " or all (comma-separated)");
+  option(app, f.run, "--measure-batch", "measure_batch", "samples in the measures' fixed probe batch (default 1024)");
+  option(app, f.run, "--measure-every", "measure_every", "measure at every K-th logged point (default 1)");
   app->add_option("-o,--output", f.output, "write the result JSON to FILE (default: stdout)");
   app->add_flag("--jsonl", f.jsonl, "stream one JSON object per finished run to stdout");
   app->add_flag("-q,--quiet", f.quiet, "no human summary on stderr");

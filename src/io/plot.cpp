@@ -1,5 +1,7 @@
 #include "io/plot.hpp"
 
+#include "measures/measure.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -15,11 +17,12 @@ namespace {
 constexpr double kPlotW = 230, kPlotH = 150, kPadL = 64, kPadR = 16, kPadT = 26, kPadB = 44;
 constexpr double kCellW = kPadL + kPlotW + kPadR, kCellH = kPadT + kPlotH + kPadB, kMargin = 16;
 
+// One row of panels: a curve of the summaries, or a measure's series (summary.measures).
 struct Metric {
-  const char* key;
-  const char* name;
+  std::string key, name;
+  bool measure = false;
 };
-constexpr Metric kMetrics[] = {{"loss", "loss"}, {"test_loss", "test loss"}, {"test_accuracy", "test accuracy"}};
+const Metric kMetrics[] = {{"loss", "loss"}, {"test_loss", "test loss"}, {"test_accuracy", "test accuracy"}};
 
 // Finite points of one summary curve: step, mean and mean ± se.
 struct Curve {
@@ -178,9 +181,12 @@ std::string label_of(const json& arm) {
   return p == "sgd" || !power.is_number() ? p : p + " p=" + show_number(power.get<double>());
 }
 
-Curve read_curve(const json& summary, const std::string& key, bool unit_interval) {
-  const auto steps = numbers(field(summary, "steps")), mean = numbers(field(summary, (key + "_mean").c_str()));
-  const auto se = numbers(field(summary, (key + "_se").c_str()));
+Curve read_curve(const json& summary, const Metric& metric, bool unit_interval) {
+  const json& measures = field(summary, "measures");
+  const std::string& key = metric.key;
+  const auto steps = numbers(field(metric.measure ? measures : summary, "steps"));
+  const auto mean = numbers(metric.measure ? field(field(measures, key.c_str()), "mean") : field(summary, (key + "_mean").c_str()));
+  const auto se = numbers(metric.measure ? field(field(measures, key.c_str()), "se") : field(summary, (key + "_se").c_str()));
   Curve c;
   for (std::size_t i = 0; i < std::min(steps.size(), mean.size()); ++i) {
     if (!std::isfinite(steps[i]) || !std::isfinite(mean[i])) continue;
@@ -249,11 +255,18 @@ std::string plot_svg(const json& result, const PlotOptions& options) {
   std::vector<Metric> rows;
   for (const Metric& m : kMetrics)
     for (const auto& a : arms_json)
-      if (field(field(a, "summary"), (std::string(m.key) + "_mean").c_str()).is_array()) {
+      if (field(field(a, "summary"), (m.key + "_mean").c_str()).is_array()) {
         rows.push_back(m);
         break;
       }
-  if (rows.empty() || std::string(rows[0].key) != "loss") rows.insert(rows.begin(), kMetrics[0]);
+  if (rows.empty() || rows[0].key != "loss") rows.insert(rows.begin(), kMetrics[0]);
+  // A row more for each recorded measure: its primary series.
+  for (const Measure& m : measure_registry())
+    for (const auto& a : arms_json)
+      if (field(field(field(a, "summary"), "measures"), m.primary.c_str()).is_object()) {
+        rows.push_back(Metric{m.primary, m.primary, true});
+        break;
+      }
   std::vector<std::pair<std::string, std::string>> cells;
   std::vector<Arm> arms;
   std::map<std::string, std::string> extra_colors;
@@ -272,7 +285,7 @@ std::string plot_svg(const json& result, const PlotOptions& options) {
     const json& summary = field(a, "summary");
     arm.n_ok = field(summary, "n_ok").is_number() ? field(summary, "n_ok").get<long>() : 0;
     arm.n_diverged = field(summary, "n_diverged").is_number() ? field(summary, "n_diverged").get<long>() : 0;
-    for (const Metric& m : rows) arm.curves.push_back(read_curve(summary, m.key, m.key == std::string("test_accuracy")));
+    for (const Metric& m : rows) arm.curves.push_back(read_curve(summary, m, m.key == "test_accuracy"));
     arm.no_data = std::all_of(arm.curves.begin(), arm.curves.end(), [](const Curve& c) { return c.x.empty(); });
     arms.push_back(std::move(arm));
   }
@@ -285,7 +298,7 @@ std::string plot_svg(const json& result, const PlotOptions& options) {
   const Axis ax = std::isfinite(xlo) ? linear_axis(xlo, xhi, false) : linear_axis(0, 1, false);
   std::vector<Axis> ay;
   for (std::size_t r = 0; r < rows.size(); ++r)
-    ay.push_back(row_axis(arms, r, rows[r].key != std::string("test_accuracy")));
+    ay.push_back(row_axis(arms, r, rows[r].key != "test_accuracy"));
 
   // Title, legend and notes flow from the top; panels follow.
   const double width = std::max(640.0, 2 * kMargin + cells.size() * kCellW);
@@ -391,7 +404,8 @@ std::string plot_svg(const json& result, const PlotOptions& options) {
       }
       if (!any)
         body << "<text x=\"" << num(px + kPlotW / 2) << "\" y=\"" << num(ly) << "\" font-size=\"11\" fill=\"#888\" "
-             << "text-anchor=\"middle\">no data (all runs diverged)</text>\n";
+             << "text-anchor=\"middle\">" << (rows[r].measure ? "not recorded for these arms" : "no data (all runs diverged)")
+             << "</text>\n";
       body << "</g>\n";
     }
 

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -31,6 +32,16 @@ json summary_json(const ArmSummary& s, bool with_target) {
     j["test_accuracy_se"] = s.test_accuracy_se;
     j["final_test_accuracy_mean"] = s.test_accuracy_mean.back();
     j["final_test_accuracy_se"] = s.test_accuracy_se.back();
+  }
+  if (!s.measures.empty()) {
+    json m{{"steps", s.measure_steps}};
+    for (const auto& [name, series] : s.measures)
+      m[name] = json{{"mean", series.mean},
+                     {"se", series.se},
+                     {"n", series.count},
+                     {"final_mean", series.mean.empty() ? json(nullptr) : json(series.mean.back())},
+                     {"final_se", series.se.empty() ? json(nullptr) : json(series.se.back())}};
+    j["measures"] = std::move(m);
   }
   if (with_target) {
     j["n_reached_target"] = s.n_reached_target;
@@ -89,6 +100,36 @@ ArmSummary summarize_arm(const std::vector<RunResult>& runs) {
   curve(&RunResult::loss, s.loss_mean, s.loss_se);
   curve(&RunResult::test_loss, s.test_loss_mean, s.test_loss_se);
   curve(&RunResult::test_accuracy, s.test_accuracy_mean, s.test_accuracy_se);
+
+  // Measures: at the measured steps every run that did not diverge has, over its finite values.
+  std::size_t measured = first_ok->measure_steps.size();
+  for (const auto& r : runs)
+    if (!r.diverged) measured = std::min(measured, r.measure_steps.size());
+  s.measure_steps.assign(first_ok->measure_steps.begin(), first_ok->measure_steps.begin() + static_cast<std::ptrdiff_t>(measured));
+  for (const auto& [name, first_series] : first_ok->measures) {
+    MeasureSummary& m = s.measures[name];
+    for (std::size_t k = 0; k < measured; ++k) {
+      std::vector<double> values;
+      for (const auto& r : runs) {
+        if (r.diverged) continue;
+        const auto it = r.measures.find(name);
+        if (it != r.measures.end() && k < it->second.size() && std::isfinite(it->second[k])) values.push_back(it->second[k]);
+      }
+      const double count = static_cast<double>(values.size());
+      double mean = std::numeric_limits<double>::quiet_NaN(), se = mean;
+      if (!values.empty()) {
+        double sum = 0.0;
+        for (double v : values) sum += v;
+        mean = sum / count;
+        double ss = 0.0;
+        for (double v : values) ss += (v - mean) * (v - mean);
+        se = values.size() > 1 ? std::sqrt(ss / (count - 1.0) / count) : 0.0;
+      }
+      m.mean.push_back(mean);
+      m.se.push_back(se);
+      m.count.push_back(static_cast<Index>(values.size()));
+    }
+  }
   return s;
 }
 
@@ -107,6 +148,16 @@ json run_json(const RunResult& r) {
          {"steps_to_target", r.steps_to_target >= 0 ? json(r.steps_to_target) : json(nullptr)}};
   if (!r.test_loss.empty()) j["test_loss"] = r.test_loss;
   if (!r.test_accuracy.empty()) j["test_accuracy"] = r.test_accuracy;
+  if (!r.measure_steps.empty()) {
+    // NaN (an estimate undefined at that point) is written as null.
+    json m{{"steps", r.measure_steps}};
+    for (const auto& [name, series] : r.measures) {
+      json values = json::array();
+      for (double v : series) values.push_back(std::isfinite(v) ? json(v) : json(nullptr));
+      m[name] = std::move(values);
+    }
+    j["measures"] = std::move(m);
+  }
   for (auto it = r.record.begin(); it != r.record.end(); ++it) j[it.key()] = it.value();
   return j;
 }
@@ -124,6 +175,15 @@ RunResult run_from_json(const json& j) {
   r.basis_failures = j.value("basis_failures", Index{0});
   r.steps_to_target = j.contains("steps_to_target") && !j["steps_to_target"].is_null() ? j["steps_to_target"].get<Index>() : -1;
   if (j.contains("record")) r.record = j["record"];
+  if (j.contains("measures")) {
+    const json& m = j["measures"];
+    r.measure_steps = m.at("steps").get<std::vector<Index>>();
+    for (auto it = m.begin(); it != m.end(); ++it) {
+      if (it.key() == "steps") continue;
+      std::vector<double>& series = r.measures[it.key()];
+      for (const json& v : it.value()) series.push_back(v.is_null() ? std::numeric_limits<double>::quiet_NaN() : v.get<double>());
+    }
+  }
   return r;
 }
 

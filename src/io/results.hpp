@@ -6,14 +6,24 @@
 #include "io/files.hpp"
 #include "runner/experiment.hpp"
 
+#include <map>
 #include <string>
 
 namespace adamgn {
 
 // Mean and standard error across the runs of one arm that finished without diverging, at every
 // logged step.
+// One measure series of an arm: mean and standard error over the runs with a finite value at
+// each measured step (NaN where none has one), and how many runs that was.
+struct MeasureSummary {
+  std::vector<double> mean, se;
+  std::vector<Index> count;
+};
+
 struct ArmSummary {
   std::vector<Index> steps;
+  std::vector<Index> measure_steps;
+  std::map<std::string, MeasureSummary> measures;
   std::vector<double> loss_mean, loss_se;
   std::vector<double> test_loss_mean, test_loss_se, test_accuracy_mean, test_accuracy_se;
   Index n_ok = 0, n_diverged = 0;

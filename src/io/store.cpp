@@ -256,6 +256,40 @@ std::string curve_problem(const json& doc, const char* key, std::size_t length, 
   return "";
 }
 
+// runs[].measures (docs/output.md): present exactly when config.run.measure names measures; its
+// steps are every measure_every-th logged step; every series is as long, numbers or null.
+std::string measures_problem(const json& doc, const json& run, const json& logged, std::size_t points) {
+  const bool asked = run.contains("measure") && run["measure"].is_array() && !run["measure"].empty();
+  if (!doc.contains("measures")) return asked && points > 0 ? "config.run.measure is set but the run has no measures" : "";
+  if (!asked) return "measures without config.run.measure";
+  const json& m = doc["measures"];
+  if (!m.is_object()) return "measures is not an object";
+  if (!run.contains("measure_every") || !run["measure_every"].is_number_integer() || run["measure_every"].get<std::int64_t>() < 1)
+    return "config.run.measure_every is not a count >= 1";
+  const auto every = static_cast<std::size_t>(run["measure_every"].get<std::int64_t>());
+  if (!m.contains("steps") || !m["steps"].is_array()) return "measures.steps is not an array";
+  const json& steps = m["steps"];
+  const std::size_t expected = points == 0 ? 0 : (points - 1) / every + 1;
+  if (steps.size() != expected)
+    return "measures.steps has " + std::to_string(steps.size()) + " points, expected " + std::to_string(expected);
+  for (std::size_t k = 0; k < expected; ++k)
+    if (steps[k] != logged[k * every])
+      return "measures.steps[" + std::to_string(k) + "] = " + brief(steps[k]) + ", expected " + brief(logged[k * every]);
+  for (auto it = m.begin(); it != m.end(); ++it) {
+    if (it.key() == "steps") continue;
+    const std::string where = "measures." + it.key();
+    if (!it.value().is_array() || it.value().size() != expected)
+      return where + " is not an array of " + std::to_string(expected) + " values";
+    for (std::size_t k = 0; k < expected; ++k) {
+      const json& v = it.value()[k];
+      if (v.is_null()) continue;
+      if (!v.is_number() || !std::isfinite(v.get<double>()))
+        return where + "[" + std::to_string(k) + "] = " + brief(v) + " is not a finite number or null";
+    }
+  }
+  return "";
+}
+
 }  // namespace
 
 std::string run_checksum(const json& doc) {
@@ -346,6 +380,7 @@ std::string run_problem(const json& doc, const std::string& hash) {
     if (auto p = curve_problem(doc, "test_loss", points, 0.0, kMax); !p.empty()) return p;
   if (doc.contains("test_accuracy"))
     if (auto p = curve_problem(doc, "test_accuracy", points, 0.0, 1.0); !p.empty()) return p;
+  if (auto p = measures_problem(doc, run, logged, points); !p.empty()) return p;
   const double wall = doc["wall_seconds"].get<double>();
   if (!std::isfinite(wall) || wall < 0.0) return "wall_seconds = " + brief(doc["wall_seconds"]) + " is out of range";
 

@@ -90,6 +90,9 @@ RunRow run_row(const json& run, const std::string& metric) {
   r.final_test_accuracy = last_of(run, "test_accuracy");
   r.score = run_score(run, metric);
   r.wall_seconds = run.value("wall_seconds", 0.0);
+  if (run.contains("measures") && run["measures"].is_object())
+    for (auto it = run["measures"].begin(); it != run["measures"].end(); ++it)
+      if (it.key() != "steps") r.final_measures[it.key()] = last_of(run["measures"], it.key().c_str());
   return r;
 }
 
@@ -164,31 +167,65 @@ std::vector<SettingRow> group_settings(const std::vector<RunRow>& rows) {
     std::tie(s.test_loss_mean, s.test_loss_se) = mean_se(test);
     std::tie(s.accuracy_mean, s.accuracy_se) = mean_se(acc);
     s.score = mean_score(scores);
+    std::map<std::string, std::vector<double>> finals;
+    for (const RunRow* r : members[i])
+      for (const auto& [name, value] : r->final_measures) {
+        auto& values = finals[name];
+        if (!r->diverged && std::isfinite(value)) values.push_back(value);
+      }
+    for (const auto& [name, values] : finals) s.measures[name] = mean_se(values);
   }
   return out;
 }
 
-std::string render_runs(const std::vector<RunRow>& rows, TableFormat format) {
-  std::vector<std::vector<std::string>> body;
+// The measure series any of `rows` recorded, sorted.
+template <class Row, class F>
+std::vector<std::string> measure_columns(const std::vector<Row>& rows, F names_of) {
+  std::set<std::string> names;
   for (const auto& r : rows)
+    for (const auto& [name, value] : names_of(r)) names.insert(name);
+  return {names.begin(), names.end()};
+}
+
+std::string render_runs(const std::vector<RunRow>& rows, TableFormat format) {
+  const auto measures = measure_columns(rows, [](const RunRow& r) { return r.final_measures; });
+  std::vector<std::vector<std::string>> body;
+  for (const auto& r : rows) {
     body.push_back({r.source, r.stage, r.arm, r.setting, num(r.lr), std::to_string(r.seed),
                     r.diverged ? "diverged" : "ok", std::to_string(r.last_step), num(r.final_loss),
                     num(r.final_test_loss), num(r.final_test_accuracy), num(r.score), num(r.wall_seconds)});
-  return table({"source", "stage", "arm", "setting", "lr", "seed", "status", "last_step", "final_loss",
-                "final_test_loss", "final_test_accuracy", "score", "wall_seconds"},
-               body, format);
+    for (const auto& m : measures) {
+      const auto it = r.final_measures.find(m);
+      body.back().push_back(num(it == r.final_measures.end() ? std::nan("") : it->second));
+    }
+  }
+  std::vector<std::string> header{"source", "stage", "arm", "setting", "lr", "seed", "status", "last_step", "final_loss",
+                                  "final_test_loss", "final_test_accuracy", "score", "wall_seconds"};
+  for (const auto& m : measures) header.push_back("final_" + m);
+  return table(header, body, format);
 }
 
 std::string render_settings(const std::vector<SettingRow>& rows, TableFormat format) {
+  const auto measures = measure_columns(rows, [](const SettingRow& r) { return r.measures; });
   std::vector<std::vector<std::string>> body;
-  for (const auto& s : rows)
+  for (const auto& s : rows) {
     body.push_back({s.source, s.stage, s.arm, s.setting, num(s.lr), std::to_string(s.n), std::to_string(s.diverged),
                     num(s.loss_mean), num(s.loss_se), num(s.test_loss_mean), num(s.test_loss_se),
                     num(s.accuracy_mean), num(s.accuracy_se), num(s.score)});
-  return table({"source", "stage", "arm", "setting", "lr", "n", "diverged", "final_loss_mean", "final_loss_se",
-                "final_test_loss_mean", "final_test_loss_se", "final_test_accuracy_mean", "final_test_accuracy_se",
-                "score"},
-               body, format);
+    for (const auto& m : measures) {
+      const auto it = s.measures.find(m);
+      body.back().push_back(num(it == s.measures.end() ? std::nan("") : it->second.first));
+      body.back().push_back(num(it == s.measures.end() ? std::nan("") : it->second.second));
+    }
+  }
+  std::vector<std::string> header{"source", "stage", "arm", "setting", "lr", "n", "diverged", "final_loss_mean", "final_loss_se",
+                                  "final_test_loss_mean", "final_test_loss_se", "final_test_accuracy_mean",
+                                  "final_test_accuracy_se", "score"};
+  for (const auto& m : measures) {
+    header.push_back("final_" + m + "_mean");
+    header.push_back("final_" + m + "_se");
+  }
+  return table(header, body, format);
 }
 
 std::string check_report(const Sweep& sweep, const SweepPlan& plan, const RunStore& store, bool& complete) {

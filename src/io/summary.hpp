@@ -5,7 +5,9 @@
 
 #include "runner/sweep.hpp"
 
+#include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace adamgn {
@@ -19,6 +21,7 @@ struct RunRow {
   double final_loss = 0.0, final_test_loss = 0.0, final_test_accuracy = 0.0;  // NaN when absent
   double score = 0.0;  // run_score under the summary's metric (+inf when diverged)
   double wall_seconds = 0.0;
+  std::map<std::string, double> final_measures;  // each recorded measure series' last value (NaN: null)
 };
 
 struct SettingRow {
@@ -29,6 +32,8 @@ struct SettingRow {
   double loss_mean = 0.0, loss_se = 0.0, test_loss_mean = 0.0, test_loss_se = 0.0, accuracy_mean = 0.0,
          accuracy_se = 0.0;
   double score = 0.0;  // mean_score over every run: the selection rule (+inf if any diverged)
+  // Each measure series' final value: mean and standard error over the runs with a finite one.
+  std::map<std::string, std::pair<double, double>> measures;
 };
 
 RunRow run_row(const json& run, const std::string& metric);

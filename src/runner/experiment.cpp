@@ -6,6 +6,8 @@
 #include "optim/basis.hpp"
 #include "optim/eigensolver.hpp"
 #include "optim/optimizer.hpp"
+#include "measures/measure.hpp"
+#include "measures/probe.hpp"
 #include "runner/memory.hpp"
 #include "runner/report.hpp"
 
@@ -13,6 +15,7 @@
 #include <chrono>
 #include <cmath>
 #include <exception>
+#include <limits>
 #include <set>
 #include <sstream>
 
@@ -58,6 +61,20 @@ void RunConfig::read(ObjectReader& r) {
   r.read("log_every", log_every);
   r.read("diverge_factor", diverge_factor);
   r.read("target_loss", target_loss);
+  if (r.has("measure")) {
+    const json& m = r.raw("measure");
+    std::string text;
+    if (m.is_string()) text = m.get<std::string>();
+    else if (m.is_array())
+      for (const json& e : m) {
+        if (!e.is_string()) throw UsageError(r.path_of("measure") + " must be a string or a list of strings");
+        text += e.get<std::string>() + ",";
+      }
+    else throw UsageError(r.path_of("measure") + " must be a string or a list of strings");
+    measure = parse_measure_list(text, r.path_of("measure"));
+  }
+  r.read("measure_batch", measure_batch);
+  r.read("measure_every", measure_every);
 }
 
 void RunConfig::validate() const {
@@ -67,13 +84,25 @@ void RunConfig::validate() const {
   if (log_every < 0) throw UsageError("run.log_every = " + std::to_string(log_every) + " must be >= 0");
   if (!(diverge_factor > 1.0)) throw UsageError("run.diverge_factor = " + show_number(diverge_factor) + " must be > 1");
   if (!(target_loss >= 0.0)) throw UsageError("run.target_loss = " + show_number(target_loss) + " must be >= 0");
+  if (measure_batch < 2 || measure_batch > 1000000)
+    throw UsageError("run.measure_batch = " + std::to_string(measure_batch) + " must be in [2, 1000000]");
+  if (measure_every < 1) throw UsageError("run.measure_every = " + std::to_string(measure_every) + " must be >= 1");
 }
 
 json RunConfig::to_json() const {
-  return json{{"steps", steps},         {"seeds", seeds},
-              {"seed", seed},           {"threads", threads},
-              {"log_every", resolved_log_every()}, {"diverge_factor", diverge_factor},
-              {"target_loss", target_loss}};
+  json j{{"steps", steps},         {"seeds", seeds},
+         {"seed", seed},           {"threads", threads},
+         {"log_every", resolved_log_every()}, {"diverge_factor", diverge_factor},
+         {"target_loss", target_loss}};
+  add_measure_keys(j);
+  return j;
+}
+
+void RunConfig::add_measure_keys(json& j) const {
+  if (measure.empty()) return;
+  j["measure"] = measure;
+  j["measure_batch"] = measure_batch;
+  j["measure_every"] = measure_every;
 }
 
 json resolve_scale(json doc, const std::string& scale) {
@@ -144,6 +173,7 @@ ExperimentSpec parse_experiment(json doc, const std::string& scale) {
 }
 
 void check_compatible(const ExperimentSpec& spec, const TaskFactory& factory) {
+  for (const auto& name : spec.run.measure) find_measure(name).check(factory);
   for (const auto& a : spec.arms) {
     const OptimizerConfig& o = a.optimizer;
     const bool dense = o.basis == BasisKind::eigen || o.basis == BasisKind::interp_eigen;
@@ -178,6 +208,25 @@ RunResult run_one(const TaskFactory& factory, const OptimizerConfig& opt, const 
   Vec theta = task->initial_parameters();
   Optimizer optimizer(opt, task->layout(), run.steps);
   if (times) optimizer.enable_timing();
+  std::vector<const Measure*> measures;
+  for (const auto& name : run.measure) {
+    measures.push_back(&find_measure(name));
+    measures.back()->prepare(optimizer);
+  }
+  Index logged = 0;
+  // The measures at a logged point, on the probe (every measure_every-th point).
+  auto measure = [&](Index step) {
+    if (measures.empty() || logged++ % run.measure_every != 0) return;
+    Probe probe(*task, factory, theta, optimizer, seed, run.measure_batch);
+    MeasureValues values;
+    for (const Measure* m : measures) m->compute(probe, values);
+    res.measure_steps.push_back(step);
+    for (const auto& [name, value] : values) {
+      auto& series = res.measures[name];
+      series.resize(res.measure_steps.size() - 1, std::numeric_limits<double>::quiet_NaN());
+      series.push_back(value);
+    }
+  };
 
   const Index log_every = run.resolved_log_every();
   const Evaluation eval0 = task->evaluate(theta);
@@ -192,6 +241,7 @@ RunResult run_one(const TaskFactory& factory, const OptimizerConfig& opt, const 
     if (e.has_test) res.test_loss.push_back(e.test_loss);
     if (e.has_accuracy) res.test_accuracy.push_back(e.test_accuracy);
     if (run.target_loss > 0.0 && res.steps_to_target < 0 && e.loss <= run.target_loss) res.steps_to_target = step;
+    measure(step);
   };
   auto diverge = [&](Index step) {
     res.diverged = true;
@@ -231,6 +281,11 @@ RunResult run_one(const TaskFactory& factory, const OptimizerConfig& opt, const 
     if (!res.test_loss.empty()) res.test_loss.pop_back();
     if (!res.test_accuracy.empty()) res.test_accuracy.pop_back();
   }
+  while (!res.measure_steps.empty() && (res.steps.empty() || res.measure_steps.back() > res.steps.back())) {
+    res.measure_steps.pop_back();
+    for (auto& [name, series] : res.measures) series.resize(res.measure_steps.size());
+  }
+  for (auto& [name, series] : res.measures) series.resize(res.measure_steps.size(), std::numeric_limits<double>::quiet_NaN());
   res.basis_failures = optimizer.basis_failures();
   if (times) *times = optimizer.phase_times() - warmup;
   res.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

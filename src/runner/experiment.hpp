@@ -9,6 +9,7 @@
 #include "tasks/factory.hpp"
 
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -22,10 +23,17 @@ struct RunConfig {
   Index log_every = 0;         // 0: about 100 points per curve
   double diverge_factor = 1e6; // loss above this multiple of the initial loss = diverged
   double target_loss = 0.0;    // > 0: record the first logged step at or below it
+  // Measures recorded at log points (measures/measure.hpp), in registry order; empty: none.
+  std::vector<std::string> measure;
+  Index measure_batch = 1024;  // probe samples
+  Index measure_every = 1;     // measure at every K-th logged point
 
   void read(ObjectReader& r);
   void validate() const;
   json to_json() const;
+  // The measure keys, added only when measures are on: what a run records is part of its
+  // identity (config hash), and a configuration without measures is what it has always been.
+  void add_measure_keys(json& j) const;
   Index resolved_log_every() const { return log_every > 0 ? log_every : std::max<Index>(1, steps / 100); }
 };
 
@@ -65,6 +73,9 @@ struct RunResult {
   Index basis_failures = 0;
   Index steps_to_target = -1;
   json record = json::object();
+  // Measures: the logged steps they were taken at, and each series (NaN: undefined there).
+  std::vector<Index> measure_steps;
+  std::map<std::string, std::vector<double>> measures;
 };
 
 // One run: the optimizer on the seed's task instance for run.steps steps. With `times`, the
