@@ -2,8 +2,8 @@
 
 #include "core/parallel.hpp"
 #include "io/presets.hpp"
-#include "io/results.hpp"
 #include "optim/eigensolver.hpp"
+#include "report/results.hpp"
 #include "runner/experiment.hpp"
 #include "runner/memory.hpp"
 

@@ -5,9 +5,10 @@
 #include "core/interrupt.hpp"
 #include "core/parallel.hpp"
 #include "io/presets.hpp"
-#include "io/results.hpp"
-#include "io/summary.hpp"
 #include "optim/eigensolver.hpp"
+#include "report/results.hpp"
+#include "report/summary.hpp"
+#include "report/sweep_results.hpp"
 #include "runner/memory.hpp"
 #include "runner/sweep.hpp"
 

@@ -6,8 +6,8 @@
 #include "optim/basis.hpp"
 #include "optim/eigensolver.hpp"
 #include "optim/optimizer.hpp"
+#include "runner/claims.hpp"
 #include "runner/memory.hpp"
-#include "runner/report.hpp"
 
 #include <algorithm>
 #include <chrono>

@@ -136,13 +136,4 @@ double mean_score(const std::vector<double>& scores);
 std::vector<ArmSelection> select_winners(const SweepPlan& plan, const std::vector<double>& job_scores,
                                          const std::vector<std::string>& stages, Index arms);
 
-// The rerun stage (or, without one, every setting as its own arm) as a result document
-// (schema adamgn.result/1), built from the store. Requires a complete plan.
-json sweep_result(const Sweep& sweep, const SweepPlan& plan, const RunStore& store);
-// Selection table: per arm the winner, its score, and every setting's score.
-json sweep_selection(const Sweep& sweep, const SweepPlan& plan, const RunStore& store);
-// `base` (the preset the sweep came from, with its scales and claims; null: the sweep's resolved
-// experiment) with each arm's winning keys written in and a "tuning" record per arm.
-json tuned_preset(const Sweep& sweep, const SweepPlan& plan, const RunStore& store, const json& base = nullptr);
-
 }  // namespace adamgn

@@ -1,4 +1,4 @@
-#include "io/plot.hpp"
+#include "report/plot.hpp"
 
 #include <algorithm>
 #include <cmath>
