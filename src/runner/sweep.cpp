@@ -267,53 +267,49 @@ double Sweep::score(const json& run) const { return run_score(run, spec_.metric)
 
 SweepPlan Sweep::plan(const RunStore& store) const { return expand(&store); }
 
-SweepPlan Sweep::expand(const RunStore* store) const {
-  SweepPlan p;
-  const Index arms = static_cast<Index>(experiment_.arms.size());
-  p.stages = {"grid"};
-  if (!spec_.refine.empty()) p.stages.push_back("refine");
-  if (spec_.rerun_seeds > 0) p.stages.push_back("rerun");
+void Sweep::add_setting(SweepPlan& p, const std::string& stage, Index arm, const json& setting, std::uint64_t first_seed,
+                        Index n_seeds) const {
   constexpr std::uint64_t kNoSeed = std::numeric_limits<std::uint64_t>::max();
+  json a = arm_docs_[static_cast<std::size_t>(arm)];
+  for (auto it = setting.begin(); it != setting.end(); ++it) a[it.key()] = it.value();
+  OptimizerConfig o;
+  const std::string where = "arm " + experiment_.arms[static_cast<std::size_t>(arm)].name +
+                            (setting.empty() ? "" : ", sweep point " + describe_setting(setting));
+  try {
+    ObjectReader r(a, "sweep");
+    o.read(r);
+    r.finish();
+    o.validate();
+  } catch (const UsageError& e) {
+    throw UsageError(where + ": " + e.what());
+  }
+  SweepSetting st;
+  st.id = static_cast<Index>(p.settings.size());
+  st.stage = stage;
+  st.arm = arm;
+  st.setting = setting;
+  st.optimizer = o.to_json();
+  st.hash = config_hash(run_config(st.optimizer, kNoSeed));
+  for (Index s = 0; s < n_seeds; ++s) {
+    SweepJob j;
+    j.index = static_cast<Index>(p.jobs.size());
+    j.stage = stage;
+    j.arm = arm;
+    j.setting = setting;
+    j.setting_id = st.id;
+    j.optimizer = st.optimizer;
+    j.seed = first_seed + static_cast<std::uint64_t>(s);
+    j.hash = config_hash(run_config(st.optimizer, j.seed));
+    st.jobs.push_back(j.index);
+    p.jobs.push_back(std::move(j));
+  }
+  p.settings.push_back(std::move(st));
+}
 
-  auto add_setting = [&](const std::string& stage, Index arm, const json& setting, std::uint64_t first_seed,
-                         Index n_seeds) {
-    json a = arm_docs_[static_cast<std::size_t>(arm)];
-    for (auto it = setting.begin(); it != setting.end(); ++it) a[it.key()] = it.value();
-    OptimizerConfig o;
-    const std::string where = "arm " + experiment_.arms[static_cast<std::size_t>(arm)].name +
-                              (setting.empty() ? "" : ", sweep point " + describe_setting(setting));
-    try {
-      ObjectReader r(a, "sweep");
-      o.read(r);
-      r.finish();
-      o.validate();
-    } catch (const UsageError& e) {
-      throw UsageError(where + ": " + e.what());
-    }
-    SweepSetting st;
-    st.id = static_cast<Index>(p.settings.size());
-    st.stage = stage;
-    st.arm = arm;
-    st.setting = setting;
-    st.optimizer = o.to_json();
-    st.hash = config_hash(run_config(st.optimizer, kNoSeed));
-    for (Index s = 0; s < n_seeds; ++s) {
-      SweepJob j;
-      j.index = static_cast<Index>(p.jobs.size());
-      j.stage = stage;
-      j.arm = arm;
-      j.setting = setting;
-      j.setting_id = st.id;
-      j.optimizer = st.optimizer;
-      j.seed = first_seed + static_cast<std::uint64_t>(s);
-      j.hash = config_hash(run_config(st.optimizer, j.seed));
-      st.jobs.push_back(j.index);
-      p.jobs.push_back(std::move(j));
-    }
-    p.settings.push_back(std::move(st));
-  };
-
-  // grid
+// Every arm x every point of its grid (protocol axes, then the sweep's grid, then the arm's own)
+// x the tuning seeds, the last axis varying fastest.
+void Sweep::expand_grid(SweepPlan& p) const {
+  const Index arms = static_cast<Index>(experiment_.arms.size());
   for (Index a = 0; a < arms; ++a) {
     std::vector<GridAxis> axes;
     if (spec_.protocol) axes = protocol_axes(experiment_.arms[static_cast<std::size_t>(a)].optimizer);
@@ -325,12 +321,45 @@ SweepPlan Sweep::expand(const RunStore* store) const {
     while (true) {
       json setting = json::object();
       for (std::size_t k = 0; k < axes.size(); ++k) setting[axes[k].key] = axes[k].values[at[k]];
-      add_setting("grid", a, setting, spec_.seed, spec_.seeds);
+      add_setting(p, "grid", a, setting, spec_.seed, spec_.seeds);
       std::size_t k = axes.size();
       while (k > 0 && ++at[k - 1] == axes[k - 1].values.size()) at[--k] = 0;
       if (k == 0) break;
     }
   }
+}
+
+// For each arm's best grid setting and each key K of `refine` with factor F: K divided and
+// multiplied by F, skipping points already in the plan.
+void Sweep::expand_refine(SweepPlan& p, const std::vector<double>& scores) const {
+  const Index arms = static_cast<Index>(experiment_.arms.size());
+  const auto best = select_winners(p, scores, {"grid"}, arms);
+  for (const auto& sel : best) {
+    if (sel.winner < 0) continue;
+    const json base = p.settings[static_cast<std::size_t>(sel.winner)].setting;
+    const json base_opt = p.settings[static_cast<std::size_t>(sel.winner)].optimizer;
+    for (const auto& [key, factor] : spec_.refine) {
+      const json current = base.contains(key) ? base[key] : base_opt.value(key, json());
+      if (!current.is_number()) continue;
+      for (double v : {current.get<double>() / factor, current.get<double>() * factor}) {
+        json setting = base;
+        setting[key] = tidy(v);
+        bool seen = false;
+        for (const auto& st : p.settings)
+          if (st.arm == sel.arm && st.setting == setting) seen = true;
+        if (!seen) add_setting(p, "refine", sel.arm, setting, spec_.seed, spec_.seeds);
+      }
+    }
+  }
+}
+
+SweepPlan Sweep::expand(const RunStore* store) const {
+  SweepPlan p;
+  const Index arms = static_cast<Index>(experiment_.arms.size());
+  p.stages = {"grid"};
+  if (!spec_.refine.empty()) p.stages.push_back("refine");
+  if (spec_.rerun_seeds > 0) p.stages.push_back("rerun");
+  expand_grid(p);
   p.expanded = {"grid"};
   if (!store) {
     p.waiting = p.stages.size() > 1 ? p.stages[1] : "";
@@ -356,24 +385,7 @@ SweepPlan Sweep::expand(const RunStore* store) const {
       p.waiting = "refine";
       return p;
     }
-    const auto best = select_winners(p, scores, {"grid"}, arms);
-    for (const auto& sel : best) {
-      if (sel.winner < 0) continue;
-      const json base = p.settings[static_cast<std::size_t>(sel.winner)].setting;
-      const json base_opt = p.settings[static_cast<std::size_t>(sel.winner)].optimizer;
-      for (const auto& [key, factor] : spec_.refine) {
-        const json current = base.contains(key) ? base[key] : base_opt.value(key, json());
-        if (!current.is_number()) continue;
-        for (double v : {current.get<double>() / factor, current.get<double>() * factor}) {
-          json setting = base;
-          setting[key] = tidy(v);
-          bool seen = false;
-          for (const auto& st : p.settings)
-            if (st.arm == sel.arm && st.setting == setting) seen = true;
-          if (!seen) add_setting("refine", sel.arm, setting, spec_.seed, spec_.seeds);
-        }
-      }
-    }
+    expand_refine(p, scores);
     p.expanded.push_back("refine");
   }
 
@@ -388,7 +400,7 @@ SweepPlan Sweep::expand(const RunStore* store) const {
     const Index before = static_cast<Index>(p.jobs.size());
     for (const auto& sel : p.selection)
       if (sel.winner >= 0)
-        add_setting("rerun", sel.arm, p.settings[static_cast<std::size_t>(sel.winner)].setting,
+        add_setting(p, "rerun", sel.arm, p.settings[static_cast<std::size_t>(sel.winner)].setting,
                     experiment_.run.seed, spec_.rerun_seeds);
     p.expanded.push_back("rerun");
     p.complete = stored(before);

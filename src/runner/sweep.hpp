@@ -123,6 +123,11 @@ class Sweep {
   SweepSpec spec_;
   ExperimentSpec experiment_;
   SweepPlan expand(const RunStore* store) const;  // nullptr: the grid stage only
+  // One setting of an arm as a stage's setting and its jobs (seeds first_seed...), appended to p.
+  void add_setting(SweepPlan& p, const std::string& stage, Index arm, const json& setting, std::uint64_t first_seed,
+                   Index n_seeds) const;
+  void expand_grid(SweepPlan& p) const;
+  void expand_refine(SweepPlan& p, const std::vector<double>& scores) const;  // scores: per job of p
   std::unique_ptr<TaskFactory> factory_;
   std::vector<json> arm_docs_;  // each arm's keys, defaults merged
 };
