@@ -106,6 +106,19 @@ Shard parse_shard(const std::string& text) {
   return Shard{i, n};
 }
 
+// The preset --preset names as written (scales, claims), the base of --write-preset; a sweep
+// document stands for its preset or experiment. Null when the sweep came from its folder.
+json preset_as_written(const std::string& preset) {
+  json base = nullptr;
+  if (preset.empty()) return base;
+  const json doc = load_preset(preset);
+  if (doc.value("schema", "") != "adamgn.sweep/1") base = doc;
+  else if (doc.contains("preset") && doc["preset"].is_string()) base = load_preset(doc["preset"].get<std::string>());
+  else if (doc.contains("experiment")) base = doc["experiment"];
+  if (base.is_object()) base.erase("sweep");
+  return base;
+}
+
 int run_sweep(const SweepFlags& f) {
   if (!f.shard.empty() && f.index >= 0) throw UsageError("--shard and --index cannot be combined");
   if (f.preset.empty() && (!f.grid.empty() || !f.refine.empty() || !f.sets.empty() || f.protocol || !f.scale.empty() ||
@@ -158,28 +171,9 @@ int run_sweep(const SweepFlags& f) {
               << (plan.waiting.empty() ? "" : ", stage " + plan.waiting + " waits") << "\n";
   const bool partial = !f.shard.empty() || f.index >= 0;
   if (partial || !plan.complete) return 0;
-  write_atomically(store.dir() + "/result.json", sweep_result(sweep, plan, store).dump() + "\n");
-  if (!plan.selection.empty()) {
-    const json sel = sweep_selection(sweep, plan, store);
-    write_atomically(store.dir() + "/selection.json", sel.dump(2) + "\n");
-    if (!f.quiet)
-      for (const auto& a : sel["arms"])
-        std::cerr << "  " << a["name"].get<std::string>() << ": "
-                  << (a["winner"].is_null() ? std::string("every setting diverged") : a["winner"].dump() + "  score " + show(a["score"]))
-                  << "\n";
-  }
-  if (!f.write_preset.empty()) {
-    // The preset as written (scales, claims), when the sweep came from one on this command line.
-    json base = nullptr;
-    if (!f.preset.empty()) {
-      const json doc = load_preset(f.preset);
-      if (doc.value("schema", "") != "adamgn.sweep/1") base = doc;
-      else if (doc.contains("preset") && doc["preset"].is_string()) base = load_preset(doc["preset"].get<std::string>());
-      else if (doc.contains("experiment")) base = doc["experiment"];
-      if (base.is_object()) base.erase("sweep");
-    }
-    write_atomically(f.write_preset, tuned_preset(sweep, plan, store, base).dump(2) + "\n");
-  }
+  write_sweep_documents(sweep, plan, store, f.quiet);
+  if (!f.write_preset.empty())
+    write_atomically(f.write_preset, tuned_preset(sweep, plan, store, preset_as_written(f.preset)).dump(2) + "\n");
   return 0;
 }
 

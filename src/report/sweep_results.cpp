@@ -1,8 +1,10 @@
 #include "report/sweep_results.hpp"
 
+#include "io/files.hpp"
 #include "report/results.hpp"
 
 #include <cmath>
+#include <iostream>
 #include <string>
 #include <vector>
 
@@ -100,6 +102,18 @@ json tuned_preset(const Sweep& sweep, const SweepPlan& plan, const RunStore& sto
   }
   doc["tuning"] = tuning;
   return doc;
+}
+
+void write_sweep_documents(const Sweep& sweep, const SweepPlan& plan, const RunStore& store, bool quiet) {
+  write_atomically(store.dir() + "/result.json", sweep_result(sweep, plan, store).dump() + "\n");
+  if (plan.selection.empty()) return;
+  const json sel = sweep_selection(sweep, plan, store);
+  write_atomically(store.dir() + "/selection.json", sel.dump(2) + "\n");
+  if (quiet) return;
+  for (const auto& a : sel["arms"])
+    std::cerr << "  " << a["name"].get<std::string>() << ": "
+              << (a["winner"].is_null() ? std::string("every setting diverged") : a["winner"].dump() + "  score " + show(a["score"]))
+              << "\n";
 }
 
 }  // namespace adamgn

@@ -16,4 +16,8 @@ json sweep_selection(const Sweep& sweep, const SweepPlan& plan, const RunStore& 
 // experiment) with each arm's winning keys written in and a "tuning" record per arm.
 json tuned_preset(const Sweep& sweep, const SweepPlan& plan, const RunStore& store, const json& base = nullptr);
 
+// Writes a complete sweep's result.json and, when it selects winners, selection.json into its
+// folder; each arm's winner and score go to stderr unless `quiet`.
+void write_sweep_documents(const Sweep& sweep, const SweepPlan& plan, const RunStore& store, bool quiet);
+
 }  // namespace adamgn
