@@ -1,8 +1,9 @@
 // adamgn plot: a result document as a standalone SVG figure.
 #include "commands.hpp"
 
-#include "io/plot.hpp"
-#include "io/results.hpp"
+#include "io/files.hpp"
+#include "report/plot.hpp"
+#include "report/results.hpp"
 
 #include <filesystem>
 #include <fstream>

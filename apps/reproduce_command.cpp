@@ -1,12 +1,12 @@
 // `adamgn reproduce` (run every preset, write results, figures and REPORT.md) and `adamgn report`
-// (the same report from result files already on disk). The work is in runner/reproduce.hpp.
+// (the same report from result files already on disk). The work is in report/reproduce.hpp.
 #include "commands.hpp"
 
 #include "core/types.hpp"
 #include "io/presets.hpp"
-#include "io/results.hpp"
 #include "io/store.hpp"
-#include "runner/reproduce.hpp"
+#include "report/reproduce.hpp"
+#include "report/results.hpp"
 
 #include <cerrno>
 #include <chrono>

@@ -1,32 +1,22 @@
 // `adamgn sweep`, `adamgn check`, `adamgn summarize`: flags to a SweepSpec and a results store;
-// the work is in runner/sweep.hpp, io/store.hpp and io/summary.hpp.
+// the work is in runner/sweep_run.hpp, runner/sweep.hpp, io/store.hpp, report/sweep_results.hpp and
+// report/summary.hpp.
 #include "commands.hpp"
 
-#include "core/interrupt.hpp"
-#include "core/parallel.hpp"
+#include "io/files.hpp"
 #include "io/presets.hpp"
-#include "io/results.hpp"
-#include "io/summary.hpp"
-#include "optim/eigensolver.hpp"
+#include "report/summary.hpp"
+#include "report/sweep_results.hpp"
 #include "runner/memory.hpp"
 #include "runner/sweep.hpp"
+#include "runner/sweep_run.hpp"
 
-#include <atomic>
-#include <chrono>
 #include <climits>
-#include <cmath>
-#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <memory>
-#include <set>
-#include <sstream>
 #include <unistd.h>
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 namespace adamgn::cli {
 namespace {
@@ -116,123 +106,17 @@ Shard parse_shard(const std::string& text) {
   return Shard{i, n};
 }
 
-std::string duration(double seconds) {
-  char buf[32];
-  if (seconds < 10) std::snprintf(buf, sizeof buf, "%.1fs", seconds);
-  else if (seconds < 90) std::snprintf(buf, sizeof buf, "%.0fs", seconds);
-  else if (seconds < 5400) std::snprintf(buf, sizeof buf, "%.0fm%02.0fs", std::floor(seconds / 60), std::fmod(seconds, 60));
-  else std::snprintf(buf, sizeof buf, "%.1fh", seconds / 3600);
-  return buf;
-}
-
-void emit_slurm(const Sweep& sweep, const RunStore& store, const SweepFlags& f) {
-  const std::string path = f.slurm_script.empty() ? store.dir() + "/slurm.sh" : f.slurm_script;
-  const std::string bin = self_path(), dir = absolute(store.dir());
-  const SweepPlan plan = sweep.plan(store);
-  std::ostringstream s;
-  s << "#!/bin/bash\n"
-    << "# Slurm job arrays for the sweep in " << dir << " (" << plan.stages.size() << " stage(s): ";
-  for (std::size_t i = 0; i < plan.stages.size(); ++i) s << (i ? ", " : "") << plan.stages[i];
-  s << ").\n"
-    << "# Each stage is an array of " << f.shards << " shards that starts when the stage before it has\n"
-    << "# succeeded; a last job writes result.json and selection.json. Run: bash " << path << "\n"
-    << "# Extra sbatch options (partition, time, account) can be given in SBATCH_EXTRA.\n"
-    << "set -euo pipefail\n"
-    << "ADAMGN='" << bin << "'\n"
-    << "OUT='" << dir << "'\n"
-    << "SHARDS=" << f.shards << "\n"
-    << "CPUS=" << f.slurm_cpus << "\n"
-    << "mkdir -p \"$OUT/slurm\"\n"
-    << "dep=''\n"
-    << "for stage in";
-  for (const auto& st : plan.stages) s << " " << st;
-  s << "; do\n"
-    << "  id=$(sbatch --parsable ${SBATCH_EXTRA:-} ${dep:+--dependency=afterok:$dep} --array=0-$((SHARDS - 1)) \\\n"
-    << "    --job-name=\"adamgn-$stage\" --cpus-per-task=\"$CPUS\" --output=\"$OUT/slurm/%x-%A_%a.out\" \\\n"
-    << "    --wrap \"'$ADAMGN' sweep --out '$OUT' --shard \\$SLURM_ARRAY_TASK_ID/$SHARDS --threads $CPUS -q\")\n"
-    << "  echo \"$stage: job array $id\"\n"
-    << "  dep=$id\n"
-    << "done\n"
-    << "id=$(sbatch --parsable ${SBATCH_EXTRA:-} --dependency=afterok:$dep --job-name=adamgn-collect \\\n"
-    << "  --cpus-per-task=\"$CPUS\" --output=\"$OUT/slurm/%x-%j.out\" --wrap \"'$ADAMGN' sweep --out '$OUT' --threads $CPUS -q\")\n"
-    << "echo \"collect: job $id\"\n";
-  write_atomically(path, s.str());
-  write_stdout(path + "\n");
-}
-
-// Runs the given jobs in parallel and stores each; returns false when interrupted.
-bool run_jobs(const Sweep& sweep, const RunStore& store, const std::vector<const SweepJob*>& jobs, Index threads_flag,
-              bool progress, std::size_t& done, std::size_t total, const std::chrono::steady_clock::time_point start) {
-  const Index n = static_cast<Index>(jobs.size());
-  if (n == 0) return true;
-  const int threads = threads_flag > 0 ? static_cast<int>(threads_flag) : max_threads();
-  const int outer = static_cast<int>(std::min<Index>(threads, n));
-  set_blas_threads(1);
-  set_inner_threads(std::max(1, threads / outer));
-  std::exception_ptr failure;     // written in the critical section only
-  std::atomic<bool> failed{false};  // read by every thread before it starts a job
-  std::size_t started_done = done;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic, 1) num_threads(outer)
-#endif
-  for (Index k = 0; k < n; ++k) {
-    if (interrupt_requested() || failed.load()) continue;
-    try {
-      const json doc = sweep.execute(*jobs[static_cast<std::size_t>(k)]);
-      store.save(jobs[static_cast<std::size_t>(k)]->hash, doc);
-#ifdef _OPENMP
-#pragma omp critical(adamgn_sweep_progress)
-#endif
-      {
-        ++done;
-        if (progress) {
-          const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-          const double rate = static_cast<double>(done - started_done) / std::max(elapsed, 1e-9);
-          std::cerr << "\r  runs " << done << "/" << total << "  " << std::fixed;
-          std::cerr.precision(2);
-          std::cerr << rate << " runs/s  ETA " << duration(static_cast<double>(total - done) / std::max(rate, 1e-9))
-                    << "   " << std::flush;
-          std::cerr.unsetf(std::ios::fixed);
-        }
-      }
-    } catch (const Interrupted&) {
-    } catch (...) {
-#ifdef _OPENMP
-#pragma omp critical(adamgn_sweep_failure)
-#endif
-      {
-        if (!failure) failure = std::current_exception();
-        failed.store(true);
-      }
-    }
-  }
-  if (failure) std::rethrow_exception(failure);
-  return !interrupt_requested();
-}
-
-// Before a resume runs anything: every stored run file is verified; one that fails is moved to
-// DIR/quarantine/ (a line each on stderr) so the plan reruns it, and runs written by another
-// program version than this one are reported in one warning line.
-void quarantine_bad_runs(const Sweep& sweep, const RunStore& store) {
-  const std::vector<StoredFile> files = store.scan();
-  std::set<std::string> expected;
-  if (std::any_of(files.begin(), files.end(), [](const StoredFile& f) { return !f.problem.empty(); }))
-    for (const auto& j : sweep.plan(store).jobs) expected.insert(j.hash);
-  for (const auto& f : files) {
-    if (f.problem.empty()) continue;
-    // A concurrent shard may have quarantined and redone it since the scan.
-    if (f.path == store.path_of(f.hash) && store.has(f.hash)) continue;
-    const std::string moved = store.quarantine(f.path);
-    if (moved.empty()) continue;  // a concurrent shard moved it first
-    std::cerr << "adamgn: quarantined " << f.path << " as " << moved
-              << (expected.count(f.hash) ? "; its run is redone: " : "; the sweep does not expect this run: ") << f.problem
-              << "\n";
-  }
-  const std::vector<std::string> programs = programs_of(files);
-  const std::string here = program_label(json{{"program", program_json()}});
-  if (!programs.empty() && programs != std::vector<std::string>{here})
-    std::cerr << "adamgn: warning: " << store.dir() << " holds runs of other program versions (" << describe_programs(files)
-              << "); this is " << here << "; new runs are added beside them (--overwrite reruns every run)\n";
+// The preset --preset names as written (scales, claims), the base of --write-preset; a sweep
+// document stands for its preset or experiment. Null when the sweep came from its folder.
+json preset_as_written(const std::string& preset) {
+  json base = nullptr;
+  if (preset.empty()) return base;
+  const json doc = load_preset(preset);
+  if (doc.value("schema", "") != "adamgn.sweep/1") base = doc;
+  else if (doc.contains("preset") && doc["preset"].is_string()) base = load_preset(doc["preset"].get<std::string>());
+  else if (doc.contains("experiment")) base = doc["experiment"];
+  if (base.is_object()) base.erase("sweep");
+  return base;
 }
 
 int run_sweep(const SweepFlags& f) {
@@ -254,94 +138,42 @@ int run_sweep(const SweepFlags& f) {
   store.claim(spec.to_json());
   store.remove_stale_temporaries();
   if (f.emit_slurm) {
-    emit_slurm(sweep, store, f);
+    const std::string path = f.slurm_script.empty() ? store.dir() + "/slurm.sh" : f.slurm_script;
+    write_atomically(path, slurm_script(sweep.plan(store), {self_path(), absolute(store.dir()), path, f.shards, f.slurm_cpus}));
+    write_stdout(path + "\n");
     return 0;
   }
   if (f.list) {
-    const SweepPlan plan = sweep.plan(store);
-    std::ostringstream list;
-    list << "index\tstage\tarm\tseed\tstored\tsetting\thash\n";
-    for (const auto& j : plan.jobs) {
-      const std::string setting = describe_setting(j.setting);
-      list << j.index << "\t" << j.stage << "\t" << sweep.experiment().arms[static_cast<std::size_t>(j.arm)].name
-           << "\t" << j.seed << "\t" << (plan.stored[static_cast<std::size_t>(j.index)] ? "yes" : "no") << "\t"
-           << setting << "\t" << j.hash << "\n";
-    }
-    if (!plan.waiting.empty())
-      list << "# stage " << plan.waiting << " is expanded once every job above is stored\n";
-    write_stdout(list.str());
+    write_stdout(job_list(sweep, sweep.plan(store)));
     return 0;
   }
 
-  quarantine_bad_runs(sweep, store);
-  install_interrupt_handlers();
-  const bool progress = !f.quiet && isatty(STDERR_FILENO);
-  const auto start = std::chrono::steady_clock::now();
-  const bool partial = !f.shard.empty() || f.index >= 0;
-  std::set<std::string> done_here;
-  std::size_t done = 0, ran = 0;
-  SweepPlan plan;
-  while (true) {
-    plan = sweep.plan(store);
-    std::vector<const SweepJob*> pending;
-    std::set<std::string> queued;
-    if (f.index >= 0) {
-      if (f.index >= static_cast<Index>(plan.jobs.size()))
-        throw UsageError("--index " + std::to_string(f.index) + ": the sweep has " + std::to_string(plan.jobs.size()) +
-                         " jobs so far" + (plan.waiting.empty() ? "" : " (stage " + plan.waiting + " is not expanded yet)"));
-      const SweepJob& j = plan.jobs[static_cast<std::size_t>(f.index)];
-      if (f.overwrite || !plan.stored[static_cast<std::size_t>(f.index)]) pending.push_back(&j);
-    } else {
-      for (const auto& j : plan.jobs) {
-        if (j.index % shard.n != shard.i || done_here.count(j.hash) || queued.count(j.hash)) continue;
-        if (!f.overwrite && plan.stored[static_cast<std::size_t>(j.index)]) continue;
-        pending.push_back(&j);
-        queued.insert(j.hash);
-      }
-    }
-    if (pending.empty()) break;
-    std::size_t total = done + pending.size();
-    if (!run_jobs(sweep, store, pending, f.threads, progress, done, total, start)) {
-      if (progress) std::cerr << "\n";
-      const int sig = interrupt_signal();
-      std::cerr << "adamgn: interrupted: " << done << " runs of this invocation are stored, unfinished runs left nothing; "
-                << "rerun the same command to finish\n";
-      return 128 + sig;
-    }
-    ran += pending.size();
-    for (const auto* j : pending) done_here.insert(j->hash);
-    if (partial) break;
+  SweepRunOptions options;
+  if (!f.shard.empty()) {
+    options.shard = shard.i;
+    options.shards = shard.n;
   }
-  if (progress) std::cerr << "\n";
-  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  options.index = f.index;
+  options.overwrite = f.overwrite;
+  options.threads = f.threads;
+  options.progress = !f.quiet && isatty(STDERR_FILENO);
+  const SweepRunOutcome run = run_sweep_jobs(sweep, store, options);
+  if (run.interrupted) {
+    std::cerr << "adamgn: interrupted: " << run.ran << " runs of this invocation are stored, unfinished runs left nothing; "
+              << "rerun the same command to finish\n";
+    return 128 + run.signal;
+  }
+  const SweepPlan& plan = run.plan;
   if (!f.quiet)
-    std::cerr << "sweep " << store.dir() << ": ran " << ran << " runs in " << duration(elapsed) << " ("
-              << (elapsed > 0 ? static_cast<double>(ran) / elapsed : 0.0) << " runs/s); "
+    std::cerr << "sweep " << store.dir() << ": ran " << run.ran << " runs in " << format_duration(run.seconds) << " ("
+              << (run.seconds > 0 ? static_cast<double>(run.ran) / run.seconds : 0.0) << " runs/s); "
               << plan.jobs.size() << " jobs expanded" << (plan.complete ? ", complete" : "")
               << (plan.waiting.empty() ? "" : ", stage " + plan.waiting + " waits") << "\n";
+  const bool partial = !f.shard.empty() || f.index >= 0;
   if (partial || !plan.complete) return 0;
-  write_atomically(store.dir() + "/result.json", sweep_result(sweep, plan, store).dump() + "\n");
-  if (!plan.selection.empty()) {
-    const json sel = sweep_selection(sweep, plan, store);
-    write_atomically(store.dir() + "/selection.json", sel.dump(2) + "\n");
-    if (!f.quiet)
-      for (const auto& a : sel["arms"])
-        std::cerr << "  " << a["name"].get<std::string>() << ": "
-                  << (a["winner"].is_null() ? std::string("every setting diverged") : a["winner"].dump() + "  score " + show(a["score"]))
-                  << "\n";
-  }
-  if (!f.write_preset.empty()) {
-    // The preset as written (scales, claims), when the sweep came from one on this command line.
-    json base = nullptr;
-    if (!f.preset.empty()) {
-      const json doc = load_preset(f.preset);
-      if (doc.value("schema", "") != "adamgn.sweep/1") base = doc;
-      else if (doc.contains("preset") && doc["preset"].is_string()) base = load_preset(doc["preset"].get<std::string>());
-      else if (doc.contains("experiment")) base = doc["experiment"];
-      if (base.is_object()) base.erase("sweep");
-    }
-    write_atomically(f.write_preset, tuned_preset(sweep, plan, store, base).dump(2) + "\n");
-  }
+  write_sweep_documents(sweep, plan, store, f.quiet);
+  if (!f.write_preset.empty())
+    write_atomically(f.write_preset, tuned_preset(sweep, plan, store, preset_as_written(f.preset)).dump(2) + "\n");
   return 0;
 }
 

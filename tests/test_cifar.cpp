@@ -1,7 +1,7 @@
 // CIFAR-10 binary reader and the cifar task on tiny files written here in the official layout.
 #include "helpers.hpp"
-#include "io/cifar.hpp"
 #include "optim/kronecker.hpp"
+#include "tasks/cifar.hpp"
 
 #include <cstdio>
 #include <fstream>

@@ -4,9 +4,9 @@
 // through the binary must be one line "adamgn: error: ...", exit code 2, an empty stdout and no
 // file or folder created.
 #include "helpers.hpp"
-#include "io/cifar.hpp"
 #include "io/presets.hpp"
-#include "io/summary.hpp"
+#include "report/summary.hpp"
+#include "tasks/cifar.hpp"
 
 #include <cstdlib>
 #include <fstream>

@@ -3,7 +3,7 @@
 // ratio by hand, and runs whose loss curves are the same bits with measures on or off.
 #include "helpers.hpp"
 #include "io/presets.hpp"
-#include "io/results.hpp"
+#include "report/results.hpp"
 #include "measures/measure.hpp"
 #include "measures/probe.hpp"
 #include "io/store.hpp"

@@ -1,7 +1,7 @@
 // adamgn plot: the SVG is well-formed XML, has one panel per (cell, metric) and one series per arm
 // and metric with data, picks log axes only for losses spanning decades, and escapes all text.
 #include "helpers.hpp"
-#include "io/plot.hpp"
+#include "report/plot.hpp"
 
 #include <doctest/doctest.h>
 

@@ -1,7 +1,8 @@
 // Claim verdicts against hand-computed numbers, and `adamgn reproduce` end to end on two presets.
 #include "helpers.hpp"
 
-#include "runner/reproduce.hpp"
+#include "report/reproduce.hpp"
+#include "runner/claims.hpp"
 
 #include <algorithm>
 #include <cstdlib>

@@ -4,7 +4,7 @@
 #include "core/parallel.hpp"
 #include "optim/eigensolver.hpp"
 #include "io/presets.hpp"
-#include "io/results.hpp"
+#include "report/results.hpp"
 
 #include <atomic>
 #include <chrono>

@@ -6,9 +6,9 @@
 // moments and resumed loses nothing and leaves no partial file.
 #include "helpers.hpp"
 
-#include "io/results.hpp"
 #include "io/store.hpp"
-#include "io/summary.hpp"
+#include "report/results.hpp"
+#include "report/summary.hpp"
 #include "runner/sweep.hpp"
 
 #include <algorithm>

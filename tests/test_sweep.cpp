@@ -3,7 +3,7 @@
 #include "helpers.hpp"
 
 #include "io/store.hpp"
-#include "io/summary.hpp"
+#include "report/summary.hpp"
 #include "runner/sweep.hpp"
 
 #include <dirent.h>

@@ -1,5 +1,6 @@
 #include "core/parallel.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -255,6 +256,26 @@ int max_threads() {
 #else
   return 1;
 #endif
+}
+
+void parallel_for(Index n, int threads, const std::function<void(Index)>& body) {
+  std::atomic<bool> failed{false};  // read by every thread before it starts an index
+  std::mutex m;
+  std::exception_ptr first;  // set under m; read once the loop's threads have joined
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1) num_threads(std::max(threads, 1))
+#endif
+  for (Index i = 0; i < n; ++i) {
+    if (failed.load(std::memory_order_acquire)) continue;
+    try {
+      body(i);
+    } catch (...) {
+      const std::lock_guard<std::mutex> lock(m);
+      if (!first) first = std::current_exception();
+      failed.store(true, std::memory_order_release);
+    }
+  }
+  if (first) std::rethrow_exception(first);
 }
 
 }  // namespace adamgn

@@ -15,6 +15,7 @@
 #include "core/types.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -27,6 +28,13 @@ int inner_threads();
 
 // Threads available to the process (OpenMP's default team size; 1 without OpenMP).
 int max_threads();
+
+// The loop over independent runs (an experiment's arms x seeds, a sweep's jobs): calls body(i) for
+// i in [0, n) on `threads` OpenMP threads, each index going to whichever thread is free next
+// (schedule(dynamic, 1)). Once a body has thrown, no further index starts (bodies already running
+// finish), and when every thread is done the first exception caught is rethrown to the caller. A
+// body that should stop for another reason (an interrupt) returns without working.
+void parallel_for(Index n, int threads, const std::function<void(Index)>& body);
 
 // Columns per piece of the products split by columns (rotations, large Gram matrices, the
 // eigensolver's stages). Fixed, not derived from the thread count, so that every bit of a

@@ -2,7 +2,7 @@
 // `adamgn run --preset NAME` works from any folder. A FILE.json path is read from disk instead.
 #pragma once
 
-#include "io/reader.hpp"
+#include "core/reader.hpp"
 
 #include <string>
 #include <vector>

@@ -15,8 +15,8 @@
 // the running program, and --overwrite reruns everything with the current one.
 #pragma once
 
+#include "core/reader.hpp"
 #include "io/files.hpp"
-#include "io/reader.hpp"
 
 #include <string>
 #include <vector>

@@ -2,8 +2,8 @@
 // Field names are the command-line flag names (--gn-batch -> gn_batch).
 #pragma once
 
+#include "core/reader.hpp"
 #include "core/types.hpp"
-#include "io/reader.hpp"
 #include "tasks/task.hpp"
 
 #include <string>

@@ -8,13 +8,12 @@
 #include "optim/optimizer.hpp"
 #include "measures/measure.hpp"
 #include "measures/probe.hpp"
+#include "runner/claims.hpp"
 #include "runner/memory.hpp"
-#include "runner/report.hpp"
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <exception>
 #include <limits>
 #include <set>
 #include <sstream>
@@ -311,7 +310,6 @@ ExperimentResult run_experiment(const ExperimentSpec& spec,
   out.runs.assign(static_cast<std::size_t>(n_arms), std::vector<RunResult>(static_cast<std::size_t>(n_seeds)));
 
   const Index jobs = n_arms * n_seeds;
-  std::exception_ptr failure;
 #ifdef _OPENMP
   const int threads = spec.run.threads > 0 ? static_cast<int>(spec.run.threads) : omp_get_max_threads();
 #else
@@ -321,31 +319,20 @@ ExperimentResult run_experiment(const ExperimentSpec& spec,
   // thread-count-independent pieces (core/parallel.hpp).
   const int outer = static_cast<int>(std::min<Index>(threads, jobs));
   set_inner_threads(outer > 0 ? threads / outer : 1);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic, 1) num_threads(outer)
-#endif
-  for (Index job = 0; job < jobs; ++job) {
+  parallel_for(jobs, outer, [&](Index job) {
     // Seed-major order keeps the arms of one seed close together in time.
     const Index arm = job % n_arms, s = job / n_arms;
-    try {
-      RunResult r = run_one(*factory, spec.arms[static_cast<std::size_t>(arm)].optimizer, spec.run,
-                            spec.run.seed + static_cast<std::uint64_t>(s));
-      r.arm = arm;
-      out.runs[static_cast<std::size_t>(arm)][static_cast<std::size_t>(s)] = std::move(r);
-      if (on_run) {
+    RunResult r = run_one(*factory, spec.arms[static_cast<std::size_t>(arm)].optimizer, spec.run,
+                          spec.run.seed + static_cast<std::uint64_t>(s));
+    r.arm = arm;
+    out.runs[static_cast<std::size_t>(arm)][static_cast<std::size_t>(s)] = std::move(r);
+    if (on_run) {
 #ifdef _OPENMP
 #pragma omp critical(adamgn_on_run)
 #endif
-        on_run(spec, out.runs[static_cast<std::size_t>(arm)][static_cast<std::size_t>(s)]);
-      }
-    } catch (...) {
-#ifdef _OPENMP
-#pragma omp critical(adamgn_failure)
-#endif
-      if (!failure) failure = std::current_exception();
+      on_run(spec, out.runs[static_cast<std::size_t>(arm)][static_cast<std::size_t>(s)]);
     }
-  }
-  if (failure) std::rethrow_exception(failure);
+  });
   out.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return out;
 }

@@ -51,7 +51,7 @@ struct ExperimentSpec {
   RunConfig run;
   std::vector<ArmSpec> arms;
   json tuning = nullptr;  // the preset's record of how its hyperparameters were found
-  json claims = nullptr;  // the paper's claims this preset tests, with verdict rules (runner/report.hpp)
+  json claims = nullptr;  // the paper's claims this preset tests, with verdict rules (report/verdicts.hpp)
 };
 
 // Reads an experiment document strictly (see presets/README.md for the format). `scale`

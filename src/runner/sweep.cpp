@@ -1,6 +1,6 @@
 #include "runner/sweep.hpp"
 
-#include "io/results.hpp"
+#include "runner/run_record.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -268,53 +268,49 @@ double Sweep::score(const json& run) const { return run_score(run, spec_.metric)
 
 SweepPlan Sweep::plan(const RunStore& store) const { return expand(&store); }
 
-SweepPlan Sweep::expand(const RunStore* store) const {
-  SweepPlan p;
-  const Index arms = static_cast<Index>(experiment_.arms.size());
-  p.stages = {"grid"};
-  if (!spec_.refine.empty()) p.stages.push_back("refine");
-  if (spec_.rerun_seeds > 0) p.stages.push_back("rerun");
+void Sweep::add_setting(SweepPlan& p, const std::string& stage, Index arm, const json& setting, std::uint64_t first_seed,
+                        Index n_seeds) const {
   constexpr std::uint64_t kNoSeed = std::numeric_limits<std::uint64_t>::max();
+  json a = arm_docs_[static_cast<std::size_t>(arm)];
+  for (auto it = setting.begin(); it != setting.end(); ++it) a[it.key()] = it.value();
+  OptimizerConfig o;
+  const std::string where = "arm " + experiment_.arms[static_cast<std::size_t>(arm)].name +
+                            (setting.empty() ? "" : ", sweep point " + describe_setting(setting));
+  try {
+    ObjectReader r(a, "sweep");
+    o.read(r);
+    r.finish();
+    o.validate();
+  } catch (const UsageError& e) {
+    throw UsageError(where + ": " + e.what());
+  }
+  SweepSetting st;
+  st.id = static_cast<Index>(p.settings.size());
+  st.stage = stage;
+  st.arm = arm;
+  st.setting = setting;
+  st.optimizer = o.to_json();
+  st.hash = config_hash(run_config(st.optimizer, kNoSeed));
+  for (Index s = 0; s < n_seeds; ++s) {
+    SweepJob j;
+    j.index = static_cast<Index>(p.jobs.size());
+    j.stage = stage;
+    j.arm = arm;
+    j.setting = setting;
+    j.setting_id = st.id;
+    j.optimizer = st.optimizer;
+    j.seed = first_seed + static_cast<std::uint64_t>(s);
+    j.hash = config_hash(run_config(st.optimizer, j.seed));
+    st.jobs.push_back(j.index);
+    p.jobs.push_back(std::move(j));
+  }
+  p.settings.push_back(std::move(st));
+}
 
-  auto add_setting = [&](const std::string& stage, Index arm, const json& setting, std::uint64_t first_seed,
-                         Index n_seeds) {
-    json a = arm_docs_[static_cast<std::size_t>(arm)];
-    for (auto it = setting.begin(); it != setting.end(); ++it) a[it.key()] = it.value();
-    OptimizerConfig o;
-    const std::string where = "arm " + experiment_.arms[static_cast<std::size_t>(arm)].name +
-                              (setting.empty() ? "" : ", sweep point " + describe_setting(setting));
-    try {
-      ObjectReader r(a, "sweep");
-      o.read(r);
-      r.finish();
-      o.validate();
-    } catch (const UsageError& e) {
-      throw UsageError(where + ": " + e.what());
-    }
-    SweepSetting st;
-    st.id = static_cast<Index>(p.settings.size());
-    st.stage = stage;
-    st.arm = arm;
-    st.setting = setting;
-    st.optimizer = o.to_json();
-    st.hash = config_hash(run_config(st.optimizer, kNoSeed));
-    for (Index s = 0; s < n_seeds; ++s) {
-      SweepJob j;
-      j.index = static_cast<Index>(p.jobs.size());
-      j.stage = stage;
-      j.arm = arm;
-      j.setting = setting;
-      j.setting_id = st.id;
-      j.optimizer = st.optimizer;
-      j.seed = first_seed + static_cast<std::uint64_t>(s);
-      j.hash = config_hash(run_config(st.optimizer, j.seed));
-      st.jobs.push_back(j.index);
-      p.jobs.push_back(std::move(j));
-    }
-    p.settings.push_back(std::move(st));
-  };
-
-  // grid
+// Every arm x every point of its grid (protocol axes, then the sweep's grid, then the arm's own)
+// x the tuning seeds, the last axis varying fastest.
+void Sweep::expand_grid(SweepPlan& p) const {
+  const Index arms = static_cast<Index>(experiment_.arms.size());
   for (Index a = 0; a < arms; ++a) {
     std::vector<GridAxis> axes;
     if (spec_.protocol) axes = protocol_axes(experiment_.arms[static_cast<std::size_t>(a)].optimizer);
@@ -326,12 +322,45 @@ SweepPlan Sweep::expand(const RunStore* store) const {
     while (true) {
       json setting = json::object();
       for (std::size_t k = 0; k < axes.size(); ++k) setting[axes[k].key] = axes[k].values[at[k]];
-      add_setting("grid", a, setting, spec_.seed, spec_.seeds);
+      add_setting(p, "grid", a, setting, spec_.seed, spec_.seeds);
       std::size_t k = axes.size();
       while (k > 0 && ++at[k - 1] == axes[k - 1].values.size()) at[--k] = 0;
       if (k == 0) break;
     }
   }
+}
+
+// For each arm's best grid setting and each key K of `refine` with factor F: K divided and
+// multiplied by F, skipping points already in the plan.
+void Sweep::expand_refine(SweepPlan& p, const std::vector<double>& scores) const {
+  const Index arms = static_cast<Index>(experiment_.arms.size());
+  const auto best = select_winners(p, scores, {"grid"}, arms);
+  for (const auto& sel : best) {
+    if (sel.winner < 0) continue;
+    const json base = p.settings[static_cast<std::size_t>(sel.winner)].setting;
+    const json base_opt = p.settings[static_cast<std::size_t>(sel.winner)].optimizer;
+    for (const auto& [key, factor] : spec_.refine) {
+      const json current = base.contains(key) ? base[key] : base_opt.value(key, json());
+      if (!current.is_number()) continue;
+      for (double v : {current.get<double>() / factor, current.get<double>() * factor}) {
+        json setting = base;
+        setting[key] = tidy(v);
+        bool seen = false;
+        for (const auto& st : p.settings)
+          if (st.arm == sel.arm && st.setting == setting) seen = true;
+        if (!seen) add_setting(p, "refine", sel.arm, setting, spec_.seed, spec_.seeds);
+      }
+    }
+  }
+}
+
+SweepPlan Sweep::expand(const RunStore* store) const {
+  SweepPlan p;
+  const Index arms = static_cast<Index>(experiment_.arms.size());
+  p.stages = {"grid"};
+  if (!spec_.refine.empty()) p.stages.push_back("refine");
+  if (spec_.rerun_seeds > 0) p.stages.push_back("rerun");
+  expand_grid(p);
   p.expanded = {"grid"};
   if (!store) {
     p.waiting = p.stages.size() > 1 ? p.stages[1] : "";
@@ -357,24 +386,7 @@ SweepPlan Sweep::expand(const RunStore* store) const {
       p.waiting = "refine";
       return p;
     }
-    const auto best = select_winners(p, scores, {"grid"}, arms);
-    for (const auto& sel : best) {
-      if (sel.winner < 0) continue;
-      const json base = p.settings[static_cast<std::size_t>(sel.winner)].setting;
-      const json base_opt = p.settings[static_cast<std::size_t>(sel.winner)].optimizer;
-      for (const auto& [key, factor] : spec_.refine) {
-        const json current = base.contains(key) ? base[key] : base_opt.value(key, json());
-        if (!current.is_number()) continue;
-        for (double v : {current.get<double>() / factor, current.get<double>() * factor}) {
-          json setting = base;
-          setting[key] = tidy(v);
-          bool seen = false;
-          for (const auto& st : p.settings)
-            if (st.arm == sel.arm && st.setting == setting) seen = true;
-          if (!seen) add_setting("refine", sel.arm, setting, spec_.seed, spec_.seeds);
-        }
-      }
-    }
+    expand_refine(p, scores);
     p.expanded.push_back("refine");
   }
 
@@ -389,7 +401,7 @@ SweepPlan Sweep::expand(const RunStore* store) const {
     const Index before = static_cast<Index>(p.jobs.size());
     for (const auto& sel : p.selection)
       if (sel.winner >= 0)
-        add_setting("rerun", sel.arm, p.settings[static_cast<std::size_t>(sel.winner)].setting,
+        add_setting(p, "rerun", sel.arm, p.settings[static_cast<std::size_t>(sel.winner)].setting,
                     experiment_.run.seed, spec_.rerun_seeds);
     p.expanded.push_back("rerun");
     p.complete = stored(before);
@@ -420,100 +432,6 @@ json Sweep::execute(const SweepJob& job) const {
   // The store verifies every file it reads; a run it would refuse is a bug here, not a result.
   if (const std::string problem = run_problem(doc, job.hash); !problem.empty())
     throw std::logic_error("run " + job.hash + " fails the store's verification: " + problem);
-  return doc;
-}
-
-json sweep_result(const Sweep& sweep, const SweepPlan& plan, const RunStore& store) {
-  if (!plan.complete) throw UsageError("the sweep in " + store.dir() + " is not complete; run it first");
-  const bool rerun = sweep.spec().rerun_seeds > 0;
-  ExperimentResult res;
-  res.spec = sweep.experiment();
-  res.spec.arms.clear();
-  res.task_config = sweep.factory().config();
-  res.task_info = sweep.factory().info();
-  for (const auto& st : plan.settings) {
-    if (rerun != (st.stage == "rerun")) continue;
-    ArmSpec a;
-    a.name = sweep.experiment().arms[static_cast<std::size_t>(st.arm)].name;
-    if (!rerun && !st.setting.empty()) a.name += " " + describe_setting(st.setting);
-    ObjectReader r(st.optimizer, "optimizer");
-    a.optimizer.read(r);
-    std::vector<RunResult> runs;
-    for (Index j : st.jobs) {
-      RunResult rr = run_from_json(store.load(plan.jobs[static_cast<std::size_t>(j)].hash));
-      rr.arm = static_cast<Index>(res.spec.arms.size());
-      res.wall_seconds += rr.wall_seconds;
-      runs.push_back(std::move(rr));
-    }
-    res.spec.arms.push_back(std::move(a));
-    res.runs.push_back(std::move(runs));
-  }
-  if (!res.runs.empty()) res.spec.run.seeds = static_cast<Index>(res.runs.front().size());
-  res.spec.run.seed = rerun ? sweep.experiment().run.seed : sweep.spec().seed;
-  json doc = result_json(res);
-  doc["sweep"] = {{"hash", config_hash(sweep.spec().to_json())}, {"metric", sweep.spec().metric}};
-  return doc;
-}
-
-json sweep_selection(const Sweep& sweep, const SweepPlan& plan, const RunStore& store) {
-  json arms = json::array();
-  for (const auto& sel : plan.selection) {
-    json settings = json::array();
-    for (const auto& st : plan.settings) {
-      if (st.arm != sel.arm || st.stage == "rerun") continue;
-      std::vector<double> scores;
-      Index diverged = 0;
-      for (Index j : st.jobs) {
-        const json run = store.load(plan.jobs[static_cast<std::size_t>(j)].hash);
-        scores.push_back(sweep.score(run));
-        diverged += run.value("status", "") == "diverged";
-      }
-      const double m = mean_score(scores);
-      settings.push_back(json{{"stage", st.stage}, {"setting", st.setting}, {"score", std::isfinite(m) ? json(m) : json(nullptr)},
-                              {"n", st.jobs.size()}, {"diverged", diverged}});
-    }
-    const bool any = sel.winner >= 0;
-    arms.push_back(json{{"name", sweep.experiment().arms[static_cast<std::size_t>(sel.arm)].name},
-                        {"winner", any ? plan.settings[static_cast<std::size_t>(sel.winner)].setting : json(nullptr)},
-                        {"score", any ? json(sel.score) : json(nullptr)},
-                        {"settings_tried", sel.settings_tried},
-                        {"settings", settings}});
-  }
-  return json{{"schema", "adamgn.selection/1"}, {"metric", sweep.spec().metric},
-              {"score", "mean over tuning seeds of the metric; a diverged run makes a setting's score null (+inf)"},
-              {"arms", arms}};
-}
-
-json tuned_preset(const Sweep& sweep, const SweepPlan& plan, const RunStore& store, const json& base) {
-  json doc = base.is_null() ? sweep.spec().experiment : base;
-  json tuning = doc.value("tuning", json::object());
-  const json selection = sweep_selection(sweep, plan, store);
-  std::vector<std::uint64_t> tuning_seeds;
-  for (Index s = 0; s < sweep.spec().seeds; ++s) tuning_seeds.push_back(sweep.spec().seed + static_cast<std::uint64_t>(s));
-  const json def = sweep.spec().to_json();
-  for (const auto& sel : plan.selection) {
-    const std::string name = sweep.experiment().arms[static_cast<std::size_t>(sel.arm)].name;
-    json rec{{"protocol", "adamgn sweep: grid" + std::string(sweep.spec().refine.empty() ? "" : ", refined around the best") +
-                              "; score = mean " + sweep.spec().metric + " loss over the tuning seeds (diverged = inf); ties to smaller lr"},
-             {"grid", def["grid"]},
-             {"arm_grid", def["arm_grid"].value(name, json::object())},
-             {"protocol_axes", sweep.spec().protocol},
-             {"refine", def["refine"]},
-             {"tuning_seeds", tuning_seeds},
-             {"settings_tried", sel.settings_tried}};
-    if (sel.winner >= 0) {
-      const json& w = plan.settings[static_cast<std::size_t>(sel.winner)].setting;
-      rec["winner"] = w;
-      rec["score"] = sel.score;
-      for (auto& arm : doc["arms"])
-        if (arm.value("name", "") == name)
-          for (auto it = w.begin(); it != w.end(); ++it) arm[it.key()] = it.value();
-    } else {
-      rec["winner"] = nullptr;
-    }
-    tuning[name] = rec;
-  }
-  doc["tuning"] = tuning;
   return doc;
 }
 

@@ -123,6 +123,11 @@ class Sweep {
   SweepSpec spec_;
   ExperimentSpec experiment_;
   SweepPlan expand(const RunStore* store) const;  // nullptr: the grid stage only
+  // One setting of an arm as a stage's setting and its jobs (seeds first_seed...), appended to p.
+  void add_setting(SweepPlan& p, const std::string& stage, Index arm, const json& setting, std::uint64_t first_seed,
+                   Index n_seeds) const;
+  void expand_grid(SweepPlan& p) const;
+  void expand_refine(SweepPlan& p, const std::vector<double>& scores) const;  // scores: per job of p
   std::unique_ptr<TaskFactory> factory_;
   std::vector<json> arm_docs_;  // each arm's keys, defaults merged
 };
@@ -135,14 +140,5 @@ double mean_score(const std::vector<double>& scores);
 // Per-arm selection over the settings of the given stages (ties to smaller lr, then earlier).
 std::vector<ArmSelection> select_winners(const SweepPlan& plan, const std::vector<double>& job_scores,
                                          const std::vector<std::string>& stages, Index arms);
-
-// The rerun stage (or, without one, every setting as its own arm) as a result document
-// (schema adamgn.result/1), built from the store. Requires a complete plan.
-json sweep_result(const Sweep& sweep, const SweepPlan& plan, const RunStore& store);
-// Selection table: per arm the winner, its score, and every setting's score.
-json sweep_selection(const Sweep& sweep, const SweepPlan& plan, const RunStore& store);
-// `base` (the preset the sweep came from, with its scales and claims; null: the sweep's resolved
-// experiment) with each arm's winning keys written in and a "tuning" record per arm.
-json tuned_preset(const Sweep& sweep, const SweepPlan& plan, const RunStore& store, const json& base = nullptr);
 
 }  // namespace adamgn

@@ -14,7 +14,7 @@
 // smallest nonzero eigenvalue and d is the rank.
 #pragma once
 
-#include "io/reader.hpp"
+#include "core/reader.hpp"
 
 #include <string>
 

@@ -4,7 +4,7 @@
 #pragma once
 
 #include "core/budget.hpp"
-#include "io/reader.hpp"
+#include "core/reader.hpp"
 #include "tasks/task.hpp"
 
 #include <memory>

@@ -4,7 +4,7 @@
 #include "core/gemm.hpp"
 #include "core/memory.hpp"
 #include "core/parallel.hpp"
-#include "io/cifar.hpp"
+#include "tasks/cifar.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -679,7 +679,7 @@ class MlpFactory : public TaskFactory {
   }
   // The trivial loss of each evaluation set: that of the best constant predictor, the mean label,
   // 1/2 mean_i |y_i - mean y|^2 (parity: 1/2, staircase: about k/2). A run that never ends below
-  // it has learned nothing (runner/report.hpp's vacuous verdict).
+  // it has learned nothing (report/verdicts.hpp's vacuous verdict).
   json info() const override {
     auto trivial = [](const Mat& y) {
       return 0.5 * (y.rowwise() - y.colwise().mean()).squaredNorm() / static_cast<double>(y.rows());

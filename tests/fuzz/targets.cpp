@@ -2,12 +2,12 @@
 #include "targets.hpp"
 
 #include "core/types.hpp"
-#include "io/cifar.hpp"
 #include "io/presets.hpp"
-#include "io/results.hpp"
 #include "io/store.hpp"
+#include "report/results.hpp"
 #include "runner/experiment.hpp"
 #include "runner/sweep.hpp"
+#include "tasks/cifar.hpp"
 
 #include <cmath>
 #include <cstdio>

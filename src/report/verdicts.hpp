@@ -27,7 +27,7 @@
 //              mean_b); not significant if neither reaches.
 #pragma once
 
-#include "io/reader.hpp"
+#include "core/reader.hpp"
 
 #include <string>
 #include <vector>
@@ -40,9 +40,6 @@ struct ClaimVerdict {
   std::string measured;  // the numbers behind the verdict
   std::string verdict;   // holds | does not hold | not significant | vacuous
 };
-
-// Checks the claims' form and that every arm they name exists (UsageError otherwise).
-void validate_claims(const json& claims, const std::vector<std::string>& arm_names, const std::string& where);
 
 // The verdict of every claim of a result document (its "claims"; none: empty). The trivial loss
 // comes from the document's task_info; a document written before tasks stated it gets it from its

@@ -1,10 +1,10 @@
-#include "runner/reproduce.hpp"
+#include "report/reproduce.hpp"
 
-#include "io/plot.hpp"
 #include "io/presets.hpp"
-#include "io/results.hpp"
 #include "io/store.hpp"
 #include "io/version.hpp"
+#include "report/plot.hpp"
+#include "report/results.hpp"
 #include "runner/experiment.hpp"
 
 #include <chrono>

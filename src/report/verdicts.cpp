@@ -1,5 +1,6 @@
-#include "runner/report.hpp"
+#include "report/verdicts.hpp"
 
+#include "runner/claims.hpp"
 #include "tasks/factory.hpp"
 
 #include <algorithm>
@@ -19,15 +20,6 @@ struct Stats {
   bool reaches = false;  // every seed reached the target without diverging
   double steps = kInf;   // mean steps to target over the seeds that reached it
 };
-
-std::vector<std::string> names_of(const json& v) {
-  if (v.is_string()) return {v.get<std::string>()};
-  std::vector<std::string> out;
-  if (v.is_array())
-    for (const auto& x : v)
-      if (x.is_string()) out.push_back(x.get<std::string>());
-  return out;
-}
 
 const char* metric_key(const std::string& metric) { return metric == "final-test" ? "test_loss" : "loss"; }
 
@@ -156,36 +148,6 @@ std::string metric_text(const std::string& metric) {
 
 }  // namespace
 
-void validate_claims(const json& claims, const std::vector<std::string>& arm_names, const std::string& where) {
-  if (claims.is_null()) return;
-  if (!claims.is_array()) throw UsageError(where + " must be a list");
-  for (std::size_t i = 0; i < claims.size(); ++i) {
-    const std::string at = where + "[" + std::to_string(i) + "]";
-    ObjectReader r(claims[i], at);
-    std::string claim, kind, metric = "final";
-    double factor = 1.0;
-    r.read("claim", claim);
-    r.read("kind", kind);
-    r.read("metric", metric);
-    r.read("factor", factor);
-    if (claim.empty()) throw UsageError(at + ".claim is missing");
-    if (kind != "less" && kind != "close" && kind != "not_worse" && kind != "faster")
-      throw UsageError(at + ".kind = " + kind + " must be less, close, not_worse or faster");
-    if (metric != "final" && metric != "final-test" && metric != "log-final" && metric != "steps")
-      throw UsageError(at + ".metric = " + metric + " must be final, final-test, log-final or steps");
-    if (!(factor >= 1.0)) throw UsageError(at + ".factor = " + show_number(factor) + " must be >= 1");
-    for (const char* side : {"a", "b"}) {
-      if (!r.has(side)) throw UsageError(at + "." + side + " is missing");
-      const auto names = names_of(r.raw(side));
-      if (names.empty()) throw UsageError(at + "." + side + " must name an arm or a list of arms");
-      for (const auto& n : names)
-        if (std::find(arm_names.begin(), arm_names.end(), n) == arm_names.end())
-          throw UsageError(at + "." + side + ": no arm named " + n);
-    }
-    r.finish();
-  }
-}
-
 std::vector<ClaimVerdict> evaluate_claims(const json& result) {
   std::vector<ClaimVerdict> out;
   if (!result.contains("claims") || result["claims"].is_null()) return out;
@@ -199,7 +161,7 @@ std::vector<ClaimVerdict> evaluate_claims(const json& result) {
   for (const auto& c : result["claims"]) {
     const std::string kind = c.at("kind"), metric = c.value("metric", "final");
     const double factor = c.value("factor", 1.0);
-    const auto a_names = names_of(c.at("a")), b_names = names_of(c.at("b"));
+    const auto a_names = claim_arms(c.at("a")), b_names = claim_arms(c.at("b"));
     const bool steps = metric == "steps", log = metric == "log-final";
     const Stats a = stats_of(*arms.at(a_names.front()), metric);
     std::vector<Stats> bs;

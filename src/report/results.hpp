@@ -1,10 +1,10 @@
-// The result document (schema "adamgn.result/1", documented in docs/output.md) and the
-// streaming per-run lines ("adamgn.run/1"). No NaN or infinity is ever written: a diverged run's
-// curve simply ends at its last finite point.
+// The result document (schema "adamgn.result/1", documented in docs/output.md): every run of every
+// arm (runner/run_record.hpp) with each arm's summary across its seeds. No NaN or infinity is ever
+// written: a diverged run's curve simply ends at its last finite point.
 #pragma once
 
-#include "io/files.hpp"
 #include "runner/experiment.hpp"
+#include "runner/run_record.hpp"
 
 #include <map>
 #include <string>
@@ -32,13 +32,6 @@ struct ArmSummary {
 };
 ArmSummary summarize_arm(const std::vector<RunResult>& runs);
 
-json program_json();
-json run_json(const RunResult& r);
-// Reads back the fields run_json writes; the task's extra record is taken from "record" (where
-// the sweep store keeps it) when present.
-RunResult run_from_json(const json& j);
 json result_json(const ExperimentResult& result);
-// One self-contained line for --jsonl.
-json run_line_json(const ExperimentSpec& spec, const RunResult& r);
 
 }  // namespace adamgn

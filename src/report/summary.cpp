@@ -1,4 +1,4 @@
-#include "io/summary.hpp"
+#include "report/summary.hpp"
 
 #include <cmath>
 #include <cstdio>

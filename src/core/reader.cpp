@@ -1,4 +1,4 @@
-#include "io/reader.hpp"
+#include "core/reader.hpp"
 
 #include <cmath>
 #include <cstdio>

@@ -1,4 +1,4 @@
-#include "io/plot.hpp"
+#include "report/plot.hpp"
 
 #include "measures/measure.hpp"
 
@@ -241,9 +241,15 @@ std::string path_of(const Curve& c, const Axis& ax, const Axis& ay, double x0, d
   return d.str() + "Z";
 }
 
-}  // namespace
+// What a figure shows: rows (metrics present in any summary, loss first) and cells (basis, batch)
+// in order of first appearance, and the arms with their curves, one per row.
+struct Figure {
+  std::vector<Metric> rows;
+  std::vector<std::pair<std::string, std::string>> cells;
+  std::vector<Arm> arms;
+};
 
-std::string plot_svg(const json& result, const PlotOptions& options) {
+Figure read_figure(const json& result) {
   const json& schema = field(result, "schema");
   if (!schema.is_string() || schema.get<std::string>() != "adamgn.result/1")
     throw UsageError("not an adamgn result document (schema " + (schema.is_null() ? std::string("missing") : show(schema)) +
@@ -251,24 +257,21 @@ std::string plot_svg(const json& result, const PlotOptions& options) {
   const json& arms_json = field(result, "arms");
   if (!arms_json.is_array() || arms_json.empty()) throw UsageError("result document has no arms to plot");
 
-  // Rows (metrics present in any summary) and cells (basis, batch) in order of first appearance.
-  std::vector<Metric> rows;
+  Figure fig;
   for (const Metric& m : kMetrics)
     for (const auto& a : arms_json)
       if (field(field(a, "summary"), (m.key + "_mean").c_str()).is_array()) {
-        rows.push_back(m);
+        fig.rows.push_back(m);
         break;
       }
-  if (rows.empty() || rows[0].key != "loss") rows.insert(rows.begin(), kMetrics[0]);
+  if (fig.rows.empty() || fig.rows[0].key != "loss") fig.rows.insert(fig.rows.begin(), kMetrics[0]);
   // A row more for each recorded measure: its primary series.
   for (const Measure& m : measure_registry())
     for (const auto& a : arms_json)
       if (field(field(field(a, "summary"), "measures"), m.primary.c_str()).is_object()) {
-        rows.push_back(Metric{m.primary, m.primary, true});
+        fig.rows.push_back(Metric{m.primary, m.primary, true});
         break;
       }
-  std::vector<std::pair<std::string, std::string>> cells;
-  std::vector<Arm> arms;
   std::map<std::string, std::string> extra_colors;
   std::map<std::pair<std::size_t, std::string>, int> seen;  // (cell, label) -> arms so far
   for (const auto& a : arms_json) {
@@ -278,40 +281,33 @@ std::string plot_svg(const json& result, const PlotOptions& options) {
     arm.color = color_for(arm.label, extra_colors);
     const json& opt = field(a, "optimizer");
     const std::pair<std::string, std::string> cell{text_of(field(opt, "basis")), text_of(field(opt, "batch"))};
-    arm.cell = static_cast<std::size_t>(std::find(cells.begin(), cells.end(), cell) - cells.begin());
-    if (arm.cell == cells.size()) cells.push_back(cell);
+    arm.cell = static_cast<std::size_t>(std::find(fig.cells.begin(), fig.cells.end(), cell) - fig.cells.begin());
+    if (arm.cell == fig.cells.size()) fig.cells.push_back(cell);
     static const char* dashes[] = {"", "6,3", "2,2", "8,3,2,3"};
     arm.dash = dashes[seen[{arm.cell, arm.label}]++ % 4];
     const json& summary = field(a, "summary");
     arm.n_ok = field(summary, "n_ok").is_number() ? field(summary, "n_ok").get<long>() : 0;
     arm.n_diverged = field(summary, "n_diverged").is_number() ? field(summary, "n_diverged").get<long>() : 0;
-    for (const Metric& m : rows) arm.curves.push_back(read_curve(summary, m, m.key == "test_accuracy"));
+    for (const Metric& m : fig.rows) arm.curves.push_back(read_curve(summary, m, m.key == "test_accuracy"));
     arm.no_data = std::all_of(arm.curves.begin(), arm.curves.end(), [](const Curve& c) { return c.x.empty(); });
-    arms.push_back(std::move(arm));
+    fig.arms.push_back(std::move(arm));
   }
+  return fig;
+}
 
-  // Axes: x shared by every panel, y shared along a row.
-  double xlo = INFINITY, xhi = -INFINITY;
-  for (const auto& a : arms)
-    for (const auto& c : a.curves)
-      for (double x : c.x) xlo = std::min(xlo, x), xhi = std::max(xhi, x);
-  const Axis ax = std::isfinite(xlo) ? linear_axis(xlo, xhi, false) : linear_axis(0, 1, false);
-  std::vector<Axis> ay;
-  for (std::size_t r = 0; r < rows.size(); ++r)
-    ay.push_back(row_axis(arms, r, rows[r].key != "test_accuracy"));
+// The given title, else the preset's name and claim, else "adamgn result".
+std::string title_of(const json& result, const std::string& given) {
+  if (!given.empty()) return given;
+  const json& preset = field(result, "preset");
+  const json& claim = field(result, "claim");
+  std::string title = preset.is_string() ? preset.get<std::string>() : "";
+  if (claim.is_string() && !claim.get<std::string>().empty()) title += (title.empty() ? "" : ": ") + claim.get<std::string>();
+  return title.empty() ? "adamgn result" : title;
+}
 
-  // Title, legend and notes flow from the top; panels follow.
-  const double width = std::max(640.0, 2 * kMargin + cells.size() * kCellW);
-  std::string title = options.title;
-  if (title.empty()) {
-    const json& preset = field(result, "preset");
-    const json& claim = field(result, "claim");
-    title = preset.is_string() ? preset.get<std::string>() : "";
-    if (claim.is_string() && !claim.get<std::string>().empty())
-      title += (title.empty() ? "" : ": ") + claim.get<std::string>();
-    if (title.empty()) title = "adamgn result";
-  }
-  std::ostringstream body;
+// The title and the legend (a swatch per label, one per dashed arm, then notes on divergence and
+// on means that reached 0), flowing from the top; returns where the panels start.
+double write_heading(std::ostringstream& body, const Figure& fig, const std::string& title, double width) {
   double y = kMargin;
   for (const auto& line : wrap(title, static_cast<std::size_t>((width - 2 * kMargin) / 8.0), 3)) {
     y += 18;
@@ -334,82 +330,107 @@ std::string plot_svg(const json& result, const PlotOptions& options) {
     x += w;
   };
   std::vector<std::string> labels;
-  for (const auto& a : arms)
+  for (const auto& a : fig.arms)
     if (std::find(labels.begin(), labels.end(), a.label) == labels.end()) {
       labels.push_back(a.label);
       legend_item(a.label, a.color, "", true);
     }
-  for (const auto& a : arms)
+  for (const auto& a : fig.arms)
     if (!a.dash.empty()) legend_item(a.name, a.color, a.dash, true);
-  for (const auto& a : arms) {
+  for (const auto& a : fig.arms) {
     if (a.no_data || a.n_diverged > 0)
       legend_item(a.name + ": " + (a.no_data ? std::string("all diverged")
                                         : std::to_string(a.n_diverged) + " of " + std::to_string(a.n_ok + a.n_diverged) +
                                               " runs diverged"),
                   a.color, "", false);
-    for (std::size_t r = 0; r < rows.size(); ++r)
+    for (std::size_t r = 0; r < fig.rows.size(); ++r)
       if (std::isfinite(a.curves[r].zero_at))
-        legend_item(a.name + ": " + rows[r].name + " 0 from step " + show_number(a.curves[r].zero_at) + " ▼", a.color,
+        legend_item(a.name + ": " + fig.rows[r].name + " 0 from step " + show_number(a.curves[r].zero_at) + " ▼", a.color,
                     "", false);
   }
-  const double top = y + 26;
+  return y + 26;
+}
 
-  for (std::size_t r = 0; r < rows.size(); ++r)
-    for (std::size_t c = 0; c < cells.size(); ++c) {
-      const double px = kMargin + c * kCellW + kPadL, py = top + r * kCellH + kPadT;
-      const Axis& yr = ay[r];
-      const std::string cell = "basis " + cells[c].first + " · batch " + cells[c].second;
-      body << "<g class=\"panel\" data-metric=\"" << rows[r].key << "\" data-yscale=\"" << (yr.log ? "log" : "linear")
-           << "\" data-cell=\"" << esc(cell) << "\">\n<text x=\"" << num(px + kPlotW / 2) << "\" y=\"" << num(py - 8)
-           << "\" font-size=\"12\" text-anchor=\"middle\">" << esc(cell) << "</text>\n<rect x=\"" << num(px) << "\" y=\""
-           << num(py) << "\" width=\"" << num(kPlotW) << "\" height=\"" << num(kPlotH)
-           << "\" fill=\"#fff\" stroke=\"#999\"/>\n";
-      for (double t : yr.ticks) {
-        const double v = yr.log ? std::pow(10.0, t) : t, ty = yr.at(v, py + kPlotH, py);
-        body << "<line x1=\"" << num(px) << "\" y1=\"" << num(ty) << "\" x2=\"" << num(px + kPlotW) << "\" y2=\""
-             << num(ty) << "\" stroke=\"#e4e4e4\"/><text x=\"" << num(px - 5) << "\" y=\"" << num(ty + 4)
-             << "\" font-size=\"10\" text-anchor=\"end\">";
-        if (yr.log) body << "10<tspan dy=\"-5\" font-size=\"8\">" << static_cast<int>(t) << "</tspan>";
-        else body << tick_label(t, yr.ticks.size() > 1 ? yr.ticks[1] - yr.ticks[0] : 1);
-        body << "</text>\n";
-      }
-      for (double t : ax.ticks) {
-        const double tx = ax.at(t, px, px + kPlotW);
-        body << "<line x1=\"" << num(tx) << "\" y1=\"" << num(py + kPlotH) << "\" x2=\"" << num(tx) << "\" y2=\""
-             << num(py + kPlotH + 4) << "\" stroke=\"#999\"/><text x=\"" << num(tx) << "\" y=\"" << num(py + kPlotH + 15)
-             << "\" font-size=\"10\" text-anchor=\"middle\">"
-             << tick_label(t, ax.ticks.size() > 1 ? ax.ticks[1] - ax.ticks[0] : 1) << "</text>\n";
-      }
-      const double ly = py + kPlotH / 2, lx = px - kPadL + 12;
-      body << "<text x=\"" << num(px + kPlotW / 2) << "\" y=\"" << num(py + kPlotH + 32)
-           << "\" font-size=\"11\" text-anchor=\"middle\">step</text>\n<text x=\"" << num(lx) << "\" y=\"" << num(ly)
-           << "\" font-size=\"11\" text-anchor=\"middle\" transform=\"rotate(-90 " << num(lx) << " " << num(ly) << ")\">"
-           << rows[r].name << "</text>\n";
-      bool any = false;
-      for (const auto& a : arms) {
-        if (a.cell != c || a.curves[r].x.empty()) continue;
-        any = true;
-        body << "<g class=\"series\" data-arm=\"" << esc(a.name) << "\">\n<path class=\"band\" d=\""
-             << path_of(a.curves[r], ax, yr, px, py, true) << "\" fill=\"" << a.color
-             << "\" fill-opacity=\"0.18\" stroke=\"none\"/>\n<path class=\"mean\" d=\""
-             << path_of(a.curves[r], ax, yr, px, py, false) << "\" fill=\"none\" stroke=\"" << a.color
-             << "\" stroke-width=\"1.6\" stroke-linejoin=\"round\" stroke-linecap=\"round\""
-             << (a.dash.empty() ? "" : " stroke-dasharray=\"" + a.dash + "\"") << "/>\n";
-        if (std::isfinite(a.curves[r].zero_at)) {
-          const double zx = ax.at(a.curves[r].zero_at, px, px + kPlotW), zy = py + kPlotH;
-          body << "<path class=\"zero\" d=\"M" << num(zx - 4) << "," << num(zy - 8) << "h8L" << num(zx) << ","
-               << num(zy - 1) << "Z\" fill=\"" << a.color << "\"/>\n";
-        }
-        body << "</g>\n";
-      }
-      if (!any)
-        body << "<text x=\"" << num(px + kPlotW / 2) << "\" y=\"" << num(ly) << "\" font-size=\"11\" fill=\"#888\" "
-             << "text-anchor=\"middle\">" << (rows[r].measure ? "not recorded for these arms" : "no data (all runs diverged)")
-             << "</text>\n";
-      body << "</g>\n";
+// The panel of row r and cell c, whose data area starts at (px, py): frame, ticks, axis labels
+// and each arm's band and mean.
+void write_panel(std::ostringstream& body, const Figure& fig, std::size_t r, std::size_t c, const Axis& ax,
+                 const Axis& yr, double px, double py) {
+  const std::string cell = "basis " + fig.cells[c].first + " · batch " + fig.cells[c].second;
+  body << "<g class=\"panel\" data-metric=\"" << fig.rows[r].key << "\" data-yscale=\"" << (yr.log ? "log" : "linear")
+       << "\" data-cell=\"" << esc(cell) << "\">\n<text x=\"" << num(px + kPlotW / 2) << "\" y=\"" << num(py - 8)
+       << "\" font-size=\"12\" text-anchor=\"middle\">" << esc(cell) << "</text>\n<rect x=\"" << num(px) << "\" y=\""
+       << num(py) << "\" width=\"" << num(kPlotW) << "\" height=\"" << num(kPlotH)
+       << "\" fill=\"#fff\" stroke=\"#999\"/>\n";
+  for (double t : yr.ticks) {
+    const double v = yr.log ? std::pow(10.0, t) : t, ty = yr.at(v, py + kPlotH, py);
+    body << "<line x1=\"" << num(px) << "\" y1=\"" << num(ty) << "\" x2=\"" << num(px + kPlotW) << "\" y2=\""
+         << num(ty) << "\" stroke=\"#e4e4e4\"/><text x=\"" << num(px - 5) << "\" y=\"" << num(ty + 4)
+         << "\" font-size=\"10\" text-anchor=\"end\">";
+    if (yr.log) body << "10<tspan dy=\"-5\" font-size=\"8\">" << static_cast<int>(t) << "</tspan>";
+    else body << tick_label(t, yr.ticks.size() > 1 ? yr.ticks[1] - yr.ticks[0] : 1);
+    body << "</text>\n";
+  }
+  for (double t : ax.ticks) {
+    const double tx = ax.at(t, px, px + kPlotW);
+    body << "<line x1=\"" << num(tx) << "\" y1=\"" << num(py + kPlotH) << "\" x2=\"" << num(tx) << "\" y2=\""
+         << num(py + kPlotH + 4) << "\" stroke=\"#999\"/><text x=\"" << num(tx) << "\" y=\"" << num(py + kPlotH + 15)
+         << "\" font-size=\"10\" text-anchor=\"middle\">"
+         << tick_label(t, ax.ticks.size() > 1 ? ax.ticks[1] - ax.ticks[0] : 1) << "</text>\n";
+  }
+  const double ly = py + kPlotH / 2, lx = px - kPadL + 12;
+  body << "<text x=\"" << num(px + kPlotW / 2) << "\" y=\"" << num(py + kPlotH + 32)
+       << "\" font-size=\"11\" text-anchor=\"middle\">step</text>\n<text x=\"" << num(lx) << "\" y=\"" << num(ly)
+       << "\" font-size=\"11\" text-anchor=\"middle\" transform=\"rotate(-90 " << num(lx) << " " << num(ly) << ")\">"
+       << fig.rows[r].name << "</text>\n";
+  bool any = false;
+  for (const auto& a : fig.arms) {
+    if (a.cell != c || a.curves[r].x.empty()) continue;
+    any = true;
+    body << "<g class=\"series\" data-arm=\"" << esc(a.name) << "\">\n<path class=\"band\" d=\""
+         << path_of(a.curves[r], ax, yr, px, py, true) << "\" fill=\"" << a.color
+         << "\" fill-opacity=\"0.18\" stroke=\"none\"/>\n<path class=\"mean\" d=\""
+         << path_of(a.curves[r], ax, yr, px, py, false) << "\" fill=\"none\" stroke=\"" << a.color
+         << "\" stroke-width=\"1.6\" stroke-linejoin=\"round\" stroke-linecap=\"round\""
+         << (a.dash.empty() ? "" : " stroke-dasharray=\"" + a.dash + "\"") << "/>\n";
+    if (std::isfinite(a.curves[r].zero_at)) {
+      const double zx = ax.at(a.curves[r].zero_at, px, px + kPlotW), zy = py + kPlotH;
+      body << "<path class=\"zero\" d=\"M" << num(zx - 4) << "," << num(zy - 8) << "h8L" << num(zx) << ","
+           << num(zy - 1) << "Z\" fill=\"" << a.color << "\"/>\n";
     }
+    body << "</g>\n";
+  }
+  if (!any)
+    body << "<text x=\"" << num(px + kPlotW / 2) << "\" y=\"" << num(ly) << "\" font-size=\"11\" fill=\"#888\" "
+         << "text-anchor=\"middle\">" << (fig.rows[r].measure ? "not recorded for these arms" : "no data (all runs diverged)")
+         << "</text>\n";
+  body << "</g>\n";
+}
 
-  const double height = top + rows.size() * kCellH + kMargin;
+}  // namespace
+
+std::string plot_svg(const json& result, const PlotOptions& options) {
+  Figure fig = read_figure(result);
+
+  // Axes: x shared by every panel, y shared along a row.
+  double xlo = INFINITY, xhi = -INFINITY;
+  for (const auto& a : fig.arms)
+    for (const auto& c : a.curves)
+      for (double x : c.x) xlo = std::min(xlo, x), xhi = std::max(xhi, x);
+  const Axis ax = std::isfinite(xlo) ? linear_axis(xlo, xhi, false) : linear_axis(0, 1, false);
+  std::vector<Axis> ay;
+  for (std::size_t r = 0; r < fig.rows.size(); ++r)
+    ay.push_back(row_axis(fig.arms, r, fig.rows[r].key != "test_accuracy"));
+
+  // Title, legend and notes flow from the top; panels follow.
+  const double width = std::max(640.0, 2 * kMargin + fig.cells.size() * kCellW);
+  const std::string title = title_of(result, options.title);
+  std::ostringstream body;
+  const double top = write_heading(body, fig, title, width);
+  for (std::size_t r = 0; r < fig.rows.size(); ++r)
+    for (std::size_t c = 0; c < fig.cells.size(); ++c)
+      write_panel(body, fig, r, c, ax, ay[r], kMargin + c * kCellW + kPadL, top + r * kCellH + kPadT);
+
+  const double height = top + fig.rows.size() * kCellH + kMargin;
   std::ostringstream svg;
   svg << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << num(width)
       << "\" height=\"" << num(height) << "\" viewBox=\"0 0 " << num(width) << " " << num(height)

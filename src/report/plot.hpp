@@ -2,7 +2,7 @@
 // arm (mean with a band of ± one standard error), colored by preconditioner.
 #pragma once
 
-#include "io/reader.hpp"
+#include "core/reader.hpp"
 
 #include <string>
 

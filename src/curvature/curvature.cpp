@@ -1,6 +1,7 @@
+#include "curvature/curvature.hpp"
+
 #include "core/gemm.hpp"
 #include "core/parallel.hpp"
-#include "tasks/task.hpp"
 
 #include <array>
 #include <cstdint>

@@ -1,4 +1,4 @@
-#include "io/cifar.hpp"
+#include "tasks/cifar.hpp"
 
 #include "core/memory.hpp"
 

@@ -1,10 +1,10 @@
 // `adamgn reproduce`: every built-in preset at one scale, each result document and its figure
 // written to a folder, and REPORT.md with one row per claim of the paper and its verdict
-// (runner/report.hpp states the rules).
+// (report/verdicts.hpp states the rules).
 #pragma once
 
+#include "report/verdicts.hpp"
 #include "runner/experiment.hpp"
-#include "runner/report.hpp"
 
 #include <functional>
 #include <string>
