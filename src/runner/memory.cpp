@@ -17,22 +17,35 @@ constexpr std::size_t kPerResult = 4096;
 
 }  // namespace
 
-Bytes run_memory(const TaskFactory& factory, const OptimizerConfig& opt) {
+Bytes run_memory(const TaskFactory& factory, const OptimizerConfig& opt, const RunConfig& run) {
   const RunSizes sizes{opt.batch, opt.gn_batch, curvature_need(opt)};
-  return factory.memory(sizes).per_run + optimizer_memory(opt, factory.layout(), factory.gn_is_diagonal());
+  Bytes total = factory.memory(sizes).per_run + optimizer_memory(opt, factory.layout(), factory.gn_is_diagonal());
+  if (!run.measure.empty()) {
+    // The probe (measures/probe.hpp) works on the run's task at its own sizes: a forward pass and
+    // GN information over measure_batch samples (the full matrix where the population exists),
+    // plus a few parameter-sized vectors and the alignment's Grams over at most 256 samples with
+    // up to 10 output directions.
+    const SampleSize probe = SampleSize::samples(run.measure_batch);
+    const CurvatureNeed need = factory.has_population() ? CurvatureNeed::full : CurvatureNeed::kronecker;
+    total += factory.memory(RunSizes{probe, probe, need}).per_run + Bytes::of(factory.dim(), 8 * 8) +
+             Bytes::of(2560 * 2560, 8 * 3);
+  }
+  return total;
 }
 
 Bytes result_memory(const TaskFactory& factory, const RunConfig& run) {
   const Index every = run.resolved_log_every();
   const Index points = run.steps / every + 2;
-  return Bytes(kPerResult) + Bytes::of(points, 4 * kPerValue) +
+  // loss, test loss, accuracy, steps; with measures about 20 series more (per-block alignments).
+  const std::size_t series = 4 + (run.measure.empty() ? 0 : 20);
+  return Bytes(kPerResult) + Bytes::of(points, series * kPerValue) +
          Bytes::of(factory.memory(RunSizes{}).record_values, kPerValue);
 }
 
 MemoryPlan plan_memory(const TaskFactory& factory, const std::vector<OptimizerConfig>& configs, const RunConfig& run,
                        Index threads, Bytes runs, Bytes kept) {
   MemoryPlan plan;
-  for (const auto& opt : configs) plan.per_run = max(plan.per_run, run_memory(factory, opt));
+  for (const auto& opt : configs) plan.per_run = max(plan.per_run, run_memory(factory, opt, run));
   const Index t = threads > 0 ? threads : static_cast<Index>(max_threads());
   plan.in_flight = std::max<Index>(1, static_cast<Index>(std::min<std::size_t>(runs.value(), static_cast<std::size_t>(t))));
   plan.shared = Bytes(kProcess) + factory.memory(RunSizes{}).shared + result_memory(factory, run) * kept;

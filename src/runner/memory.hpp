@@ -24,8 +24,9 @@ struct MemoryPlan {
   Bytes total() const { return per_run * in_flight + shared; }
 };
 
-// One run of `opt`: the task's per-run bytes at the arm's sizes plus the optimizer's state.
-Bytes run_memory(const TaskFactory& factory, const OptimizerConfig& opt);
+// One run of `opt`: the task's per-run bytes at the arm's sizes plus the optimizer's state, and the
+// probe's when `run` records measures.
+Bytes run_memory(const TaskFactory& factory, const OptimizerConfig& opt, const RunConfig& run);
 // One finished run as kept until the output is written: curves (as RunResult, JSON values and
 // text) and the task's record, with a fixed allowance for the rest.
 Bytes result_memory(const TaskFactory& factory, const RunConfig& run);
