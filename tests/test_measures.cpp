@@ -29,7 +29,7 @@ Measured measure_after(const TaskFactory& f, const json& arm, Index steps, const
   const OptimizerConfig c = optimizer(arm);
   Optimizer opt(c, task->layout(), std::max<Index>(steps, 1));
   const Measure& m = find_measure(name);
-  m.prepare(opt);
+  if (m.prepare) m.prepare(opt);
   Rng data = Rng::stream(seed, "data"), curv = Rng::stream(seed, "curvature");
   Measured out;
   out.theta = task->initial_parameters();

@@ -49,15 +49,10 @@ void compute(Probe& probe, MeasureValues& out) {
 }  // namespace
 
 Measure adam_gn_ratio_measure() {
-  Measure m;
-  m.name = "adam-gn-ratio";
-  m.doc = "percentiles 10/50/90 over coordinates of Adam's second moment over (loss x GN diagonal), in the "
-          "optimizer's basis (adam and gn arms)";
-  m.primary = "adam_gn_ratio_p50";
-  m.check = [](const TaskFactory&) {};
-  m.prepare = [](Optimizer& opt) { opt.track_second_moment(); };
-  m.compute = compute;
-  return m;
+  return {"adam-gn-ratio",
+          "percentiles 10/50/90 over coordinates of Adam's second moment over (loss x GN diagonal), in the "
+          "optimizer's basis (adam and gn arms)",
+          "adam_gn_ratio_p50", compute, {}, [](Optimizer& opt) { opt.track_second_moment(); }};
 }
 
 }  // namespace adamgn

@@ -170,22 +170,19 @@ void estimated(Probe& probe, MeasureValues& out) {
 }  // namespace
 
 Measure alignment_measure() {
-  Measure m;
-  m.name = "alignment";
-  m.doc = "|diag(U^T H U)|^2 / |H|_F^2: 1 when the optimizer's basis U diagonalizes the GN matrix H "
-          "(exact on quadratic and logistic, an unbiased estimate per term on the networks)";
-  m.primary = "alignment";
-  m.check = [](const TaskFactory& f) {
+  const auto compute = [](Probe& probe, MeasureValues& out) {
+    if (probe.population()) exact(probe, out);
+    else estimated(probe, out);
+  };
+  const auto check = [](const TaskFactory& f) {
     if (!f.has_population() && !f.has_pseudo_gradients())
       throw UsageError("measure alignment needs the exact GN matrix or per-sample pseudo-gradients, which task " +
                        f.name() + " does not provide");
   };
-  m.prepare = [](Optimizer&) {};
-  m.compute = [](Probe& probe, MeasureValues& out) {
-    if (probe.population()) exact(probe, out);
-    else estimated(probe, out);
-  };
-  return m;
+  return {"alignment",
+          "|diag(U^T H U)|^2 / |H|_F^2: 1 when the optimizer's basis U diagonalizes the GN matrix H (exact on "
+          "quadratic and logistic, an unbiased estimate per term on the networks)",
+          "alignment", compute, check};
 }
 
 }  // namespace adamgn

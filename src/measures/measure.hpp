@@ -26,13 +26,14 @@ struct Measure {
   std::string name;     // as written in --measure and run.measure
   std::string doc;      // one line (help text, docs/measures.md)
   std::string primary;  // the series drawn by `adamgn plot` and shown in summaries
-  // Throws UsageError when the measure cannot be computed on this task (checked before any run).
-  std::function<void(const TaskFactory&)> check;
-  // Called once on each run's optimizer before its first step (e.g. to keep a statistic the
-  // measure reads); must not change the trajectory.
-  std::function<void(Optimizer&)> prepare;
   // Appends this point's values; appends nothing for an arm the measure does not apply to.
   std::function<void(Probe&, MeasureValues&)> compute;
+  // Optional: throws UsageError when the measure cannot be computed on this task (checked
+  // before any run).
+  std::function<void(const TaskFactory&)> check = {};
+  // Optional: called once on each run's optimizer before its first step (e.g. to keep a
+  // statistic the measure reads); must not change the trajectory.
+  std::function<void(Optimizer&)> prepare = {};
 };
 
 // The registered names, comma-separated (help text).

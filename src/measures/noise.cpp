@@ -83,15 +83,10 @@ void compute(Probe& probe, MeasureValues& out) {
 }  // namespace
 
 Measure noise_measure() {
-  Measure m;
-  m.name = "noise";
-  m.doc = "gradient noise of the run's batch over its signal, tr Cov[g_b] / |E g|^2, and the noise scale B, "
-          "raw and in the step's metric D^1/2 U^T g";
-  m.primary = "noise";
-  m.check = [](const TaskFactory&) {};
-  m.prepare = [](Optimizer&) {};
-  m.compute = compute;
-  return m;
+  return {"noise",
+          "gradient noise of the run's batch over its signal, tr Cov[g_b] / |E g|^2, and the noise scale B, raw and "
+          "in the step's metric D^1/2 U^T g",
+          "noise", compute};
 }
 
 }  // namespace adamgn

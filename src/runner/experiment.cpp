@@ -172,7 +172,8 @@ ExperimentSpec parse_experiment(json doc, const std::string& scale) {
 }
 
 void check_compatible(const ExperimentSpec& spec, const TaskFactory& factory) {
-  for (const auto& name : spec.run.measure) find_measure(name).check(factory);
+  for (const auto& name : spec.run.measure)
+    if (const Measure& m = find_measure(name); m.check) m.check(factory);
   for (const auto& a : spec.arms) {
     const OptimizerConfig& o = a.optimizer;
     const bool dense = o.basis == BasisKind::eigen || o.basis == BasisKind::interp_eigen;
@@ -210,7 +211,7 @@ RunResult run_one(const TaskFactory& factory, const OptimizerConfig& opt, const 
   std::vector<const Measure*> measures;
   for (const auto& name : run.measure) {
     measures.push_back(&find_measure(name));
-    measures.back()->prepare(optimizer);
+    if (measures.back()->prepare) measures.back()->prepare(optimizer);
   }
   Index logged = 0;
   // The measures at a logged point, on the probe (every measure_every-th point).
