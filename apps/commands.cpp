@@ -177,6 +177,7 @@ void add_convex_task_flags(CLI::App* app, const std::string& task, FlagValues& i
     switch_flag(app, into, "--rotate", "rotate", "rotate the spectrum by a random rotation");
     option(app, into, "--problem-seed", "problem_seed", "seed of the covariance's rotation");
     option(app, into, "--margin", "margin", "half/one: required ratio advantage (default 1.8)");
+    option(app, into, "--label-noise", "label_noise", "labels y = theta*^T x + SIGMA xi, xi ~ N(0,1) (default 0)");
   } else {
     option(app, into, "--dim", "dim", "dimension (default 2048)");
     option(app, into, "--power-law", "power_law", "nu_i ∝ i^-C (default 0.6)");

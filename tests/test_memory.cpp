@@ -47,8 +47,8 @@ TEST_CASE("quadratic estimate: the formula by hand") {
   const OptimizerConfig o = optimizer({{"precond", "gn"}, {"basis", "eigen"}, {"batch", 4}, {"gn_batch", "population"}});
   const TaskMemory m = f->memory(sizes_of(o));
   CHECK(m.shared == Bytes(8 * (100 + 60 + 10)));
-  // 8 (12 P + n (P + r + 1)) + 16 P^2
-  CHECK(m.per_run == Bytes(8 * (120 + 4 * 17) + 16 * 100));
+  // 8 (12 P + n (P + r + 2)) + 16 P^2
+  CHECK(m.per_run == Bytes(8 * (120 + 4 * 18) + 16 * 100));
   CHECK(m.record_values == 20);
   // 12 x 8 P + 7 x 8 P^2
   CHECK(optimizer_memory(o, f->layout(), f->gn_is_diagonal()) == Bytes(96 * 10 + 56 * 100));

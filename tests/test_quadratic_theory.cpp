@@ -193,3 +193,84 @@ TEST_CASE("A.3 / Lemma 2: Sigma_half favours GN^-1/2 and Sigma_one favours GN^-1
   CHECK(pr.r == doctest::Approx(0.5));
   CHECK(pr.kappa_s == doctest::Approx(3.0 / (2.0 + 1.0 + 1.0)));
 }
+
+TEST_CASE("quadratic with label noise: the loss floor, unbiased batches and the batch-1 ratio of Lemma 1") {
+  const double sigma = 0.5;
+  auto f = make_task_factory(json{{"name", "quadratic"}, {"cov", "spectrum"}, {"spectrum", {3.0, 1.0, 0.25}},
+                                  {"rotate", true}, {"problem_seed", 2}, {"label_noise", sigma}});
+  CHECK(f->config().at("label_noise").get<double>() == sigma);
+  CHECK(f->info().at("loss_floor").get<double>() == 0.125);
+  auto task = f->make(4);
+  const Vec theta_star = theta_star_of(*task);
+  Vec theta = theta_star;
+  theta[0] += 0.4, theta[2] -= 0.3;
+  const Vec delta = theta - theta_star;
+  Curvature c;
+  Rng unused(0);
+  task->curvature(theta, SampleSize::population(), unused, CurvatureNeed::full, c);
+  const Mat& S = c.full;
+  const double excess = 0.5 * delta.dot(S * delta);
+  Vec g;
+  // Exact: the floor sigma^2 / 2 on top of the noiseless loss; the gradient is unchanged.
+  CHECK(task->loss_and_gradient(theta, SampleSize::population(), unused, g) == doctest::Approx(excess + 0.125).epsilon(1e-14));
+  CHECK((g - S * delta).norm() < 1e-13);
+  CHECK(task->evaluate(theta).loss == doctest::Approx(excess + 0.125).epsilon(1e-14));
+  // Batch-1 samples: the mean loss is the total loss, the mean gradient is S delta, and per
+  // coordinate E[g_i^2] = 2 (S delta)_i^2 + 2 l S_ii (docs/theory.md), each within 4 standard errors.
+  const double loss = excess + 0.125;
+  const Index n = 200000;
+  Rng rng(9);
+  double sum_loss = 0, sum_loss2 = 0;
+  Vec sum_g = Vec::Zero(3), sum_g2 = Vec::Zero(3), sum_g4 = Vec::Zero(3);
+  for (Index k = 0; k < n; ++k) {
+    const double l = task->loss_and_gradient(theta, SampleSize::samples(1), rng, g);
+    sum_loss += l, sum_loss2 += l * l;
+    sum_g += g, sum_g2 += g.cwiseAbs2(), sum_g4 += g.cwiseAbs2().cwiseAbs2();
+  }
+  const double nd = static_cast<double>(n);
+  auto within = [&](double mean, double second, double expected) {
+    const double se = std::sqrt((second / nd - mean * mean) / nd);
+    INFO("mean " << mean << " expected " << expected << " se " << se);
+    CHECK(std::fabs(mean - expected) < 4 * se);
+  };
+  within(sum_loss / nd, sum_loss2, loss);
+  const Vec grad = S * delta;
+  for (Index i = 0; i < 3; ++i) {
+    within(sum_g[i] / nd, sum_g2[i], grad[i]);
+    within(sum_g2[i] / nd, sum_g4[i], 2 * grad[i] * grad[i] + 2 * loss * S(i, i));
+  }
+  // At theta* the excess is 0 and the ratio E[g_i^2] / (l S_ii) is exactly 2 in expectation.
+  sum_g2.setZero(), sum_g4.setZero();
+  for (Index k = 0; k < n; ++k) {
+    task->loss_and_gradient(theta_star, SampleSize::samples(1), rng, g);
+    sum_g2 += g.cwiseAbs2(), sum_g4 += g.cwiseAbs2().cwiseAbs2();
+  }
+  for (Index i = 0; i < 3; ++i) within(sum_g2[i] / nd / (0.125 * S(i, i)), sum_g4[i] / (0.125 * S(i, i)) / (0.125 * S(i, i)), 2.0);
+}
+
+TEST_CASE("quadratic without label noise is the task it was: no key, no floor, the same batches") {
+  const json base{{"name", "quadratic"}, {"cov", "spectrum"}, {"spectrum", {2.0, 1.0}}};
+  json zero = base;
+  zero["label_noise"] = 0.0;
+  auto a = make_task_factory(base), b = make_task_factory(zero);
+  CHECK(a->config() == b->config());
+  CHECK(!a->config().contains("label_noise"));
+  CHECK(!a->info().contains("loss_floor"));
+  // The noise is drawn after the inputs, so a noisy batch has the noiseless batch's inputs: the
+  // gradients differ by -sigma X^T xi / n whatever theta is.
+  json noisy = base;
+  noisy["label_noise"] = 1.0;
+  auto ta = a->make(1), tn = make_task_factory(noisy)->make(1);
+  auto difference = [&](const Vec& theta) {
+    Vec ga, gn;
+    Rng ra(5), rn(5);
+    ta->loss_and_gradient(theta, SampleSize::samples(4), ra, ga);
+    tn->loss_and_gradient(theta, SampleSize::samples(4), rn, gn);
+    return Vec(gn - ga);
+  };
+  const Vec d0 = difference(Vec::Zero(2)), d1 = difference(Vec::Constant(2, 3.0));
+  CHECK(d0.norm() > 1e-3);
+  CHECK((d0 - d1).norm() < 1e-12);
+  CHECK(error_of([&] { noisy["label_noise"] = -0.1; make_task_factory(noisy); }) ==
+        "task.label_noise = -0.1 must be in [0, 1e6]");
+}

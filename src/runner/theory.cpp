@@ -105,6 +105,12 @@ void quadratic_table(const json& t, std::ostringstream& out) {
   row(out, "alignment ||diag(U^T Sigma U)||^2 / ||Sigma||_F^2:", "");
   row(out, "  identity basis", num(t.at("alignment").at("identity")));
   row(out, "  eigenbasis", num(t.at("alignment").at("eigen")));
+  const json& a = t.at("adam_gn_ratio");
+  row(out, "batch 1 (Lemma 1, Cor. 1): ratio E[g_i^2] / (l s_i)", "in [2, 6], any basis");
+  if (a.contains("at_floor")) {
+    row(out, "  label noise: loss floor sigma^2 / 2", num(a.at("loss_floor")));
+    row(out, "  label noise: the ratio at the floor", num(a.at("at_floor")) + " (adam-gn-ratio at batch 1)");
+  }
 }
 
 void logistic_table(const json& t, std::ostringstream& out) {
@@ -131,7 +137,20 @@ double batch1_gn_inverse_factor(Index d, double lr) {
   return 1.0 - 2.0 * lr + static_cast<double>(d + 2) * lr * lr;
 }
 
-json quadratic_theory(const Mat& sigma) {
+// Lemma 1 / Corollary 1 for batch-1 gradients in any basis U (docs/theory.md derives it): with
+// loss l = l_ex + sigma^2 / 2, E[g_i^2] = 2 (u_i^T Sigma D)^2 + 2 l s_i, so the ratio
+// E[g_i^2] / (l s_i) lies in [2, 2 + 4 l_ex / l]: [2, 6] without label noise, and it tends to
+// exactly 2 as the loss reaches the floor sigma^2 / 2.
+json adam_gn_ratio_prediction(double label_noise) {
+  json j{{"band", {2.0, 6.0}}};
+  if (label_noise > 0.0) {
+    j["loss_floor"] = 0.5 * label_noise * label_noise;
+    j["at_floor"] = 2.0;
+  }
+  return j;
+}
+
+json quadratic_theory(const Mat& sigma, double label_noise) {
   const Index n = sigma.rows();
   const Vec ev = eigenvalues_ascending(sigma);
   // Eigenvalues within rounding of zero (relative to the largest) are the null space.
@@ -179,7 +198,8 @@ json quadratic_theory(const Mat& sigma) {
         {"best_lr", best_lr},
         {"factor_at_best_lr", best_factor},
         {"steps_per_halving", std::log(0.5) / std::log(best_factor)}}},
-      {"alignment", {{"identity", diag.squaredNorm() / sigma.squaredNorm()}, {"eigen", 1.0}}}};
+      {"alignment", {{"identity", diag.squaredNorm() / sigma.squaredNorm()}, {"eigen", 1.0}}},
+      {"adam_gn_ratio", adam_gn_ratio_prediction(label_noise)}};
 }
 
 json logistic_theory(const Vec& nu, double init, double p_label) {
@@ -227,7 +247,7 @@ json theory_of(const json& task) {
     Rng unused(0);
     Curvature c;
     t->curvature(t->initial_parameters(), SampleSize::population(), unused, CurvatureNeed::full, c);
-    out = quadratic_theory(c.full);
+    out = quadratic_theory(c.full, factory->config().value("label_noise", 0.0));
   } else {
     const json cfg = factory->config();
     out = logistic_theory(logistic_input_probabilities(*factory), cfg.at("init").get<double>(),

@@ -25,8 +25,9 @@ namespace adamgn {
 // a logistic task of dimension 1 (delta needs ln d > 0).
 json theory_of(const json& task);
 
-// The predictions for a covariance (symmetric, positive semi-definite, positive diagonal).
-json quadratic_theory(const Mat& sigma);
+// The predictions for a covariance (symmetric, positive semi-definite, positive diagonal) and the
+// labels' noise level (0: none).
+json quadratic_theory(const Mat& sigma, double label_noise = 0.0);
 
 // The predictions for logistic input probabilities nu (positive, dimension >= 2), with the task's
 // initial weight and label probability (checked against Theorem 2's assumptions).

@@ -13,6 +13,8 @@ const double kOneSpectrum[5] = {1.0, 1.0, 1.0, 1.0, 0.001};
 constexpr int kMaxRotationTries = 100000;
 constexpr Index kMaxRecordDim = 1000;  // larger runs keep no theta0 / theta* record
 
+double loss_floor(const QuadraticConfig& c) { return 0.5 * c.label_noise * c.label_noise; }
+
 struct QuadraticProblem {
   QuadraticConfig cfg;
   Index dim = 0;
@@ -41,7 +43,12 @@ class QuadraticTask : public Task {
       return population_loss(delta);
     }
     sample(n.n, rng);
-    const Vec residual = x_ * delta;
+    Vec residual = x_ * delta;
+    if (p_->cfg.label_noise > 0.0) {
+      noise_.resize(n.n);
+      rng.fill_normal(noise_);
+      residual -= p_->cfg.label_noise * noise_;
+    }
     grad.noalias() = x_.transpose() * residual / static_cast<double>(n.n);
     return 0.5 * residual.squaredNorm() / static_cast<double>(n.n);
   }
@@ -73,8 +80,12 @@ class QuadraticTask : public Task {
   }
 
  private:
-  // 1/2 D^T Sigma D as 1/2 |F^T D|^2 (Sigma = F F^T): never negative, accurate near the optimum.
-  double population_loss(const Vec& delta) const { return 0.5 * (p_->factor.transpose() * delta).squaredNorm(); }
+  // 1/2 D^T Sigma D as 1/2 |F^T D|^2 (Sigma = F F^T): never negative, accurate near the optimum;
+  // plus the floor sigma^2 / 2 that label noise puts under it.
+  double population_loss(const Vec& delta) const {
+    const double excess = 0.5 * (p_->factor.transpose() * delta).squaredNorm();
+    return p_->cfg.label_noise > 0.0 ? excess + loss_floor(p_->cfg) : excess;
+  }
 
   void sample(Index n, Rng& rng) {
     z_.resize(n, p_->factor.cols());
@@ -86,13 +97,15 @@ class QuadraticTask : public Task {
   Layout layout_;
   Vec theta_star_;
   Mat z_, x_;
+  Vec noise_;
 };
 
 // Memory from the sizes, in bytes (P = dim, r = the covariance factor's rank: P/2 + 1 for block,
 // P otherwise; n = the largest sampled batch the run draws, 0 when both batches are exact):
 //   shared   8 (P^2 + P r + P)                 Sigma, its factor and diagonal
 //   build    shared + 24 P^2 when a rotation is drawn (the rotation and two P x P temporaries)
-//   per run  8 (12 P + n (P + r + 1))          theta*, vectors, the batch z (n x r) and x (n x P)
+//   per run  8 (12 P + n (P + r + 2))          theta*, vectors, the batch z (n x r), x (n x P),
+//                                              the residual and the label noise
 //            + 16 P^2 for full curvature        the GN matrix and its product temporary
 // and a record of 2 P numbers (theta0, theta*) per run up to P = 1000.
 struct QuadraticMemory {
@@ -107,7 +120,7 @@ QuadraticMemory quadratic_memory(const QuadraticConfig& c, Index dim, const RunS
   Index n = 0;
   if (!sizes.batch.exact) n = sizes.batch.n;
   if (!sizes.gn_batch.exact && sizes.need != CurvatureNeed::none) n = std::max(n, sizes.gn_batch.n);
-  m.memory.per_run = Bytes::of(dim, 8 * 12) + Bytes::of(n, 8) * dim + Bytes::of(n, 8) * rank + Bytes::of(n, 8);
+  m.memory.per_run = Bytes::of(dim, 8 * 12) + Bytes::of(n, 8) * dim + Bytes::of(n, 8) * rank + Bytes::of(n, 16);
   if (sizes.need == CurvatureNeed::full) m.memory.per_run += Bytes::of(dim, 16) * dim;
   m.memory.record_values = dim > kMaxRecordDim ? 0 : 2 * dim;
   return m;
@@ -123,9 +136,13 @@ class QuadraticFactory : public TaskFactory {
   }
   json config() const override {
     const auto& c = p_->cfg;
-    return json{{"name", "quadratic"}, {"cov", c.cov},         {"dim", p_->dim},
+    json j{{"name", "quadratic"}, {"cov", c.cov},         {"dim", p_->dim},
                 {"spectrum", c.spectrum}, {"rotate", c.rotate}, {"problem_seed", c.problem_seed},
                 {"margin", c.margin}};
+    // Written only when set, so a noiseless task's configuration (and its runs' identity) is
+    // what it was before the key existed.
+    if (c.label_noise > 0.0) j["label_noise"] = c.label_noise;
+    return j;
   }
   json info() const override { return p_->info; }
   TaskMemory memory(const RunSizes& sizes) const override { return quadratic_memory(p_->cfg, p_->dim, sizes).memory; }
@@ -163,9 +180,12 @@ std::unique_ptr<TaskFactory> make_quadratic(ObjectReader& r) {
   r.read("rotate", c.rotate);
   r.read("problem_seed", c.problem_seed);
   r.read("margin", c.margin);
+  r.read("label_noise", c.label_noise);
   r.finish();
 
   if (c.dim < 0) throw UsageError(r.path_of("dim") + " = " + std::to_string(c.dim) + " must be >= 1");
+  if (!(c.label_noise >= 0.0 && c.label_noise <= 1e6))
+    throw UsageError(r.path_of("label_noise") + " = " + show_number(c.label_noise) + " must be in [0, 1e6]");
   if (!(c.margin >= 1.0)) throw UsageError(r.path_of("margin") + " = " + show_number(c.margin) + " must be >= 1");
   if (c.cov != "spectrum" && !c.spectrum.empty())
     throw UsageError(r.path_of("spectrum") + " applies only to cov = spectrum");
@@ -234,6 +254,7 @@ std::unique_ptr<TaskFactory> make_quadratic(ObjectReader& r) {
   }
   p->dim = c.dim;
   p->sigma_diag = p->sigma.diagonal();
+  if (c.label_noise > 0.0) p->info["loss_floor"] = loss_floor(c);
   if (c.cov != "block") {
     const PowerRatios pr = power_ratios(p->sigma);
     p->info["r_ratio"] = pr.r;

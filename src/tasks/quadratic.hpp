@@ -1,6 +1,8 @@
-// Linear regression with Gaussian inputs (paper §3): x ~ N(0, Sigma), y = theta*^T x, loss
-// 1/2 E[((theta - theta*)^T x)^2]. Full batch uses the exact population loss 1/2 D^T Sigma D and
-// gradient Sigma D (D = theta - theta*); the GN matrix is Sigma (exact) or X^T X / n (sampled).
+// Linear regression with Gaussian inputs (paper §3): x ~ N(0, Sigma), y = theta*^T x + sigma xi
+// with label noise xi ~ N(0, 1) (sigma = label_noise, default 0), loss 1/2 E[(theta^T x - y)^2].
+// Full batch uses the exact population loss 1/2 D^T Sigma D + sigma^2 / 2 and gradient Sigma D
+// (D = theta - theta*); the GN matrix is Sigma (exact) or X^T X / n (sampled). The recorded loss
+// is the population loss, whose floor sigma^2 / 2 the task states as task_info.loss_floor.
 //
 // Covariances:
 //   block     paper eq. (4): [[1 1^T, 0], [0, I]], dim = 2d (default 100).
@@ -22,6 +24,7 @@ struct QuadraticConfig {
   bool rotate = false;
   std::uint64_t problem_seed = 0;
   double margin = 1.8;  // half/one: required advantage of the intended power in both ratios
+  double label_noise = 0.0;  // sigma of the labels' Gaussian noise
 };
 
 // Condition-number ratios of A(P) = P^1/2 Sigma P^1/2 for P = diag(Sigma)^-1 over
