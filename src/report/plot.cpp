@@ -17,10 +17,13 @@ namespace {
 constexpr double kPlotW = 230, kPlotH = 150, kPadL = 64, kPadR = 16, kPadT = 26, kPadB = 44;
 constexpr double kCellW = kPadL + kPlotW + kPadR, kCellH = kPadT + kPlotH + kPadB, kMargin = 16;
 
-// One row of panels: a curve of the summaries, or a measure's series (summary.measures).
+// One row of panels: a curve of the summaries, or a measure's series (summary.measures). The
+// excess-loss row reads the loss curve less the task's loss floor (label noise).
 struct Metric {
   std::string key, name;
   bool measure = false;
+  double floor = 0.0;
+  std::string source() const { return key == "excess_loss" ? "loss" : key; }
 };
 const Metric kMetrics[] = {{"loss", "loss"}, {"test_loss", "test loss"}, {"test_accuracy", "test accuracy"}};
 
@@ -183,7 +186,7 @@ std::string label_of(const json& arm) {
 
 Curve read_curve(const json& summary, const Metric& metric, bool unit_interval) {
   const json& measures = field(summary, "measures");
-  const std::string& key = metric.key;
+  const std::string key = metric.source();
   const auto steps = numbers(field(metric.measure ? measures : summary, "steps"));
   const auto mean = numbers(metric.measure ? field(field(measures, key.c_str()), "mean") : field(summary, (key + "_mean").c_str()));
   const auto se = numbers(metric.measure ? field(field(measures, key.c_str()), "se") : field(summary, (key + "_se").c_str()));
@@ -191,10 +194,11 @@ Curve read_curve(const json& summary, const Metric& metric, bool unit_interval) 
   for (std::size_t i = 0; i < std::min(steps.size(), mean.size()); ++i) {
     if (!std::isfinite(steps[i]) || !std::isfinite(mean[i])) continue;
     const double s = i < se.size() && std::isfinite(se[i]) ? std::fabs(se[i]) : 0.0;
+    const double m = mean[i] - metric.floor;
     c.x.push_back(steps[i]);
-    c.mean.push_back(mean[i]);
-    c.lo.push_back(unit_interval ? std::max(0.0, mean[i] - s) : mean[i] - s);
-    c.hi.push_back(unit_interval ? std::min(1.0, mean[i] + s) : mean[i] + s);
+    c.mean.push_back(m);
+    c.lo.push_back(unit_interval ? std::max(0.0, m - s) : m - s);
+    c.hi.push_back(unit_interval ? std::min(1.0, m + s) : m + s);
   }
   return c;
 }
@@ -265,6 +269,11 @@ Figure read_figure(const json& result) {
         break;
       }
   if (fig.rows.empty() || fig.rows[0].key != "loss") fig.rows.insert(fig.rows.begin(), kMetrics[0]);
+  // Under a loss floor the total loss flattens onto it; the excess shows the approach.
+  const json& floor = field(field(result, "task_info"), "loss_floor");
+  if (floor.is_number())
+    fig.rows.insert(fig.rows.begin() + 1, Metric{"excess_loss", "excess loss (floor " + show_number(floor.get<double>()) + ")",
+                                                 false, floor.get<double>()});
   // A row more for each recorded measure: its primary series.
   for (const Measure& m : measure_registry())
     for (const auto& a : arms_json)

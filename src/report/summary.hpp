@@ -21,7 +21,9 @@ struct RunRow {
   double final_loss = 0.0, final_test_loss = 0.0, final_test_accuracy = 0.0;  // NaN when absent
   double score = 0.0;  // run_score under the summary's metric (+inf when diverged)
   double wall_seconds = 0.0;
-  std::map<std::string, double> final_measures;  // each recorded measure series' last value (NaN: null)
+  // Each extra series' last value (NaN: null), shown as final_NAME columns: every recorded measure
+  // series, and excess_loss (final loss minus task_info.loss_floor) when the task states a floor.
+  std::map<std::string, double> final_measures;
 };
 
 struct SettingRow {

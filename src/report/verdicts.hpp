@@ -21,6 +21,15 @@
 //              (the best constant predictor's, task_info.trivial_loss / trivial_test_loss): no
 //              arm of the claim ends below it by more than 2 se (mean_x >= trivial - 2 se_x for
 //              every arm x). Such a comparison tests nothing, whatever the ratio says.
+//   band [L,H] every arm of a within a range (on a measure, e.g. measure:adam_gn_ratio_p50, or any
+//              metric): holds if every mean is in [L, H]; does not hold if some mean is outside
+//              by more than 2 se; else not significant.
+//   exponent [L,H]  the slope of log statistic against log x (the arm's task key named by "x",
+//              e.g. task.dim) over the arms of a, by least squares, with its standard error from
+//              the residuals: judged as a band. An arm without a value (a target not reached by
+//              every seed) makes it not hold.
+//   Metrics: final, final-test, log-final, final-excess (the final loss minus the task's
+//   loss_floor), measure:SERIES (the last recorded value of a measure series), steps.
 //   faster S   a reaches run.target_loss in fewer steps (mean over seeds): an arm "reaches" when
 //              every seed reaches it without diverging. Holds if a reaches and (b does not, or
 //              mean_a <= S mean_b); does not hold if b reaches and (a does not, or mean_a > S

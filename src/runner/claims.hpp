@@ -9,6 +9,10 @@
 
 namespace adamgn {
 
+// A claim metric "measure:SERIES" reads the final value of a recorded measure series (e.g.
+// measure:adam_gn_ratio_p50).
+inline constexpr const char* kMeasureMetric = "measure:";
+
 // Checks the claims' form and that every arm they name exists (UsageError otherwise).
 void validate_claims(const json& claims, const std::vector<std::string>& arm_names, const std::string& where);
 
