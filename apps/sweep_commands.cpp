@@ -197,7 +197,7 @@ void add_sweep_commands(CLI::App& root, std::vector<Command>& out) {
   app->add_option("--rerun-seeds", f->rerun_seeds, "rerun each arm's winner on this many fresh seeds (the experiment's "
                                                    "run.seed...; default 0 = no rerun)")
       ->check(integer_at_least(0));
-  app->add_option("--metric", f->metric, "final (default) | final-test | log-auc");
+  app->add_option("--metric", f->metric, "final (default) | final-test | log-auc | steps (to run.target_loss)");
   app->add_option("--shard", f->shard, "I/N: run only jobs with index % N == I of the expandable stages");
   app->add_option("--index", f->index, "run only job K (see --list)")->check(integer_at_least(0));
   app->add_flag("--list", f->list, "print the numbered jobs of the stages that can be expanded now");
@@ -231,7 +231,7 @@ void add_sweep_commands(CLI::App& root, std::vector<Command>& out) {
   sum->add_option("INPUT", *inputs, "sweep folders and result JSON files")->required();
   sum->add_option("--format", *format, "md (default) | csv");
   sum->add_option("--table", *which, "both (default) | runs | settings");
-  sum->add_option("--metric", *metric, "score column: final | final-test | log-auc (default: the sweep's, else final)");
+  sum->add_option("--metric", *metric, "score column: final | final-test | log-auc | steps (default: the sweep's, else final)");
   out.push_back({sum, [=] {
                    if (*format != "md" && *format != "csv") throw UsageError("--format " + *format + " must be md or csv");
                    if (*which != "both" && *which != "runs" && *which != "settings")

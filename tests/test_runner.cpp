@@ -268,3 +268,44 @@ TEST_CASE("a scale can override single arms by name") {
   doc["scales"]["big"]["arms"] = {{"c", {{"lr", 0.5}}}};
   CHECK_THROWS_WITH_AS(parse_experiment(doc, "big"), "scales.big.arms.c: no entry has this name", UsageError);
 }
+
+TEST_CASE("arms with their own task keys: each runs its own task, recorded with the arm") {
+  const json doc{{"task", {{"name", "logistic"}, {"power_law", 1.0}}},
+                 {"run", {{"steps", 5}, {"seeds", 2}}},
+                 {"defaults", {{"precond", "gn"}, {"power", -1}, {"basis", "eigen"}, {"batch", "full"},
+                               {"gn_batch", "population"}, {"lr", 0.1}}},
+                 {"arms",
+                  {{{"name", "base"}},
+                   {{"name", "d8"}, {"task", {{"dim", 8}}}},
+                   {{"name", "d8 again"}, {"task", {{"dim", 8}}}},
+                   {{"name", "d32 c0.6"}, {"task", {{"dim", 32}, {"power_law", 0.6}}}}}}};
+  const ExperimentSpec spec = parse_experiment(doc);
+  CHECK(spec.arm_task(0) == doc["task"]);
+  CHECK(spec.arm_task(3) == json{{"name", "logistic"}, {"power_law", 0.6}, {"dim", 32}});
+  const auto base = std::shared_ptr<const TaskFactory>(make_task_factory(spec.task));
+  const auto factories = make_arm_factories(spec, base);
+  CHECK(factories[0] == base);
+  CHECK(factories[1] == factories[2]);  // the same task is built once
+  CHECK(factories[1]->dim() == 8);
+  CHECK(factories[3]->dim() == 32);
+  const ExperimentResult res = run_experiment(spec);
+  // Each arm's runs start from its own task's initial loss (a different dimension and nu).
+  const double l8 = factories[1]->make(0)->evaluate(factories[1]->make(0)->initial_parameters()).loss;
+  const double l32 = factories[3]->make(0)->evaluate(factories[3]->make(0)->initial_parameters()).loss;
+  CHECK(res.runs[1][0].loss.front() == l8);
+  CHECK(res.runs[3][0].loss.front() == l32);
+  CHECK(l8 != l32);
+  const json out = result_json(res);
+  CHECK(!out["arms"][0].contains("task"));
+  CHECK(out["arms"][1]["task"]["dim"] == 8);
+  CHECK(out["config"]["arms"][3]["task"]["power_law"] == 0.6);
+  CHECK(out["config"]["task"]["dim"] == 2048);
+  // Wrong keys name the arm; the task itself cannot change.
+  json bad = doc;
+  bad["arms"][1]["task"] = {{"dimension", 8}};
+  CHECK(error_of([&] { run_experiment(parse_experiment(bad)); })== "arm d8: unknown key 'task.dimension'");
+  bad["arms"][1]["task"] = {{"name", "quadratic"}};
+  CHECK(error_of([&] { parse_experiment(bad); }) == "arms[1].task.name: an arm may change task keys, not the task");
+  bad["arms"][1]["task"] = 8;
+  CHECK(error_of([&] { parse_experiment(bad); }) == "arms[1].task must be a JSON object of task keys");
+}

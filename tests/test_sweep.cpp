@@ -347,3 +347,25 @@ TEST_CASE("a finished sweep writes its selection, a result document and the tune
   // The tuned preset runs as it is.
   CHECK(sh(cli("run --preset " + tuned + " --steps 5 -q -o " + dir + "/check.json")) == 0);
 }
+
+TEST_CASE("a sweep over arms with their own task keys: each arm's runs are keyed by and run on its task") {
+  SweepSpec s;
+  s.experiment = json::parse(R"({
+    "name": "dims", "task": {"name": "quadratic", "cov": "block", "dim": 8},
+    "run": {"steps": 10, "seeds": 1},
+    "arms": [{"name": "d8", "precond": "sgd", "lr": 0.01, "batch": 4},
+             {"name": "d12", "precond": "sgd", "lr": 0.01, "batch": 4, "task": {"dim": 12}}]})");
+  read_sweep_fields(s, json::parse(R"({"grid": {"lr": [0.01, 0.02]}, "seeds": 1})"), "test");
+  const Sweep sweep(s);
+  CHECK(sweep.arm_factory(0).dim() == 8);
+  CHECK(sweep.arm_factory(1).dim() == 12);
+  const SweepPlan p = sweep.grid();
+  REQUIRE(p.jobs.size() == 4);
+  // The same optimizer setting on the two tasks is two different runs.
+  CHECK(p.jobs[0].optimizer == p.jobs[2].optimizer);
+  CHECK(p.jobs[0].hash != p.jobs[2].hash);
+  const json run = sweep.execute(p.jobs[2]);
+  CHECK(run["config"]["task"]["dim"] == 12);
+  CHECK(run["record"]["theta_star"].size() == 12);
+  CHECK(config_hash(run["config"]) == p.jobs[2].hash);
+}

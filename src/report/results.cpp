@@ -137,6 +137,11 @@ json result_json(const ExperimentResult& result) {
                         {"runs", std::move(runs)},
                         {"summary", summary_json(summarize_arm(result.runs[a]), with_target)}});
     arm_configs.push_back(json{{"name", spec.arms[a].name}, {"optimizer", spec.arms[a].optimizer.to_json()}});
+    // An arm with its own task keys carries its task's whole configuration.
+    if (a < result.arm_task_configs.size() && !result.arm_task_configs[a].is_null()) {
+      arms.back()["task"] = result.arm_task_configs[a];
+      arm_configs.back()["task"] = result.arm_task_configs[a];
+    }
   }
   json doc{{"schema", "adamgn.result/1"},
            {"program", program_json()},

@@ -23,6 +23,8 @@ json sweep_result(const Sweep& sweep, const SweepPlan& plan, const RunStore& sto
     ArmSpec a;
     a.name = sweep.experiment().arms[static_cast<std::size_t>(st.arm)].name;
     if (!rerun && !st.setting.empty()) a.name += " " + describe_setting(st.setting);
+    a.task = sweep.experiment().arms[static_cast<std::size_t>(st.arm)].task;
+    res.arm_task_configs.push_back(a.task.empty() ? json(nullptr) : sweep.arm_factory(st.arm).config());
     ObjectReader r(st.optimizer, "optimizer");
     a.optimizer.read(r);
     std::vector<RunResult> runs;

@@ -42,11 +42,11 @@ void run_bench(const BenchOptions& o) {
     if (spec.run.steps <= o.warmup)
       throw UsageError("bench: " + name + " has " + std::to_string(spec.run.steps) + " steps, no more than --warmup " +
                        std::to_string(o.warmup) + "; give more --steps");
-    const auto factory = make_task_factory(spec.task);
-    check_compatible(spec, *factory);
-    std::vector<OptimizerConfig> configs;
-    for (const auto& arm : spec.arms) configs.push_back(arm.optimizer);
-    admit(plan_memory(*factory, configs, spec.run, 1, Bytes(1), Bytes(1)));  // one run at a time
+    const auto factories = make_arm_factories(spec, make_task_factory(spec.task));
+    for (std::size_t a = 0; a < spec.arms.size(); ++a) {
+      check_arm(spec.arms[a], *factories[a]);
+      admit(plan_memory(*factories[a], {spec.arms[a].optimizer}, spec.run, 1, Bytes(1), Bytes(1)));  // one run at a time
+    }
     specs.emplace_back(name, std::move(spec));
   }
   // `eig` is the part of `basis` spent in eigendecompositions, summed over the threads that ran
@@ -54,12 +54,13 @@ void run_bench(const BenchOptions& o) {
   write_stdout("| preset | arm | steps | seconds | steps/s | ms/step | median | gradient | curvature | basis | eig | diagonal | update |\n"
                "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   for (const auto& [name, spec] : specs) {
-    auto factory = make_task_factory(spec.task);
+    const auto factories = make_arm_factories(spec, make_task_factory(spec.task));
     // One run at a time, so it gets every thread the preset allows (as `run` gives a lone run).
     set_inner_threads(spec.run.threads > 0 ? static_cast<int>(spec.run.threads) : max_threads());
-    for (const auto& arm : spec.arms) {
+    for (std::size_t a = 0; a < spec.arms.size(); ++a) {
+      const ArmSpec& arm = spec.arms[a];
       PhaseTimes t;
-      const RunResult r = run_one(*factory, arm.optimizer, spec.run, spec.run.seed, &t, o.warmup);
+      const RunResult r = run_one(*factories[a], arm.optimizer, spec.run, spec.run.seed, &t, o.warmup);
       const Index done = r.diverged ? r.diverged_at : spec.run.steps;
       // The steps that ran after the warm-up (a diverging run's last step included).
       const double ms = 1e3 / static_cast<double>(std::max<std::size_t>(t.steps.size(), 1));

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -114,6 +115,40 @@ json resolve_scale(json doc, const std::string& scale) {
   return doc;
 }
 
+json ExperimentSpec::arm_task(std::size_t a) const {
+  json t = task;
+  merge(t, arms.at(a).task, "arms[" + std::to_string(a) + "].task");
+  return t;
+}
+
+bool ExperimentSpec::arms_override_task() const {
+  return std::any_of(arms.begin(), arms.end(), [](const ArmSpec& a) { return !a.task.empty(); });
+}
+
+std::vector<std::shared_ptr<const TaskFactory>> make_arm_factories(const ExperimentSpec& spec,
+                                                                   const std::shared_ptr<const TaskFactory>& base) {
+  std::vector<std::shared_ptr<const TaskFactory>> out;
+  std::map<std::string, std::shared_ptr<const TaskFactory>> made;
+  for (std::size_t a = 0; a < spec.arms.size(); ++a) {
+    if (spec.arms[a].task.empty()) {
+      out.push_back(base);
+      continue;
+    }
+    const json t = spec.arm_task(a);
+    auto& f = made[t.dump()];
+    if (!f) {
+      try {
+        f = make_task_factory(t);
+      } catch (const UsageError& e) {
+        if (spec.arms[a].task.empty()) throw;
+        throw UsageError("arm " + spec.arms[a].name + ": " + e.what());
+      }
+    }
+    out.push_back(f);
+  }
+  return out;
+}
+
 ExperimentSpec parse_experiment(json doc, const std::string& scale) {
   doc = resolve_scale(std::move(doc), scale);
   ExperimentSpec spec;
@@ -147,8 +182,14 @@ ExperimentSpec parse_experiment(json doc, const std::string& scale) {
     json arm = defaults;
     merge(arm, arms[i]);
     const std::string path = "arms[" + std::to_string(i) + "]";
-    ObjectReader ar(arm, path);
     ArmSpec a;
+    if (arm.contains("task")) {
+      if (!arm["task"].is_object()) throw UsageError(path + ".task must be a JSON object of task keys");
+      a.task = arm["task"];
+      arm.erase("task");
+      if (a.task.contains("name")) throw UsageError(path + ".task.name: an arm may change task keys, not the task");
+    }
+    ObjectReader ar(arm, path);
     ar.read("name", a.name);
     // Names end up in table cells, file listings and one-line messages: printable text only.
     const std::string escaped = escape_control(a.name);
@@ -174,7 +215,11 @@ ExperimentSpec parse_experiment(json doc, const std::string& scale) {
 void check_compatible(const ExperimentSpec& spec, const TaskFactory& factory) {
   for (const auto& name : spec.run.measure)
     if (const Measure& m = find_measure(name); m.check) m.check(factory);
-  for (const auto& a : spec.arms) {
+  for (const auto& a : spec.arms) check_arm(a, factory);
+}
+
+void check_arm(const ArmSpec& a, const TaskFactory& factory) {
+  {
     const OptimizerConfig& o = a.optimizer;
     const bool dense = o.basis == BasisKind::eigen || o.basis == BasisKind::interp_eigen;
     if (dense && !factory.gn_is_diagonal() && factory.dim() > EigenBasis::kMaxDense)
@@ -298,14 +343,24 @@ ExperimentResult run_experiment(const ExperimentSpec& spec,
   // BLAS stays single-threaded, set before the task is built: multithreaded BLAS products change
   // results in the last bits with the thread count (tests/test_runner.cpp), a test set included.
   set_blas_threads(1);
-  auto factory = make_task_factory(spec.task);
-  check_compatible(spec, *factory);
-  admit(experiment_memory(spec, *factory));
+  const std::shared_ptr<const TaskFactory> factory = make_task_factory(spec.task);
+  const auto arm_factories = make_arm_factories(spec, factory);
+  std::vector<const TaskFactory*> of_arm;
+  for (std::size_t a = 0; a < spec.arms.size(); ++a) {
+    const TaskFactory& f = *arm_factories[a];
+    for (const auto& name : spec.run.measure)
+      if (const Measure& m = find_measure(name); m.check) m.check(f);
+    check_arm(spec.arms[a], f);
+    of_arm.push_back(&f);
+  }
+  admit(experiment_memory(spec, of_arm));
 
   ExperimentResult out;
   out.spec = spec;
   out.task_config = factory->config();
   out.task_info = factory->info();
+  for (std::size_t a = 0; a < spec.arms.size(); ++a)
+    out.arm_task_configs.push_back(spec.arms[a].task.empty() ? json(nullptr) : arm_factories[a]->config());
   const Index n_arms = static_cast<Index>(spec.arms.size());
   const Index n_seeds = spec.run.seeds;
   out.runs.assign(static_cast<std::size_t>(n_arms), std::vector<RunResult>(static_cast<std::size_t>(n_seeds)));
@@ -323,7 +378,7 @@ ExperimentResult run_experiment(const ExperimentSpec& spec,
   parallel_for(jobs, outer, [&](Index job) {
     // Seed-major order keeps the arms of one seed close together in time.
     const Index arm = job % n_arms, s = job / n_arms;
-    RunResult r = run_one(*factory, spec.arms[static_cast<std::size_t>(arm)].optimizer, spec.run,
+    RunResult r = run_one(*of_arm[static_cast<std::size_t>(arm)], spec.arms[static_cast<std::size_t>(arm)].optimizer, spec.run,
                           spec.run.seed + static_cast<std::uint64_t>(s));
     r.arm = arm;
     out.runs[static_cast<std::size_t>(arm)][static_cast<std::size_t>(s)] = std::move(r);

@@ -40,6 +40,10 @@ struct RunConfig {
 struct ArmSpec {
   std::string name;
   OptimizerConfig optimizer;
+  // The arm's own task keys ("task": {...} in the arm), merged over the experiment's task: arms
+  // of one experiment may differ in a task setting, e.g. the dimension (sec4-scaling). Empty: the
+  // experiment's task.
+  json task = json::object();
 };
 
 struct ExperimentSpec {
@@ -52,6 +56,10 @@ struct ExperimentSpec {
   std::vector<ArmSpec> arms;
   json tuning = nullptr;  // the preset's record of how its hyperparameters were found
   json claims = nullptr;  // the paper's claims this preset tests, with verdict rules (report/verdicts.hpp)
+
+  // The task of arm `a`: the experiment's task with the arm's own task keys merged in.
+  json arm_task(std::size_t a) const;
+  bool arms_override_task() const;
 };
 
 // Reads an experiment document strictly (see presets/README.md for the format). `scale`
@@ -88,12 +96,19 @@ struct ExperimentResult {
   ExperimentSpec spec;
   json task_config;
   json task_info;
+  std::vector<json> arm_task_configs;  // per arm: its task's configuration when it overrides task keys, else null
   std::vector<std::vector<RunResult>> runs;  // [arm][seed index]
   double wall_seconds = 0.0;
 };
 
 // Checks every arm against the task (e.g. the dense-eigenbasis size limit) before anything runs.
 void check_compatible(const ExperimentSpec& spec, const TaskFactory& factory);
+void check_arm(const ArmSpec& arm, const TaskFactory& factory);
+
+// One task factory per arm, built from ExperimentSpec::arm_task: `base` (the experiment's own
+// task) for arms without task keys, and one factory per distinct task among the others.
+std::vector<std::shared_ptr<const TaskFactory>> make_arm_factories(const ExperimentSpec& spec,
+                                                                   const std::shared_ptr<const TaskFactory>& base);
 
 ExperimentResult run_experiment(const ExperimentSpec& spec,
                                 const std::function<void(const ExperimentSpec&, const RunResult&)>& on_run = {});

@@ -58,30 +58,62 @@ void admit(const MemoryPlan& plan) {
 }
 
 MemoryPlan experiment_memory(const ExperimentSpec& spec, const TaskFactory& factory) {
-  std::vector<OptimizerConfig> configs;
-  for (const auto& a : spec.arms) configs.push_back(a.optimizer);
-  const Bytes runs = Bytes(spec.arms.size()) * spec.run.seeds;
-  return plan_memory(factory, configs, spec.run, spec.run.threads, runs, runs);
+  return experiment_memory(spec, std::vector<const TaskFactory*>(spec.arms.size(), &factory));
+}
+
+MemoryPlan experiment_memory(const ExperimentSpec& spec, const std::vector<const TaskFactory*>& arm_factories) {
+  // Each distinct factory's fixed data is held for the whole experiment; the runs of every arm
+  // count at their own task's sizes.
+  MemoryPlan plan;
+  plan.shared = Bytes(kProcess);
+  std::vector<const TaskFactory*> distinct;
+  for (std::size_t a = 0; a < spec.arms.size(); ++a) {
+    const TaskFactory* f = arm_factories[a];
+    plan.per_run = max(plan.per_run, run_memory(*f, spec.arms[a].optimizer, spec.run));
+    plan.shared += result_memory(*f, spec.run) * Bytes(spec.run.seeds);
+    if (std::find(distinct.begin(), distinct.end(), f) == distinct.end()) {
+      distinct.push_back(f);
+      plan.shared += f->memory(RunSizes{}).shared;
+    }
+  }
+  const Index t = spec.run.threads > 0 ? spec.run.threads : static_cast<Index>(max_threads());
+  plan.in_flight = std::max<Index>(1, std::min<Index>(static_cast<Index>(spec.arms.size()) * spec.run.seeds, t));
+  return plan;
 }
 
 MemoryPlan sweep_memory(const Sweep& sweep, Index threads) {
   const SweepPlan grid = sweep.grid();
-  std::vector<OptimizerConfig> configs;
+  MemoryPlan plan;
   for (const auto& job : grid.jobs) {
     OptimizerConfig o;
     ObjectReader r(job.optimizer, "optimizer");
     o.read(r);
-    configs.push_back(o);
+    const TaskFactory& f = sweep.arm_factory(job.arm);
+    plan.per_run = max(plan.per_run, run_memory(f, o, sweep.experiment().run));
     for (const auto& [key, factor] : sweep.spec().refine) {
       SampleSize& size = key == "batch" ? o.batch : o.gn_batch;
       if ((key != "batch" && key != "gn_batch") || size.exact) continue;
       size.n = static_cast<Index>(std::min(static_cast<double>(size.n) * factor, 9e18));
-      configs.push_back(o);
+      plan.per_run = max(plan.per_run, run_memory(f, o, sweep.experiment().run));
     }
   }
   const SweepSpec& spec = sweep.spec();
   const Bytes runs = Bytes(grid.jobs.size()) + Bytes(sweep.experiment().arms.size()) * spec.rerun_seeds;
-  return plan_memory(sweep.factory(), configs, sweep.experiment().run, threads, runs, runs);
+  const Index t = threads > 0 ? threads : static_cast<Index>(max_threads());
+  plan.in_flight = std::max<Index>(1, static_cast<Index>(std::min<std::size_t>(runs.value(), static_cast<std::size_t>(t))));
+  // Every distinct task's data, and the results read back (at the largest task's record size).
+  plan.shared = Bytes(kProcess);
+  std::vector<const TaskFactory*> distinct;
+  Bytes result;
+  for (std::size_t a = 0; a < sweep.experiment().arms.size(); ++a) {
+    const TaskFactory* f = &sweep.arm_factory(static_cast<Index>(a));
+    result = max(result, result_memory(*f, sweep.experiment().run));
+    if (std::find(distinct.begin(), distinct.end(), f) != distinct.end()) continue;
+    distinct.push_back(f);
+    plan.shared += f->memory(RunSizes{}).shared;
+  }
+  plan.shared += result * runs;
+  return plan;
 }
 
 }  // namespace adamgn

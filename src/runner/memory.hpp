@@ -39,8 +39,10 @@ MemoryPlan plan_memory(const TaskFactory& factory, const std::vector<OptimizerCo
 // Throws UsageError (core/budget.hpp's message) when the plan does not fit the memory available.
 void admit(const MemoryPlan& plan);
 
-// The plan of run_experiment: every arm x seed, run.threads threads, every result kept.
+// The plan of run_experiment: every arm x seed, run.threads threads, every result kept; with one
+// task factory per arm (ExperimentSpec::arm_task), each distinct factory's data counted once.
 MemoryPlan experiment_memory(const ExperimentSpec& spec, const TaskFactory& factory);
+MemoryPlan experiment_memory(const ExperimentSpec& spec, const std::vector<const TaskFactory*>& arm_factories);
 
 // The plan of a sweep's jobs on `threads` threads (0: all available): the grid stage's settings,
 // a refined batch or GN batch scaled by its refine factor, the stored results read back to

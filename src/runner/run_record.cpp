@@ -68,6 +68,7 @@ json run_line_json(const ExperimentSpec& spec, const RunResult& r) {
          {"preset", spec.preset.empty() ? json(nullptr) : json(spec.preset)},
          {"arm", arm.name},
          {"optimizer", arm.optimizer.to_json()}};
+  if (!arm.task.empty()) j["task"] = spec.arm_task(static_cast<std::size_t>(r.arm));
   const json fields = run_json(r);
   for (auto it = fields.begin(); it != fields.end(); ++it) j[it.key()] = it.value();
   return j;

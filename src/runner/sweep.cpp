@@ -1,5 +1,6 @@
 #include "runner/sweep.hpp"
 
+#include "measures/measure.hpp"
 #include "runner/run_record.hpp"
 
 #include <algorithm>
@@ -177,12 +178,16 @@ void SweepSpec::validate() const {
   if (rerun_seeds < 0 || rerun_seeds > kMaxSeeds)
     throw UsageError("sweep rerun_seeds = " + std::to_string(rerun_seeds) + " must be in [0, " +
                      std::to_string(kMaxSeeds) + "]");
-  if (metric != "final" && metric != "final-test" && metric != "log-auc")
-    throw UsageError("sweep metric = " + metric + " must be final, final-test or log-auc");
+  if (metric != "final" && metric != "final-test" && metric != "log-auc" && metric != "steps")
+    throw UsageError("sweep metric = " + metric + " must be final, final-test, log-auc or steps");
 }
 
 double run_score(const json& run, const std::string& metric) {
   if (run.value("status", "") != "ok") return kInf;
+  if (metric == "steps") {
+    const json& s = run.contains("steps_to_target") ? run["steps_to_target"] : json();
+    return s.is_number() ? s.get<double>() : kInf;
+  }
   const char* key = metric == "final-test" ? "test_loss" : "loss";
   if (!run.contains(key) || !run[key].is_array() || run[key].empty()) return kInf;
   const auto& curve = run[key];
@@ -230,13 +235,19 @@ Sweep::Sweep(SweepSpec spec) : spec_(std::move(spec)) {
   const json& doc = spec_.experiment;
   experiment_ = parse_experiment(doc);
   factory_ = make_task_factory(experiment_.task);
-  check_compatible(experiment_, *factory_);
+  arm_factories_ = make_arm_factories(experiment_, factory_);
+  for (std::size_t a = 0; a < experiment_.arms.size(); ++a) {
+    for (const auto& name : experiment_.run.measure)
+      if (const Measure& m = find_measure(name); m.check) m.check(*arm_factories_[a]);
+    check_arm(experiment_.arms[a], *arm_factories_[a]);
+  }
   // Each arm's own keys over the defaults, as parse_experiment merges them.
   const json defaults = doc.value("defaults", json::object());
   for (const auto& arm : doc.at("arms")) {
     json a = defaults;
     for (auto it = arm.begin(); it != arm.end(); ++it) a[it.key()] = it.value();
     a.erase("name");
+    a.erase("task");
     arm_docs_.push_back(a);
   }
   std::set<std::string> names;
@@ -254,12 +265,12 @@ Sweep::Sweep(SweepSpec spec) : spec_(std::move(spec)) {
   expand(nullptr);  // every grid point must be a valid configuration
 }
 
-json Sweep::run_config(const json& optimizer, std::uint64_t seed) const {
+json Sweep::run_config(Index arm, const json& optimizer, std::uint64_t seed) const {
   const RunConfig& r = experiment_.run;
   json run{{"steps", r.steps}, {"log_every", r.resolved_log_every()}, {"diverge_factor", r.diverge_factor},
            {"target_loss", r.target_loss}};
   r.add_measure_keys(run);
-  json c{{"task", factory_->config()}, {"run", run}, {"optimizer", optimizer}};
+  json c{{"task", arm_factory(arm).config()}, {"run", run}, {"optimizer", optimizer}};
   if (seed != std::numeric_limits<std::uint64_t>::max()) c["seed"] = seed;
   return c;
 }
@@ -290,7 +301,7 @@ void Sweep::add_setting(SweepPlan& p, const std::string& stage, Index arm, const
   st.arm = arm;
   st.setting = setting;
   st.optimizer = o.to_json();
-  st.hash = config_hash(run_config(st.optimizer, kNoSeed));
+  st.hash = config_hash(run_config(arm, st.optimizer, kNoSeed));
   for (Index s = 0; s < n_seeds; ++s) {
     SweepJob j;
     j.index = static_cast<Index>(p.jobs.size());
@@ -300,7 +311,7 @@ void Sweep::add_setting(SweepPlan& p, const std::string& stage, Index arm, const
     j.setting_id = st.id;
     j.optimizer = st.optimizer;
     j.seed = first_seed + static_cast<std::uint64_t>(s);
-    j.hash = config_hash(run_config(st.optimizer, j.seed));
+    j.hash = config_hash(run_config(arm, st.optimizer, j.seed));
     st.jobs.push_back(j.index);
     p.jobs.push_back(std::move(j));
   }
@@ -416,7 +427,7 @@ json Sweep::execute(const SweepJob& job) const {
   ObjectReader r(job.optimizer, "optimizer");
   o.read(r);
   r.finish();
-  RunResult res = run_one(*factory_, o, experiment_.run, job.seed);
+  RunResult res = run_one(arm_factory(job.arm), o, experiment_.run, job.seed);
   json doc{{"schema", "adamgn.run/1"},
            {"preset", experiment_.preset.empty() ? json(nullptr) : json(experiment_.preset)},
            {"arm", experiment_.arms[static_cast<std::size_t>(job.arm)].name},
@@ -426,7 +437,7 @@ json Sweep::execute(const SweepJob& job) const {
   const json fields = run_json(res);
   for (auto it = fields.begin(); it != fields.end(); ++it) doc[it.key()] = it.value();
   if (!record.empty()) doc["record"] = record;
-  doc["config"] = run_config(job.optimizer, job.seed);
+  doc["config"] = run_config(job.arm, job.optimizer, job.seed);
   doc["hash"] = job.hash;
   doc["program"] = program_json();
   // The store verifies every file it reads; a run it would refuse is a bug here, not a result.

@@ -105,6 +105,8 @@ class Sweep {
   const SweepSpec& spec() const { return spec_; }
   const ExperimentSpec& experiment() const { return experiment_; }
   const TaskFactory& factory() const { return *factory_; }
+  // The task of arm `arm` (the experiment's, or its own when the arm sets task keys).
+  const TaskFactory& arm_factory(Index arm) const { return *arm_factories_[static_cast<std::size_t>(arm)]; }
 
   // Expands every stage whose predecessors are complete in `store` (a run file that fails
   // verification counts as missing).
@@ -113,7 +115,7 @@ class Sweep {
   // `refine` scales a batch).
   SweepPlan grid() const { return expand(nullptr); }
   // The store key of one run and the configuration it hashes.
-  json run_config(const json& optimizer, std::uint64_t seed) const;
+  json run_config(Index arm, const json& optimizer, std::uint64_t seed) const;
   // A stored run's score under the sweep's metric (+inf when diverged).
   double score(const json& run) const;
   // Runs one job to the stored document (throws Interrupted when a stop is requested).
@@ -128,8 +130,9 @@ class Sweep {
                    Index n_seeds) const;
   void expand_grid(SweepPlan& p) const;
   void expand_refine(SweepPlan& p, const std::vector<double>& scores) const;  // scores: per job of p
-  std::unique_ptr<TaskFactory> factory_;
-  std::vector<json> arm_docs_;  // each arm's keys, defaults merged
+  std::shared_ptr<const TaskFactory> factory_;
+  std::vector<std::shared_ptr<const TaskFactory>> arm_factories_;
+  std::vector<json> arm_docs_;  // each arm's optimizer keys, defaults merged
 };
 
 // The score of one run document under a metric (+inf for a diverged run or a missing value).
