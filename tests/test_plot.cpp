@@ -188,6 +188,21 @@ TEST_CASE("plot: one panel per cell and metric, one series per arm and metric wi
   CHECK(lower.find("inf") == std::string::npos);
 }
 
+TEST_CASE("plot: a task with a loss floor gets an excess-loss row under the loss") {
+  json doc = result({arm("adam id", "adam", -0.5, "identity", 1, {{"loss", {3.0, 1.0, 0.6, 0.5001}}})});
+  CHECK(count(adamgn::plot_svg(doc), "data-metric=\"excess_loss\"") == 0);
+  doc["task_info"] = {{"loss_floor", 0.5}};
+  const std::string svg = adamgn::plot_svg(doc);
+  CHECK(xml_error(svg) == "");
+  CHECK(count(svg, "data-metric=\"excess_loss\"") == 1);
+  CHECK(svg.find("data-metric=\"loss\"") < svg.find("data-metric=\"excess_loss\""));
+  CHECK(svg.find(">excess loss (floor 0.5)</text>") != std::string::npos);
+  // The excess runs from 2.5 to 1e-4, more than a factor 30: a log axis down to 10^-4.
+  const std::size_t panel = svg.find("data-metric=\"excess_loss\"");
+  CHECK(svg.find("data-yscale=\"log\"", panel) == panel + std::string("data-metric=\"excess_loss\" ").size());
+  CHECK(svg.find("<tspan dy=\"-5\" font-size=\"8\">-4</tspan>", panel) != std::string::npos);
+}
+
 TEST_CASE("plot: a 2x2 grid with three metrics is 3 rows x 4 columns") {
   std::vector<json> arms;
   for (const char* basis : {"identity", "kronecker"})

@@ -109,6 +109,112 @@ TEST_CASE("faster: every seed must reach the target") {
   CHECK(verdict(arms, claim("faster", "c", "d", 1, "steps")) == "not significant");
 }
 
+TEST_CASE("band: every arm of a within [L, H], with the 2 se margin; measure and excess metrics") {
+  // Runs whose measure series end at the given values (the last recorded value counts, nulls skipped).
+  auto measured = [](const std::string& name, const std::vector<double>& finals) {
+    json a = arm(name, std::vector<double>(finals.size(), 0.5));
+    for (std::size_t i = 0; i < finals.size(); ++i)
+      a["runs"][i]["measures"] = {{"steps", {0, 10, 20}}, {"ratio", {nullptr, 7.0, finals[i]}}};
+    return a;
+  };
+  auto band = [](const json& a, double lo, double hi, const std::string& metric) {
+    return json{{"claim", "band"}, {"kind", "band"}, {"a", a}, {"range", {lo, hi}}, {"metric", metric}};
+  };
+  // in: mean 2, se 0; edge: {2.1, 2.5} mean 2.3, se 0.2 (0.1 above 2.2 <= 2 se); out: 3 +- 0.
+  const json arms = json::array({measured("in", {2, 2}), measured("edge", {2.1, 2.5}), measured("out", {3, 3})});
+  CHECK(verdict(arms, band("in", 1.8, 2.2, "measure:ratio")) == "holds");
+  CHECK(verdict(arms, band("edge", 1.8, 2.2, "measure:ratio")) == "not significant");
+  CHECK(verdict(arms, band("out", 1.8, 2.2, "measure:ratio")) == "does not hold");
+  CHECK(verdict(arms, band(json::array({"in", "out"}), 1.8, 2.2, "measure:ratio")) == "does not hold");
+  const auto v = evaluate_claims(doc_with(arms, json::array({band("in", 1.8, 2.2, "measure:ratio")})));
+  CHECK(v[0].rule == "band [1.8, 2.2], final ratio");
+  CHECK(v[0].measured == "in 2 ± 0");
+  CHECK(verdict(arms, band("in", 1.8, 2.2, "measure:absent")) == "does not hold");  // nothing recorded
+  // final-excess subtracts task_info.loss_floor: 0.5 - 0.45 = 0.05 against 0.1 - 0.45 floored.
+  json doc = doc_with(json::array({arm("a", {0.5, 0.5}), arm("b", {0.55, 0.55})}),
+                      json::array({claim("close", "a", "b", 1.5, "final-excess")}));
+  CHECK(evaluate_claims(doc)[0].verdict == "holds");  // no floor: 0.5 vs 0.55
+  doc["task_info"] = {{"loss_floor", 0.45}};
+  CHECK(evaluate_claims(doc)[0].verdict == "does not hold");  // 0.05 vs 0.1: ratio 2
+  CHECK(evaluate_claims(doc)[0].measured.find("a 0.05 ± 0 vs b 0.1 ± 0") == 0);
+  // Form: band needs a range and takes no b; measure metrics need a series name.
+  const std::vector<std::string> names = {"a", "b"};
+  json no_range = band("a", 1, 2, "final");
+  no_range.erase("range");
+  CHECK(test::error_of([&] { validate_claims(json::array({no_range}), names, "claims"); }) ==
+        "claims[0].range must be [LOW, HIGH] with LOW < HIGH for kind = band");
+  CHECK(test::error_of([&] { validate_claims(json::array({band("a", 2, 1, "final")}), names, "claims"); })
+            .find("LOW < HIGH") != std::string::npos);
+  json with_b = band("a", 1, 2, "final");
+  with_b["b"] = "b";
+  CHECK(test::error_of([&] { validate_claims(json::array({with_b}), names, "claims"); }).find("b does not apply") !=
+        std::string::npos);
+  CHECK(test::error_of([&] { validate_claims(json::array({band("a", 1, 2, "measure:")}), names, "claims"); })
+            .find("metric") != std::string::npos);
+}
+
+TEST_CASE("exponent: the log-log slope over the arms' task key, with its standard error") {
+  // Steps to target 3 d^0.5 at d = 100, 400, 1600 (the task key in each arm's own task).
+  auto scaled = [](const std::string& name, double d, double steps) {
+    json a = arm(name, {0.1, 0.1}, {static_cast<int>(steps), static_cast<int>(steps)});
+    a["task"] = {{"name", "logistic"}, {"dim", d}};
+    return a;
+  };
+  json doc = doc_with(json::array({scaled("d100", 100, 30), scaled("d400", 400, 60), scaled("d1600", 1600, 120),
+                                   scaled("bent", 1600, 480)}),
+                      json::array());
+  doc["config"] = {{"task", {{"name", "logistic"}, {"dim", 2048}}}};
+  auto exponent = [&](const json& a, double lo, double hi) {
+    doc["claims"] = json::array({json{{"claim", "e"}, {"kind", "exponent"}, {"a", a}, {"x", "task.dim"}, {"metric", "steps"},
+                                      {"range", {lo, hi}}}});
+    return evaluate_claims(doc)[0];
+  };
+  const auto exact = exponent(json::array({"d100", "d400", "d1600"}), 0.25, 1);
+  CHECK(exact.verdict == "holds");
+  CHECK(exact.measured == "exponent 0.5 ± 0 (dim 100: 30, 400: 60, 1.6e+03: 120)");
+  CHECK(exponent(json::array({"d100", "d400", "d1600"}), 0.6, 1).verdict == "does not hold");
+  // Through (100, 30), (400, 60), (1600, 480), by hand in natural logs: x = ln 100 + {0, 2, 4} ln 2,
+  // y = ln 30 + {0, 1, 4} ln 2; Sxx = 8 ln^2 2, Sxy = 8 ln^2 2, slope 1, residuals {1, -2, 1} ln 2 / 3,
+  // RSS = 2/3 ln^2 2, se = sqrt(RSS / (n - 2) / Sxx) = sqrt(1/12).
+  const auto bent = exponent(json::array({"d100", "d400", "bent"}), 0.25, 0.5);
+  const double l2 = std::log(2.0), sxx = 8 * l2 * l2;
+  const double rss = l2 * l2 * 2.0 / 3.0;
+  CHECK(bent.measured.find("exponent 1 ± " + [&] {
+    char b[32];
+    std::snprintf(b, sizeof b, "%.3g", std::sqrt(rss / sxx));
+    return std::string(b);
+  }()) == 0);
+  CHECK(bent.verdict == "not significant");  // 1 - 0.5 < 2 x 0.289
+  // An arm that does not reach the target on every seed has no value: does not hold.
+  json a = arm("slow", {0.1, 0.1}, {50, -1});
+  a["task"] = {{"name", "logistic"}, {"dim", 800}};
+  doc["arms"].push_back(a);
+  const auto missing = exponent(json::array({"d100", "d400", "d1600", "slow"}), 0.25, 1);
+  CHECK(missing.verdict == "does not hold");
+  CHECK(missing.measured.find("no value for slow") != std::string::npos);
+  // Form: x names a task key, at least 3 arms.
+  const std::vector<std::string> names = {"d100", "d400", "d1600"};
+  json c{{"claim", "e"}, {"kind", "exponent"}, {"a", json::array({"d100", "d400"})}, {"x", "task.dim"}, {"range", {0, 1}}};
+  CHECK(test::error_of([&] { validate_claims(json::array({c}), names, "claims"); }).find("at least 3 arms") != std::string::npos);
+  c["a"] = names;
+  c["x"] = "dim";
+  CHECK(test::error_of([&] { validate_claims(json::array({c}), names, "claims"); }).find("task.KEY") != std::string::npos);
+}
+
+TEST_CASE("sec3-noise-floor from the command line: excess columns, the excess row and band verdicts") {
+  const std::string dir = test::temp_dir("floor");
+  const auto run = test::run_adamgn("run --preset sec3-noise-floor --seeds 3 -q -o " + dir + "/r.json");
+  REQUIRE(run.code == 0);
+  const auto sum = test::run_adamgn("summarize " + dir + "/r.json --format csv");
+  REQUIRE(sum.code == 0);
+  CHECK(sum.out.find("final_excess_loss_mean,final_excess_loss_se") != std::string::npos);
+  const auto rep = test::run_adamgn("report " + dir + "/r.json");
+  REQUIRE(rep.code == 0);
+  CHECK(rows_of(rep.out, "sec3-noise-floor") == 5);
+  CHECK(rep.out.find("band [1.8, 2.2], final adam_gn_ratio_p50") != std::string::npos);
+  CHECK(rep.out.find("final excess loss (loss - floor)") != std::string::npos);
+}
+
 TEST_CASE("claims are checked: kinds, metrics, arm names") {
   const std::vector<std::string> names = {"a", "b"};
   CHECK(test::error_of([&] { validate_claims(json::array({claim("best", "a", "b")}), names, "claims"); }).find("kind") !=

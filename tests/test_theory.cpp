@@ -109,6 +109,22 @@ TEST_CASE("theory: a diagonal spectrum is aligned with the identity basis") {
   CHECK(at(rot, "/alignment/eigen") == 1.0);
 }
 
+TEST_CASE("theory: with label noise, the loss floor sigma^2/2 and the batch-1 ratio 2 there") {
+  const json noiseless = quadratic({{"cov", "spectrum"}, {"spectrum", {4.0, 1.0}}});
+  CHECK(noiseless.at("adam_gn_ratio").at("band") == json::array({2.0, 6.0}));
+  CHECK(!noiseless.at("adam_gn_ratio").contains("at_floor"));
+  const json noisy = quadratic({{"cov", "spectrum"}, {"spectrum", {4.0, 1.0}}, {"label_noise", 0.3}});
+  CHECK(at(noisy, "/adam_gn_ratio/loss_floor") == doctest::Approx(0.045).epsilon(1e-14));
+  CHECK(at(noisy, "/adam_gn_ratio/at_floor") == 2.0);
+  const CliOutcome table = run_adamgn("theory quadratic --cov spectrum --spectrum 4,1 --label-noise 0.3");
+  CHECK(table.code == 0);
+  CHECK(table.out.find("label noise: loss floor sigma^2 / 2                      0.045") != std::string::npos);
+  CHECK(table.out.find("label noise: the ratio at the floor                      2 ") != std::string::npos);
+  const CliOutcome preset = run_adamgn("theory --preset sec3-noise-floor --json");
+  REQUIRE(preset.code == 0);
+  CHECK(at(json::parse(preset.out), "/adam_gn_ratio/loss_floor") == doctest::Approx(0.045));
+}
+
 TEST_CASE("theory: r(Sigma_half) > 1 and r(Sigma_one) < 1, as the task guarantees") {
   for (const char* cov : {"half", "one"}) {
     INFO(cov);
