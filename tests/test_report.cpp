@@ -213,6 +213,9 @@ TEST_CASE("sec3-noise-floor from the command line: excess columns, the excess ro
   CHECK(rows_of(rep.out, "sec3-noise-floor") == 5);
   CHECK(rep.out.find("band [1.8, 2.2], final adam_gn_ratio_p50") != std::string::npos);
   CHECK(rep.out.find("final excess loss (loss - floor)") != std::string::npos);
+  // The theory's predictions beside the measurements.
+  CHECK(rep.out.find("Theory (`adamgn theory`") != std::string::npos);
+  CHECK(rep.out.find("label noise: loss floor 0.045, v/(ℓ s) = 2 there") != std::string::npos);
 }
 
 TEST_CASE("claims are checked: kinds, metrics, arm names") {

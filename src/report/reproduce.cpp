@@ -6,7 +6,9 @@
 #include "report/plot.hpp"
 #include "report/results.hpp"
 #include "runner/experiment.hpp"
+#include "runner/theory.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -97,6 +99,26 @@ std::vector<PresetOutcome> reproduce(const ReproduceOptions& options, const std:
   return out;
 }
 
+// What `adamgn theory` predicts for the result's task (quadratic and logistic), one line per
+// distinct task when arms set their own task keys; "" for other tasks.
+std::string theory_markdown(const json& result) {
+  std::vector<json> tasks{result.at("config").at("task")};
+  for (const auto& a : result.at("arms"))
+    if (a.contains("task") && std::find(tasks.begin(), tasks.end(), a["task"]) == tasks.end()) tasks.push_back(a["task"]);
+  if (tasks.size() > 1) tasks.erase(tasks.begin());  // every arm has its own: the base task is never run alone
+  std::string out;
+  for (const auto& t : tasks) {
+    const std::string name = t.value("name", "");
+    if (name != "quadratic" && name != "logistic") return "";
+    try {
+      out += "- " + theory_brief(theory_of(t)) + "\n";
+    } catch (const UsageError&) {
+      return "";
+    }
+  }
+  return "Theory (`adamgn theory`, docs/theory.md):\n\n" + out + "\n";
+}
+
 std::string report_markdown(const std::vector<PresetOutcome>& outcomes, const std::string& scale, double wall_seconds,
                             const std::string& command) {
   std::ostringstream md;
@@ -139,6 +161,7 @@ std::string report_markdown(const std::vector<PresetOutcome>& outcomes, const st
     md << buf << "Figure: [" << o.name << ".svg](" << o.name << ".svg); data: [" << o.name << ".json](" << o.name
        << ".json).\n\n";
     if (!r.value("notes", "").empty()) md << r["notes"].get<std::string>() << "\n\n";
+    md << theory_markdown(r);
     md << "| arm | runs ok | final loss | final test loss | final test accuracy | steps to target |\n"
        << "|---|---|---|---|---|---|\n";
     for (const auto& a : r.at("arms")) {

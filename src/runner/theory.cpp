@@ -266,4 +266,35 @@ std::string theory_table(const json& theory) {
   return out.str();
 }
 
+std::string theory_brief(const json& t) {
+  auto n = [](const json& v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.3g", v.get<double>());
+    return std::string(buf);
+  };
+  std::string out;
+  if (t.contains("lemma2")) {
+    const json& l = t.at("lemma2");
+    out = "r(Σ) = " + n(t.at("r").at("value")) + " (favours " + t.at("r").at("favours").get<std::string>() +
+          "); Lemma 2's κ_s, identity basis: GN⁻¹ " + n(l.at("identity").at(kGnInverse).at("kappa_s")) + ", GN^−½ " +
+          n(l.at("identity").at(kGnHalf).at("kappa_s")) + "; eigenbasis: GN⁻¹ " + n(l.at("eigen").at(kGnInverse).at("kappa_s")) +
+          ", GN^−½ " + n(l.at("eigen").at(kGnHalf).at("kappa_s")) + "; batch-1 GN⁻¹ in the eigenbasis at its best lr " +
+          n(t.at("batch1_gn_inverse").at("best_lr")) + ": loss factor " + n(t.at("batch1_gn_inverse").at("factor_at_best_lr")) +
+          " per step; alignment of the identity basis " + n(t.at("alignment").at("identity")) +
+          "; batch-1 v/(ℓ s) in [2, 6]";
+    const json& a = t.at("adam_gn_ratio");
+    if (a.contains("at_floor"))
+      out += "; label noise: loss floor " + n(a.at("loss_floor")) + ", v/(ℓ s) = " + n(a.at("at_floor")) + " there";
+  } else {
+    const json& co = t.at("corollary3");
+    out = "d = " + std::to_string(t.at("dim").get<Index>()) + ", κ(ν) = " + n(t.at("kappa_nu")) + ", δ = " + n(t.at("delta")) +
+          "; Theorem 2: GN⁻¹ steps / Adam steps ≥ " + n(t.at("theorem2").at("slowdown")) + " / c";
+    if (co.at("applies").get<bool>())
+      out += "; Corollary 3: GN⁻¹ steps grow as d^δ with δ = " + n(co.at("delta_used")) + " (d^δ = " + n(co.at("d_pow_delta")) + ")";
+    else
+      out += "; Corollary 3 does not apply (δ < 0)";
+  }
+  return out;
+}
+
 }  // namespace adamgn

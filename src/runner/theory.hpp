@@ -29,6 +29,9 @@ json theory_of(const json& task);
 // labels' noise level (0: none).
 json quadratic_theory(const Mat& sigma, double label_noise = 0.0);
 
+// The predictions of theory_of in one line of text, for a report beside the measurements.
+std::string theory_brief(const json& theory);
+
 // The predictions for logistic input probabilities nu (positive, dimension >= 2), with the task's
 // initial weight and label probability (checked against Theorem 2's assumptions).
 json logistic_theory(const Vec& nu, double init, double p_label);
