@@ -62,6 +62,7 @@ void add_run_flags(CLI::App* app, Flags& f) {
   option(app, f.run, "--log-every", "log_every", "log the loss every K steps (0 = about 100 points)");
   option(app, f.run, "--diverge-factor", "diverge_factor", "loss above this multiple of the initial loss = diverged");
   option(app, f.run, "--target-loss", "target_loss", "record the first logged step with loss <= this");
+  switch_flag(app, f.run, "--stop-at-target", "stop_at_target", "end each run at that step");
   option(app, f.run, "--measure", "measure", "record measures at log points: " + measure_names() + " or all (comma-separated)");
   option(app, f.run, "--measure-batch", "measure_batch", "samples in the measures' fixed probe batch (default 1024)");
   option(app, f.run, "--measure-every", "measure_every", "measure at every K-th logged point (default 1)");

@@ -309,3 +309,24 @@ TEST_CASE("arms with their own task keys: each runs its own task, recorded with 
   bad["arms"][1]["task"] = 8;
   CHECK(error_of([&] { parse_experiment(bad); }) == "arms[1].task must be a JSON object of task keys");
 }
+
+TEST_CASE("stop_at_target ends a run at the first logged step at or below the target") {
+  json doc{{"task", {{"name", "logistic"}, {"dim", 64}}},
+           {"run", {{"steps", 500}, {"seeds", 1}, {"log_every", 1}, {"target_loss", 1e-8}}},
+           {"arms", {{{"name", "adam"}, {"precond", "adam"}, {"lr", 0.081}, {"beta2", 0.9}, {"basis", "eigen"},
+                      {"batch", "full"}, {"gn_batch", "population"}}}}};
+  const RunResult full = run_experiment(parse_experiment(doc)).runs[0][0];
+  REQUIRE(full.steps_to_target > 0);
+  CHECK(full.steps.back() == 500);
+  CHECK(!parse_experiment(doc).run.to_json().contains("stop_at_target"));  // unchanged identity when off
+  doc["run"]["stop_at_target"] = true;
+  const RunResult stopped = run_experiment(parse_experiment(doc)).runs[0][0];
+  CHECK(stopped.steps_to_target == full.steps_to_target);
+  CHECK(stopped.steps.back() == full.steps_to_target);
+  CHECK(stopped.loss.back() <= 1e-8);
+  // The same trajectory up to the stop.
+  CHECK(std::equal(stopped.loss.begin(), stopped.loss.end(), full.loss.begin()));
+  CHECK(parse_experiment(doc).run.to_json()["stop_at_target"] == true);
+  doc["run"].erase("target_loss");
+  CHECK(error_of([&] { parse_experiment(doc); }) == "run.stop_at_target needs a run.target_loss > 0");
+}

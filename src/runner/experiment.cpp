@@ -61,6 +61,7 @@ void RunConfig::read(ObjectReader& r) {
   r.read("log_every", log_every);
   r.read("diverge_factor", diverge_factor);
   r.read("target_loss", target_loss);
+  r.read("stop_at_target", stop_at_target);
   if (r.has("measure")) {
     const json& m = r.raw("measure");
     std::string text;
@@ -84,6 +85,7 @@ void RunConfig::validate() const {
   if (log_every < 0) throw UsageError("run.log_every = " + std::to_string(log_every) + " must be >= 0");
   if (!(diverge_factor > 1.0)) throw UsageError("run.diverge_factor = " + show_number(diverge_factor) + " must be > 1");
   if (!(target_loss >= 0.0)) throw UsageError("run.target_loss = " + show_number(target_loss) + " must be >= 0");
+  if (stop_at_target && !(target_loss > 0.0)) throw UsageError("run.stop_at_target needs a run.target_loss > 0");
   if (measure_batch < 2 || measure_batch > 1000000)
     throw UsageError("run.measure_batch = " + std::to_string(measure_batch) + " must be in [2, 1000000]");
   if (measure_every < 1) throw UsageError("run.measure_every = " + std::to_string(measure_every) + " must be >= 1");
@@ -94,8 +96,13 @@ json RunConfig::to_json() const {
          {"seed", seed},           {"threads", threads},
          {"log_every", resolved_log_every()}, {"diverge_factor", diverge_factor},
          {"target_loss", target_loss}};
+  add_stop_key(j);
   add_measure_keys(j);
   return j;
+}
+
+void RunConfig::add_stop_key(json& j) const {
+  if (stop_at_target) j["stop_at_target"] = true;
 }
 
 void RunConfig::add_measure_keys(json& j) const {
@@ -317,6 +324,7 @@ RunResult run_one(const TaskFactory& factory, const OptimizerConfig& opt, const 
       if (!finite(e)) diverge(step);
       else record(step, e);
     }
+    if (run.stop_at_target && res.steps_to_target >= 0) break;
   }
   // A curve ends at its last finite point: points logged at or after the divergence step are
   // not part of it.

@@ -23,6 +23,7 @@ struct RunConfig {
   Index log_every = 0;         // 0: about 100 points per curve
   double diverge_factor = 1e6; // loss above this multiple of the initial loss = diverged
   double target_loss = 0.0;    // > 0: record the first logged step at or below it
+  bool stop_at_target = false; // end the run at that step (its curve ends there)
   // Measures recorded at log points (measures/measure.hpp), in registry order; empty: none.
   std::vector<std::string> measure;
   Index measure_batch = 1024;  // probe samples
@@ -34,6 +35,8 @@ struct RunConfig {
   // The measure keys, added only when measures are on: what a run records is part of its
   // identity (config hash), and a configuration without measures is what it has always been.
   void add_measure_keys(json& j) const;
+  // stop_at_target, likewise added only when set.
+  void add_stop_key(json& j) const;
   Index resolved_log_every() const { return log_every > 0 ? log_every : std::max<Index>(1, steps / 100); }
 };
 

@@ -269,6 +269,7 @@ json Sweep::run_config(Index arm, const json& optimizer, std::uint64_t seed) con
   const RunConfig& r = experiment_.run;
   json run{{"steps", r.steps}, {"log_every", r.resolved_log_every()}, {"diverge_factor", r.diverge_factor},
            {"target_loss", r.target_loss}};
+  r.add_stop_key(run);
   r.add_measure_keys(run);
   json c{{"task", arm_factory(arm).config()}, {"run", run}, {"optimizer", optimizer}};
   if (seed != std::numeric_limits<std::uint64_t>::max()) c["seed"] = seed;
