@@ -216,6 +216,24 @@ TEST_CASE("verification: the rules for steps, status and values, exactly as run_
   CHECK(run_problem(tampered, hash) == "");  // without a checksum, only the other rules apply
 }
 
+TEST_CASE("verification: a run that stops at its target ends at that logged step") {
+  const json experiment{{"task", json::parse(R"({"name": "logistic", "dim": 16})")},
+                        {"run", {{"steps", 400}, {"log_every", 2}, {"target_loss", 1e-6}, {"stop_at_target", true}}},
+                        {"arms", json::parse(R"([{"name": "adam", "precond": "adam", "lr": 0.05, "beta2": 0.9,
+                                                   "batch": "full", "gn_batch": "population", "basis": "eigen"}])")}};
+  const json good = executed_runs(experiment, json{{"seeds", 1}}).front();
+  REQUIRE(good["steps_to_target"].is_number_integer());
+  const std::int64_t s = good["steps_to_target"];
+  CHECK(s < 400);
+  CHECK(good["steps"].back() == s);
+  CHECK(good["steps"].size() == static_cast<std::size_t>(s / 2 + 1));
+  CHECK(run_problem(good, good["hash"]) == "");
+  json longer = good;
+  longer.erase("checksum");
+  longer["steps_to_target"] = s - 2;  // the curve goes on past the claimed stop
+  CHECK(run_problem(longer, good["hash"]).find("steps has") == 0);
+}
+
 TEST_CASE("no path indexes an empty curve: summaries, scores and rows of ok runs without points") {
   RunResult full, empty, shorter;
   full.steps = {0, 10, 20};
