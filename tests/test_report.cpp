@@ -218,6 +218,24 @@ TEST_CASE("sec3-noise-floor from the command line: excess columns, the excess ro
   CHECK(rep.out.find("label noise: loss floor 0.045, v/(ℓ s) = 2 there") != std::string::npos);
 }
 
+TEST_CASE("report: the theory line of each distinct arm task") {
+  const std::string dir = test::temp_dir("theory-lines");
+  std::ofstream(dir + "/e.json") << R"({"name": "dims", "task": {"name": "logistic", "power_law": 1.0},
+    "run": {"steps": 2, "seeds": 1},
+    "defaults": {"precond": "adam", "lr": 0.1, "batch": "full", "gn_batch": "population", "basis": "eigen"},
+    "arms": [{"name": "d8", "task": {"dim": 8}}, {"name": "d16", "task": {"dim": 16}}, {"name": "d16 b", "task": {"dim": 16}}]})";
+  REQUIRE(test::run_adamgn("run --preset " + dir + "/e.json -q -o " + dir + "/r.json").code == 0);
+  const auto rep = test::run_adamgn("report " + dir + "/r.json");
+  REQUIRE(rep.code == 0);
+  // kappa(nu) = d^c = d at c = 1; one line per distinct task, none for the unused base task (d = 2048).
+  CHECK(rep.out.find("- d = 8, κ(ν) = 8, δ = 0.5") != std::string::npos);
+  CHECK(rep.out.find("- d = 16, κ(ν) = 16, δ = 0.5") != std::string::npos);
+  CHECK(rep.out.find("d = 2048") == std::string::npos);
+  std::size_t lines = 0;
+  for (std::size_t at = 0; (at = rep.out.find("\n- d = ", at)) != std::string::npos; ++at) ++lines;
+  CHECK(lines == 2);
+}
+
 TEST_CASE("claims are checked: kinds, metrics, arm names") {
   const std::vector<std::string> names = {"a", "b"};
   CHECK(test::error_of([&] { validate_claims(json::array({claim("best", "a", "b")}), names, "claims"); }).find("kind") !=
