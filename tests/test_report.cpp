@@ -171,7 +171,7 @@ TEST_CASE("exponent: the log-log slope over the arms' task key, with its standar
   };
   const auto exact = exponent(json::array({"d100", "d400", "d1600"}), 0.25, 1);
   CHECK(exact.verdict == "holds");
-  CHECK(exact.measured == "exponent 0.5 ± 0 (dim 100: 30, 400: 60, 1.6e+03: 120)");
+  CHECK(exact.measured == "exponent 0.5 ± 0 (dim 100: 30, 400: 60, 1600: 120)");
   CHECK(exponent(json::array({"d100", "d400", "d1600"}), 0.6, 1).verdict == "does not hold");
   // Through (100, 30), (400, 60), (1600, 480), by hand in natural logs: x = ln 100 + {0, 2, 4} ln 2,
   // y = ln 30 + {0, 1, 4} ln 2; Sxx = 8 ln^2 2, Sxy = 8 ln^2 2, slope 1, residuals {1, -2, 1} ln 2 / 3,

@@ -242,7 +242,9 @@ std::vector<ClaimVerdict> evaluate_claims(const json& result) {
         }
         lx.push_back(std::log(task[x_key].get<double>()));
         ly.push_back(std::log(y));
-        points += (points.empty() ? "" : ", ") + g3(task[x_key].get<double>()) + ": " + g3(y);
+        char point[64];
+        std::snprintf(point, sizeof point, "%.6g: %.4g", task[x_key].get<double>(), y);
+        points += (points.empty() ? "" : ", ") + std::string(point);
       }
       const Stats fit = fit_slope(lx, ly);
       v.measured = "exponent " + (std::isinf(fit.mean) ? std::string("not fitted") : g3(fit.mean) + " ± " + g3(fit.se)) +
