@@ -205,6 +205,7 @@ void add_task_command(CLI::App& root, const std::string& task, std::vector<Comma
       option(app, f->run, "--eval-every", "log_every", "evaluate (train probe, test set) every K steps");
     } else if (task == "teacher") {
       option(app, f->task, "--teacher-width", "teacher_width", "teacher hidden width (default 16)");
+      option(app, f->task, "--label-noise", "label_noise", "labels teacher(x) + SIGMA xi, xi ~ N(0,1) (default 0)");
     } else {
       option(app, f->task, "--k", "k", task == "parity" ? "parity degree (default 6)" : "number of segments (default 3)");
     }

@@ -693,3 +693,34 @@ TEST_CASE("the one-output ReLU backward pass gives the bits of its separate step
     for (Index j = done; j < width; ++j) CHECK(da[static_cast<std::size_t>(j)] == -1.0);  // the rest untouched
   }
 }
+
+TEST_CASE("teacher with label noise: the labels' variance grows by sigma^2, batches stay sample by sample") {
+  const json clean{{"name", "teacher"}, {"precision", "f64"}, {"eval_size", 4096}, {"problem_seed", 3}};
+  json noisy = clean;
+  noisy["label_noise"] = 3.0;
+  const auto fc = make_task_factory(clean), fn = make_task_factory(noisy);
+  CHECK(!fc->config().contains("label_noise"));
+  CHECK(!fc->info().contains("loss_floor"));
+  CHECK(fn->config().at("label_noise") == 3.0);
+  CHECK(fn->info().at("loss_floor") == 4.5);
+  // The trivial loss is half the labels' variance: the noise adds sigma^2 / 2 = 4.5 to it, up to
+  // the sampling error of two sets of 4096 (about 0.1 for the noise's share).
+  for (const char* key : {"trivial_loss", "trivial_test_loss"}) {
+    const double gap = fn->info().at(key).get<double>() - fc->info().at(key).get<double>();
+    INFO(std::string(key) << " gap " << gap);
+    CHECK(std::fabs(gap - 4.5) < 0.5);
+  }
+  // A batch of 3 is 3 batches of one in a row, noise included.
+  auto task = fn->make(0);
+  const Vec theta = task->initial_parameters();
+  Vec g;
+  Rng a(7), b(7);
+  const double batch = task->loss_and_gradient(theta, SampleSize::samples(3), a, g);
+  double singles = 0.0;
+  for (int i = 0; i < 3; ++i) singles += task->loss_and_gradient(theta, SampleSize::samples(1), b, g) / 3.0;
+  CHECK(batch == doctest::Approx(singles).epsilon(1e-12));
+  noisy["label_noise"] = -1.0;
+  CHECK(error_of([&] { make_task_factory(noisy); }) == "task.label_noise = -1 must be in [0, 1e6]");
+  json parity{{"name", "parity"}, {"label_noise", 0.1}};
+  CHECK(error_of([&] { make_task_factory(parity); }).find("label_noise") != std::string::npos);
+}

@@ -100,7 +100,7 @@ class StaircaseSource : public DataSource {
 
 class TeacherSource : public DataSource {
  public:
-  TeacherSource(Index d, Index h, Rng& rng) {
+  TeacherSource(Index d, Index h, double label_noise, Rng& rng) : label_noise_(label_noise) {
     Mat b(d, d);
     rng.fill_normal(b);
     factor_ = b / std::sqrt(static_cast<double>(d));  // Sigma_x = factor factor^T
@@ -115,11 +115,15 @@ class TeacherSource : public DataSource {
     a_ /= std::sqrt(static_cast<double>(h));
   }
   void sample(Index n, Rng& rng, Mat& x, Mat& y) const override {
-    Mat z(factor_.cols(), n);  // sample by sample, so a batch of n is n batches of one in a row
+    // Sample by sample (a column each: the input's normals, then the label noise's), so a batch
+    // of n is n batches of one in a row.
+    const Index d = factor_.cols();
+    Mat z(label_noise_ > 0.0 ? d + 1 : d, n);
     rng.fill_normal(z);
-    x.noalias() = z.transpose() * factor_.transpose();
+    x.noalias() = z.topRows(d).transpose() * factor_.transpose();
     const Mat hidden = ((x * w_.transpose()).rowwise() + bias_.transpose()).cwiseMax(0.0);
     y = hidden * a_;
+    if (label_noise_ > 0.0) y.col(0) += label_noise_ * z.row(d).transpose();
   }
   bool has_accuracy() const override { return false; }
   double correct(const Mat&, const Mat&) const override { return 0.0; }
@@ -127,6 +131,7 @@ class TeacherSource : public DataSource {
  private:
   Mat factor_, w_;
   Vec bias_, a_;
+  double label_noise_;
 };
 
 #ifdef __AVX2__
@@ -672,8 +677,10 @@ class MlpFactory : public TaskFactory {
     json j{{"name", c.kind}, {"dim", c.dim}, {"width", c.width}, {"output_bias", c.output_bias},
            {"precision", c.precision}, {"eval_size", c.eval_size}, {"problem_seed", c.problem_seed},
            {"gn_directions", c.gn_directions}};
-    if (c.kind == "teacher") j["teacher_width"] = c.teacher_width;
-    else if (c.kind == "cifar") j["data_dir"] = c.data_dir;
+    if (c.kind == "teacher") {
+      j["teacher_width"] = c.teacher_width;
+      if (c.label_noise > 0.0) j["label_noise"] = c.label_noise;  // only when set: old configurations keep their identity
+    } else if (c.kind == "cifar") j["data_dir"] = c.data_dir;
     else j["k"] = c.k;
     return j;
   }
@@ -684,9 +691,13 @@ class MlpFactory : public TaskFactory {
     auto trivial = [](const Mat& y) {
       return 0.5 * (y.rowwise() - y.colwise().mean()).squaredNorm() / static_cast<double>(y.rows());
     };
-    return json{{"parameters", p_->layout.size()},
-                {"trivial_loss", trivial(p_->probe_y)},
-                {"trivial_test_loss", trivial(p_->test_y)}};
+    json j{{"parameters", p_->layout.size()},
+           {"trivial_loss", trivial(p_->probe_y)},
+           {"trivial_test_loss", trivial(p_->test_y)}};
+    // Label noise sigma puts a floor sigma^2 / 2 under the population loss (the student can
+    // represent the teacher); the evaluation sets' own floors differ from it by sampling error.
+    if (p_->cfg.label_noise > 0.0) j["loss_floor"] = 0.5 * p_->cfg.label_noise * p_->cfg.label_noise;
+    return j;
   }
   TaskMemory memory(const RunSizes& sizes) const override {
     return mlp_memory(p_->cfg, p_->out, p_->cifar, sizes).memory;
@@ -714,7 +725,10 @@ std::unique_ptr<TaskFactory> make_mlp(const std::string& kind, ObjectReader& r) 
     r.read("dim", c.dim);
   }
   if (kind == "parity" || kind == "staircase") r.read("k", c.k);
-  if (kind == "teacher") r.read("teacher_width", c.teacher_width);
+  if (kind == "teacher") {
+    r.read("teacher_width", c.teacher_width);
+    r.read("label_noise", c.label_noise);
+  }
   c.width = kind == "teacher" ? 2 * c.teacher_width : 512;
   r.read("width", c.width);
   r.read("output_bias", c.output_bias);
@@ -734,6 +748,8 @@ std::unique_ptr<TaskFactory> make_mlp(const std::string& kind, ObjectReader& r) 
     throw UsageError(r.path_of("k") + " = " + std::to_string(c.k) + " must be in [1, dim]");
   if (kind == "staircase" && (c.k < 1 || c.dim % c.k != 0))
     throw UsageError(r.path_of("k") + " = " + std::to_string(c.k) + " must divide dim = " + std::to_string(c.dim));
+  if (!(c.label_noise >= 0.0 && c.label_noise <= 1e6))
+    throw UsageError(r.path_of("label_noise") + " = " + show_number(c.label_noise) + " must be in [0, 1e6]");
   if (kind == "teacher" && c.teacher_width < 1)
     throw UsageError(r.path_of("teacher_width") + " = " + std::to_string(c.teacher_width) + " must be >= 1");
 
@@ -747,7 +763,7 @@ std::unique_ptr<TaskFactory> make_mlp(const std::string& kind, ObjectReader& r) 
   CifarSource* cifar = nullptr;
   if (kind == "parity") p->source = std::make_unique<ParitySource>(c.dim, c.k);
   else if (kind == "staircase") p->source = std::make_unique<StaircaseSource>(c.dim, c.k);
-  else if (kind == "teacher") p->source = std::make_unique<TeacherSource>(c.dim, c.teacher_width, problem);
+  else if (kind == "teacher") p->source = std::make_unique<TeacherSource>(c.dim, c.teacher_width, c.label_noise, problem);
   else {
     auto source = std::make_unique<CifarSource>(cifar_folder(c.data_dir));
     // The probe is drawn from the training images (the test set is the whole test split): a

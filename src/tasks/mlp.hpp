@@ -4,7 +4,8 @@
 //   parity     x uniform in {-1, 1}^d, y = x_1 ... x_k (the first k coordinates)
 //   staircase  y = sum of parities over k equal consecutive segments of the d coordinates
 //   teacher    x ~ N(0, Sigma_x) with Sigma_x = B B^T / d (B Gaussian, from the problem seed),
-//              y from a random ReLU teacher of width teacher_width; the student is twice as wide
+//              y from a random ReLU teacher of width teacher_width, plus label_noise x N(0, 1)
+//              (default 0; task_info.loss_floor = label_noise^2 / 2); the student is twice as wide
 //   cifar      CIFAR-10 (official binary layout, --data-dir or ADAMGN_DATA), 3072 inputs
 //              standardized per channel, 10 one-hot outputs, output bias on; batches drawn with
 //              replacement from the training set; the test set is test_batch.bin
@@ -29,6 +30,7 @@ struct MlpConfig {
   Index k = 0;          // parity degree / staircase segments (6 / 3)
   Index width = 0;      // hidden width (parity/staircase 512; teacher 2 x teacher_width)
   Index teacher_width = 16;
+  double label_noise = 0.0;  // teacher: sigma of the labels' Gaussian noise, y = teacher(x) + sigma xi
   bool output_bias = false;
   std::string precision = "f32";
   Index eval_size = 4096;
