@@ -353,9 +353,8 @@ std::string run_problem(const json& doc, const std::string& hash) {
     if (!at.is_null()) return "status ok with diverged_at " + brief(at);
     points = static_cast<std::size_t>((steps - 1) / every + 2);
     // A run that stops at its target ends at that logged step.
-    const json& stop = run.contains("stop_at_target") ? run["stop_at_target"] : json(false);
     const json& reached = doc["steps_to_target"];
-    if (stop == true && reached.is_number_integer()) {
+    if (run.contains("stop_at_target") && run["stop_at_target"] == true && reached.is_number_integer()) {
       const std::int64_t s = reached.get<std::int64_t>();
       if (s < 0 || s > steps) return "steps_to_target " + brief(reached) + " is outside 0.." + std::to_string(steps);
       if (s < steps) points = static_cast<std::size_t>(s / every + 1);

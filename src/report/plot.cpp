@@ -1,6 +1,7 @@
 #include "report/plot.hpp"
 
 #include "measures/measure.hpp"
+#include "report/results.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -270,10 +271,8 @@ Figure read_figure(const json& result) {
       }
   if (fig.rows.empty() || fig.rows[0].key != "loss") fig.rows.insert(fig.rows.begin(), kMetrics[0]);
   // Under a loss floor the total loss flattens onto it; the excess shows the approach.
-  const json& floor = field(field(result, "task_info"), "loss_floor");
-  if (floor.is_number())
-    fig.rows.insert(fig.rows.begin() + 1, Metric{"excess_loss", "excess loss (floor " + show_number(floor.get<double>()) + ")",
-                                                 false, floor.get<double>()});
+  if (const double floor = loss_floor(result); !std::isnan(floor))
+    fig.rows.insert(fig.rows.begin() + 1, Metric{"excess_loss", "excess loss (floor " + show_number(floor) + ")", false, floor});
   // A row more for each recorded measure: its primary series.
   for (const Measure& m : measure_registry())
     for (const auto& a : arms_json)

@@ -124,6 +124,13 @@ ArmSummary summarize_arm(const std::vector<RunResult>& runs) {
   return s;
 }
 
+double loss_floor(const json& result) {
+  if (!result.is_object() || !result.contains("task_info")) return std::nan("");
+  const json& info = result["task_info"];
+  return info.is_object() && info.contains("loss_floor") && info["loss_floor"].is_number() ? info["loss_floor"].get<double>()
+                                                                                             : std::nan("");
+}
+
 json result_json(const ExperimentResult& result) {
   const ExperimentSpec& spec = result.spec;
   json arms = json::array();

@@ -34,4 +34,7 @@ ArmSummary summarize_arm(const std::vector<RunResult>& runs);
 
 json result_json(const ExperimentResult& result);
 
+// The loss floor a result's task states (task_info.loss_floor: label noise), NaN when none.
+double loss_floor(const json& result);
+
 }  // namespace adamgn

@@ -1,5 +1,7 @@
 #include "report/summary.hpp"
 
+#include "report/results.hpp"
+
 #include <cmath>
 #include <cstdio>
 #include <limits>
@@ -100,12 +102,11 @@ std::vector<RunRow> rows_from_result(const json& doc, const std::string& source,
   if (!doc.is_object() || doc.value("schema", "") != "adamgn.result/1" || !doc.contains("arms"))
     throw UsageError(source + ": not an adamgn result document (schema adamgn.result/1)");
   std::vector<RunRow> rows;
-  const json info = doc.value("task_info", json::object());
-  const bool floor = info.is_object() && info.contains("loss_floor") && info["loss_floor"].is_number();
+  const double floor = loss_floor(doc);
   for (const auto& arm : doc["arms"])
     for (const auto& run : arm.at("runs")) {
       RunRow r = run_row(run, metric);
-      if (floor) r.final_measures["excess_loss"] = r.final_loss - info["loss_floor"].get<double>();
+      if (!std::isnan(floor)) r.final_measures["excess_loss"] = r.final_loss - floor;
       r.source = source;
       r.stage = "run";
       r.arm = arm.value("name", "");

@@ -1,5 +1,6 @@
 #include "report/verdicts.hpp"
 
+#include "report/results.hpp"
 #include "runner/claims.hpp"
 #include "tasks/factory.hpp"
 
@@ -185,12 +186,6 @@ bool vacuous(const std::vector<Stats>& arms, double trivial, bool log) {
   return any;
 }
 
-// The task's loss floor (task_info.loss_floor: label noise), 0 when it states none.
-double loss_floor(const json& result) {
-  const json info = result.value("task_info", json::object());
-  return info.contains("loss_floor") && info["loss_floor"].is_number() ? info["loss_floor"].get<double>() : 0.0;
-}
-
 std::string metric_text(const std::string& metric) {
   if (metric.rfind(kMeasureMetric, 0) == 0) return "final " + metric.substr(std::string(kMeasureMetric).size());
   return metric == "final-test"  ? "final test loss"
@@ -212,12 +207,13 @@ std::vector<ClaimVerdict> evaluate_claims(const json& result) {
     names.push_back(a.at("name").get<std::string>());
   }
   validate_claims(result["claims"], names, "claims");
+  const double stated_floor = loss_floor(result);
+  const double floor = std::isnan(stated_floor) ? 0.0 : stated_floor;  // final-excess: the loss above it
   for (const auto& c : result["claims"]) {
     const std::string kind = c.at("kind"), metric = c.value("metric", "final");
     const double factor = c.value("factor", 1.0);
     const auto a_names = claim_arms(c.at("a")), b_names = claim_arms(c.value("b", json()));
     const bool steps = metric == "steps", log = metric == "log-final";
-    const double floor = loss_floor(result);
     ClaimVerdict v;
     v.claim = c.at("claim");
     v.rule = kind + (factor != 1.0 ? ", factor " + g3(factor) : "") + ", " + metric_text(metric);

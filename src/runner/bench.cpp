@@ -43,8 +43,8 @@ void run_bench(const BenchOptions& o) {
       throw UsageError("bench: " + name + " has " + std::to_string(spec.run.steps) + " steps, no more than --warmup " +
                        std::to_string(o.warmup) + "; give more --steps");
     const auto factories = make_arm_factories(spec, make_task_factory(spec.task));
+    check_compatible(spec, factories);
     for (std::size_t a = 0; a < spec.arms.size(); ++a) {
-      check_arm(spec.arms[a], *factories[a]);
       admit(plan_memory(*factories[a], {spec.arms[a].optimizer}, spec.run, 1, Bytes(1), Bytes(1)));  // one run at a time
     }
     specs.emplace_back(name, std::move(spec));

@@ -128,13 +128,8 @@ json ExperimentSpec::arm_task(std::size_t a) const {
   return t;
 }
 
-bool ExperimentSpec::arms_override_task() const {
-  return std::any_of(arms.begin(), arms.end(), [](const ArmSpec& a) { return !a.task.empty(); });
-}
-
-std::vector<std::shared_ptr<const TaskFactory>> make_arm_factories(const ExperimentSpec& spec,
-                                                                   const std::shared_ptr<const TaskFactory>& base) {
-  std::vector<std::shared_ptr<const TaskFactory>> out;
+ArmFactories make_arm_factories(const ExperimentSpec& spec, const std::shared_ptr<const TaskFactory>& base) {
+  ArmFactories out;
   std::map<std::string, std::shared_ptr<const TaskFactory>> made;
   for (std::size_t a = 0; a < spec.arms.size(); ++a) {
     if (spec.arms[a].task.empty()) {
@@ -147,7 +142,6 @@ std::vector<std::shared_ptr<const TaskFactory>> make_arm_factories(const Experim
       try {
         f = make_task_factory(t);
       } catch (const UsageError& e) {
-        if (spec.arms[a].task.empty()) throw;
         throw UsageError("arm " + spec.arms[a].name + ": " + e.what());
       }
     }
@@ -219,31 +213,42 @@ ExperimentSpec parse_experiment(json doc, const std::string& scale) {
   return spec;
 }
 
+namespace {
+
+// One arm against its task: the basis's and the batches' needs.
+void check_arm(const ArmSpec& a, const TaskFactory& factory) {
+  const OptimizerConfig& o = a.optimizer;
+  const bool dense = o.basis == BasisKind::eigen || o.basis == BasisKind::interp_eigen;
+  if (dense && !factory.gn_is_diagonal() && factory.dim() > EigenBasis::kMaxDense)
+    throw UsageError("arm " + a.name + ": basis = " + o.basis_text() + " needs the full " +
+                     std::to_string(factory.dim()) + " x " + std::to_string(factory.dim()) +
+                     " GN matrix; the limit is " + std::to_string(EigenBasis::kMaxDense) +
+                     " parameters (use kronecker)");
+  const bool kron = o.basis == BasisKind::kronecker || o.basis == BasisKind::interp_kronecker;
+  if (kron && !factory.has_pseudo_gradients())
+    throw UsageError("arm " + a.name + ": basis = " + o.basis_text() + " needs per-sample pseudo-gradients, which task " +
+                     factory.name() + " does not provide (use eigen)");
+  if (!factory.has_population() && o.batch.exact)
+    throw UsageError("arm " + a.name + ": batch = full is not available for task " + factory.name() +
+                     " (fresh samples every step); give a batch size");
+  if (!factory.has_population() && o.gn_batch.exact && o.precond != Precond::sgd)
+    throw UsageError("arm " + a.name + ": gn_batch = population is not available for task " + factory.name() +
+                     "; give a GN batch size");
+}
+
+}  // namespace
+
 void check_compatible(const ExperimentSpec& spec, const TaskFactory& factory) {
   for (const auto& name : spec.run.measure)
     if (const Measure& m = find_measure(name); m.check) m.check(factory);
   for (const auto& a : spec.arms) check_arm(a, factory);
 }
 
-void check_arm(const ArmSpec& a, const TaskFactory& factory) {
-  {
-    const OptimizerConfig& o = a.optimizer;
-    const bool dense = o.basis == BasisKind::eigen || o.basis == BasisKind::interp_eigen;
-    if (dense && !factory.gn_is_diagonal() && factory.dim() > EigenBasis::kMaxDense)
-      throw UsageError("arm " + a.name + ": basis = " + o.basis_text() + " needs the full " +
-                       std::to_string(factory.dim()) + " x " + std::to_string(factory.dim()) +
-                       " GN matrix; the limit is " + std::to_string(EigenBasis::kMaxDense) +
-                       " parameters (use kronecker)");
-    const bool kron = o.basis == BasisKind::kronecker || o.basis == BasisKind::interp_kronecker;
-    if (kron && !factory.has_pseudo_gradients())
-      throw UsageError("arm " + a.name + ": basis = " + o.basis_text() + " needs per-sample pseudo-gradients, which task " +
-                       factory.name() + " does not provide (use eigen)");
-    if (!factory.has_population() && o.batch.exact)
-      throw UsageError("arm " + a.name + ": batch = full is not available for task " + factory.name() +
-                       " (fresh samples every step); give a batch size");
-    if (!factory.has_population() && o.gn_batch.exact && o.precond != Precond::sgd)
-      throw UsageError("arm " + a.name + ": gn_batch = population is not available for task " + factory.name() +
-                       "; give a GN batch size");
+void check_compatible(const ExperimentSpec& spec, const ArmFactories& arm_factories) {
+  for (std::size_t a = 0; a < spec.arms.size(); ++a) {
+    for (const auto& name : spec.run.measure)
+      if (const Measure& m = find_measure(name); m.check) m.check(*arm_factories[a]);
+    check_arm(spec.arms[a], *arm_factories[a]);
   }
 }
 
@@ -352,15 +357,10 @@ ExperimentResult run_experiment(const ExperimentSpec& spec,
   // results in the last bits with the thread count (tests/test_runner.cpp), a test set included.
   set_blas_threads(1);
   const std::shared_ptr<const TaskFactory> factory = make_task_factory(spec.task);
-  const auto arm_factories = make_arm_factories(spec, factory);
+  const ArmFactories arm_factories = make_arm_factories(spec, factory);
+  check_compatible(spec, arm_factories);
   std::vector<const TaskFactory*> of_arm;
-  for (std::size_t a = 0; a < spec.arms.size(); ++a) {
-    const TaskFactory& f = *arm_factories[a];
-    for (const auto& name : spec.run.measure)
-      if (const Measure& m = find_measure(name); m.check) m.check(f);
-    check_arm(spec.arms[a], f);
-    of_arm.push_back(&f);
-  }
+  for (const auto& f : arm_factories) of_arm.push_back(f.get());
   admit(experiment_memory(spec, of_arm));
 
   ExperimentResult out;

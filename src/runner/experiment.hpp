@@ -62,7 +62,6 @@ struct ExperimentSpec {
 
   // The task of arm `a`: the experiment's task with the arm's own task keys merged in.
   json arm_task(std::size_t a) const;
-  bool arms_override_task() const;
 };
 
 // Reads an experiment document strictly (see presets/README.md for the format). `scale`
@@ -104,14 +103,15 @@ struct ExperimentResult {
   double wall_seconds = 0.0;
 };
 
-// Checks every arm against the task (e.g. the dense-eigenbasis size limit) before anything runs.
-void check_compatible(const ExperimentSpec& spec, const TaskFactory& factory);
-void check_arm(const ArmSpec& arm, const TaskFactory& factory);
-
 // One task factory per arm, built from ExperimentSpec::arm_task: `base` (the experiment's own
 // task) for arms without task keys, and one factory per distinct task among the others.
-std::vector<std::shared_ptr<const TaskFactory>> make_arm_factories(const ExperimentSpec& spec,
-                                                                   const std::shared_ptr<const TaskFactory>& base);
+using ArmFactories = std::vector<std::shared_ptr<const TaskFactory>>;
+ArmFactories make_arm_factories(const ExperimentSpec& spec, const std::shared_ptr<const TaskFactory>& base);
+
+// Checks every arm and the run's measures against the arm's task (e.g. the dense-eigenbasis size
+// limit) before anything runs; the first form for experiments whose arms share one task.
+void check_compatible(const ExperimentSpec& spec, const TaskFactory& factory);
+void check_compatible(const ExperimentSpec& spec, const ArmFactories& arm_factories);
 
 ExperimentResult run_experiment(const ExperimentSpec& spec,
                                 const std::function<void(const ExperimentSpec&, const RunResult&)>& on_run = {});

@@ -15,6 +15,16 @@ constexpr std::size_t kProcess = std::size_t{16} << 20;
 // Everything else of one run's result (fields, names, the configuration in the JSON).
 constexpr std::size_t kPerResult = 4096;
 
+// The process itself and the fixed data of each distinct task among `factories`, each once.
+Bytes shared_memory(const std::vector<const TaskFactory*>& factories) {
+  Bytes shared(kProcess);
+  for (std::size_t i = 0; i < factories.size(); ++i)
+    if (std::find(factories.begin(), factories.begin() + static_cast<std::ptrdiff_t>(i), factories[i]) ==
+        factories.begin() + static_cast<std::ptrdiff_t>(i))
+      shared += factories[i]->memory(RunSizes{}).shared;
+  return shared;
+}
+
 }  // namespace
 
 Bytes run_memory(const TaskFactory& factory, const OptimizerConfig& opt, const RunConfig& run) {
@@ -65,16 +75,10 @@ MemoryPlan experiment_memory(const ExperimentSpec& spec, const std::vector<const
   // Each distinct factory's fixed data is held for the whole experiment; the runs of every arm
   // count at their own task's sizes.
   MemoryPlan plan;
-  plan.shared = Bytes(kProcess);
-  std::vector<const TaskFactory*> distinct;
+  plan.shared = shared_memory(arm_factories);
   for (std::size_t a = 0; a < spec.arms.size(); ++a) {
-    const TaskFactory* f = arm_factories[a];
-    plan.per_run = max(plan.per_run, run_memory(*f, spec.arms[a].optimizer, spec.run));
-    plan.shared += result_memory(*f, spec.run) * Bytes(spec.run.seeds);
-    if (std::find(distinct.begin(), distinct.end(), f) == distinct.end()) {
-      distinct.push_back(f);
-      plan.shared += f->memory(RunSizes{}).shared;
-    }
+    plan.per_run = max(plan.per_run, run_memory(*arm_factories[a], spec.arms[a].optimizer, spec.run));
+    plan.shared += result_memory(*arm_factories[a], spec.run) * Bytes(spec.run.seeds);
   }
   const Index t = spec.run.threads > 0 ? spec.run.threads : static_cast<Index>(max_threads());
   plan.in_flight = std::max<Index>(1, std::min<Index>(static_cast<Index>(spec.arms.size()) * spec.run.seeds, t));
@@ -102,17 +106,13 @@ MemoryPlan sweep_memory(const Sweep& sweep, Index threads) {
   const Index t = threads > 0 ? threads : static_cast<Index>(max_threads());
   plan.in_flight = std::max<Index>(1, static_cast<Index>(std::min<std::size_t>(runs.value(), static_cast<std::size_t>(t))));
   // Every distinct task's data, and the results read back (at the largest task's record size).
-  plan.shared = Bytes(kProcess);
-  std::vector<const TaskFactory*> distinct;
+  std::vector<const TaskFactory*> factories;
   Bytes result;
   for (std::size_t a = 0; a < sweep.experiment().arms.size(); ++a) {
-    const TaskFactory* f = &sweep.arm_factory(static_cast<Index>(a));
-    result = max(result, result_memory(*f, sweep.experiment().run));
-    if (std::find(distinct.begin(), distinct.end(), f) != distinct.end()) continue;
-    distinct.push_back(f);
-    plan.shared += f->memory(RunSizes{}).shared;
+    factories.push_back(&sweep.arm_factory(static_cast<Index>(a)));
+    result = max(result, result_memory(*factories.back(), sweep.experiment().run));
   }
-  plan.shared += result * runs;
+  plan.shared = shared_memory(factories) + result * runs;
   return plan;
 }
 

@@ -1,6 +1,5 @@
 #include "runner/sweep.hpp"
 
-#include "measures/measure.hpp"
 #include "runner/run_record.hpp"
 
 #include <algorithm>
@@ -236,11 +235,7 @@ Sweep::Sweep(SweepSpec spec) : spec_(std::move(spec)) {
   experiment_ = parse_experiment(doc);
   factory_ = make_task_factory(experiment_.task);
   arm_factories_ = make_arm_factories(experiment_, factory_);
-  for (std::size_t a = 0; a < experiment_.arms.size(); ++a) {
-    for (const auto& name : experiment_.run.measure)
-      if (const Measure& m = find_measure(name); m.check) m.check(*arm_factories_[a]);
-    check_arm(experiment_.arms[a], *arm_factories_[a]);
-  }
+  check_compatible(experiment_, arm_factories_);
   // Each arm's own keys over the defaults, as parse_experiment merges them.
   const json defaults = doc.value("defaults", json::object());
   for (const auto& arm : doc.at("arms")) {

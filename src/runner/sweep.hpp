@@ -131,7 +131,7 @@ class Sweep {
   void expand_grid(SweepPlan& p) const;
   void expand_refine(SweepPlan& p, const std::vector<double>& scores) const;  // scores: per job of p
   std::shared_ptr<const TaskFactory> factory_;
-  std::vector<std::shared_ptr<const TaskFactory>> arm_factories_;
+  ArmFactories arm_factories_;
   std::vector<json> arm_docs_;  // each arm's optimizer keys, defaults merged
 };
 
