@@ -276,6 +276,43 @@ void gn_diagonal_block(const Block& blk, const PseudoGradients& g, double row_we
   diagonal_block(blk, g, row_weight, ql, qr, out);
 }
 
+double gn_diagonal_per_sample(const Block& blk, const PseudoGradients& g, Index n, const Mat* ql, const Mat* qr,
+                              Vec& sum) {
+  double squares = 0.0;
+  visit_factors(g, [&](const auto& left_s, const auto* right_s) {
+    const Mat left = left_s.template cast<double>();
+    const Mat right = right_s ? Mat(right_s->template cast<double>()) : Mat();
+    const auto rotated = [](const Mat& m, const Mat* q) { return q ? Mat(m * *q) : m; };
+    const Mat a = rotated(left, ql);
+    if (g.group > 1) {
+      // a_s = (sum_r (Q_L^T l_rs)(Q_R^T r_rs)^T)^2, formed sample by sample.
+      const Mat b = rotated(right, qr);
+      auto out = Eigen::Map<RowMat>(sum.data() + blk.offset, blk.rows, blk.cols);
+      Mat m(blk.rows, blk.cols);
+      for (Index s = 0; s < n; ++s) {
+        m.setZero();
+        for (Index r = 0; r < g.group; ++r) m.noalias() += a.row(r * n + s).transpose() * b.row(r * n + s);
+        const Mat sq = m.cwiseAbs2();
+        out += sq;
+        squares += sq.squaredNorm();
+      }
+      return;
+    }
+    // F_s = sum_j (Q_L^T l_js)^2, one row per sample; a matrix block's a_s = F_s (x) (Q_R^T r_s)^2.
+    Mat f = Mat::Zero(n, a.cols());
+    for (Index j = 0; j < a.rows() / n; ++j) f += a.middleRows(j * n, n).cwiseAbs2();
+    if (!blk.matrix) {
+      sum.segment(blk.offset, blk.size()) += f.colwise().sum().transpose();
+      squares = f.squaredNorm();
+      return;
+    }
+    const Mat e = rotated(right, qr).cwiseAbs2();
+    Eigen::Map<RowMat>(sum.data() + blk.offset, blk.rows, blk.cols) += f.transpose() * e;
+    squares = (f.rowwise().squaredNorm().array() * e.rowwise().squaredNorm().array()).sum();
+  });
+  return squares;
+}
+
 void complete_from_pseudo(const Layout& layout, CurvatureNeed need, Curvature& c) {
   if (need == CurvatureNeed::kronecker) return;
   const Index p = layout.size();

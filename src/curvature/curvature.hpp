@@ -95,6 +95,13 @@ void gn_diagonal_block(const Block& blk, const PseudoGradients& g, double row_we
 void gn_diagonal_block(const Block& blk, const PseudoGradients& g, double row_weight, const MatF* ql,
                        const MatF* qr, Vec& out);
 
+// Per-sample GN diagonals of one block in the rotation U_b = Q_L (x) Q_R (a null factor is the
+// identity): with A_s = sum_j vec(G_js) vec(G_js)^T the terms of sample s out of n and
+// a_s = diag(U_b^T A_s U_b), adds sum_s a_s into `sum` at the block's offset and returns
+// sum_s |a_s|^2, from one product per factor for all n samples (in double).
+double gn_diagonal_per_sample(const Block& blk, const PseudoGradients& g, Index n, const Mat* ql, const Mat* qr,
+                              Vec& sum);
+
 // Fills c.diag (need diagonal or full) and c.full (need full) from c.pseudo (tasks that produce
 // pseudo-gradients get the other forms from here).
 void complete_from_pseudo(const Layout& layout, CurvatureNeed need, Curvature& c);

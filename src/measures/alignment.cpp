@@ -10,9 +10,10 @@
 //                        <A_s, A_t> = sum_{j, j'} (g_js . g_j't)^2, and for a block's rank-one
 //                        terms g . g' = (l . l')(r . r'): Grams of the factors, never the P-vectors;
 //   |diag(U^T H U)|^2  ~ (|sum_s a_s|^2 - sum_s |a_s|^2) / (n (n - 1)),  a_s = diag(U^T A_s U).
-// Each is unbiased; their ratio is the reported estimate. Bases whose diagonal needs the full
-// matrix (eigen, interp-eigen) use the plug-in ratio on the sub-probe's H instead, which is biased
-// upward by O(1/n).
+// Each is unbiased; their ratio is the reported estimate. In a Kronecker-factored basis (identity,
+// kron, interp-kron) the a_s of all samples come from one product per factor and block
+// (gn_diagonal_per_sample). Other bases (eigen, interp-eigen) use the plug-in ratio on the
+// sub-probe's H instead, which is biased upward by O(1/n).
 //
 // With several parameter blocks it also records, per block b, a_b = |diag_b|^2 / |H_bb|_F^2 (the
 // block's own GN) as alignment.NAME, and their Frobenius-mass-weighted mean
@@ -41,33 +42,6 @@ void exact(Probe& probe, MeasureValues& out) {
   probe.optimizer().basis().gn_diagonal(c, d);
   const double frobenius = c.structurally_diagonal ? c.diag.squaredNorm() : c.full.squaredNorm();
   out.emplace_back("alignment", ratio(d.squaredNorm(), frobenius));
-}
-
-// Rows `rows` of a factor, in its precision.
-template <class M>
-std::shared_ptr<const M> pick(const M& m, const std::vector<Index>& rows) {
-  auto out = std::make_shared<M>(static_cast<Index>(rows.size()), m.cols());
-  for (std::size_t i = 0; i < rows.size(); ++i) out->row(static_cast<Index>(i)) = m.row(rows[i]);
-  return out;
-}
-
-// The terms of sample s alone, out of factors over n samples (task.hpp's row orders).
-PseudoGradients one_sample(const PseudoGradients& g, Index n, Index s) {
-  const Index per = g.terms() / n;  // k directions, or R grouped terms
-  std::vector<Index> left_rows, right_rows;
-  for (Index j = 0; j < per; ++j) left_rows.push_back(j * n + s);
-  if (g.group > 1) right_rows = left_rows;
-  else right_rows = {s};
-  PseudoGradients out;
-  out.group = g.group;
-  if (g.single()) {
-    out.left_f = pick(*g.left_f, left_rows);
-    if (g.right_f) out.right_f = pick(*g.right_f, right_rows);
-  } else {
-    out.left = pick(*g.left, left_rows);
-    if (g.right) out.right = pick(*g.right, right_rows);
-  }
-  return out;
 }
 
 // K[(j, s), (j', t)] = <G_js, G_j't> of one block, for n samples with `per` rows each (k
@@ -115,7 +89,8 @@ void estimated(Probe& probe, MeasureValues& out) {
   const std::size_t blocks = layout.blocks.size();
   std::vector<double> num(blocks, 0.0), den(blocks, 0.0);
   double den_full = 0.0;
-  if (basis.gn_need() == CurvatureNeed::full) {
+  const Mat *ql = nullptr, *qr = nullptr;
+  if (!basis.kronecker_factors(0, ql, qr)) {
     // Plug-in on the sub-probe's H (P <= the dense limit for these bases).
     const Curvature& c = probe.curvature(CurvatureNeed::full, n);
     Vec d;
@@ -137,23 +112,13 @@ void estimated(Probe& probe, MeasureValues& out) {
       else throw std::logic_error("alignment: blocks with different numbers of output directions");
     }
     den_full = distinct_pairs(total, n);
-    // Per-sample diagonals in the basis.
-    Vec sum = Vec::Zero(layout.size()), a;
-    std::vector<double> squares(blocks, 0.0);
-    for (Index s = 0; s < n; ++s) {
-      Curvature one;
-      one.level = basis.gn_need();
-      one.row_weight = 1.0;
-      one.version = Probe::kVersion;
-      for (std::size_t b = 0; b < blocks; ++b) one.pseudo.push_back(one_sample(c.pseudo[b], n, s));
-      complete_from_pseudo(layout, one.level, one);
-      basis.gn_diagonal(one, a);
-      sum += a;
-      for (std::size_t b = 0; b < blocks; ++b)
-        squares[b] += a.segment(layout.blocks[b].offset, layout.blocks[b].size()).squaredNorm();
+    // Per-sample diagonals in the basis, all samples of a block at once.
+    Vec sum = Vec::Zero(layout.size());
+    for (std::size_t b = 0; b < blocks; ++b) {
+      basis.kronecker_factors(b, ql, qr);
+      const double squares = gn_diagonal_per_sample(layout.blocks[b], c.pseudo[b], n, ql, qr, sum);
+      num[b] = sum.segment(layout.blocks[b].offset, layout.blocks[b].size()).squaredNorm() - squares;
     }
-    for (std::size_t b = 0; b < blocks; ++b)
-      num[b] = sum.segment(layout.blocks[b].offset, layout.blocks[b].size()).squaredNorm() - squares[b];
   }
   double num_all = 0.0, den_blocks = 0.0;
   for (std::size_t b = 0; b < blocks; ++b) {

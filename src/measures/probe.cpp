@@ -11,6 +11,11 @@ void Probe::for_each_sample_gradient(const std::function<void(const Vec&)>& visi
   task_.sample_gradients(theta_, batch_, rng, visit);
 }
 
+bool Probe::sample_gradient_factors(std::vector<PseudoGradients>& out) {
+  Rng rng = Rng::stream(seed_, "measure");
+  return task_.sample_gradient_factors(theta_, batch_, rng, out);
+}
+
 double Probe::loss() {
   if (!has_loss_) {
     Vec grad;

@@ -28,6 +28,9 @@ class Probe {
 
   // Visits the gradients of the probe's samples one by one (Task::sample_gradients).
   void for_each_sample_gradient(const std::function<void(const Vec&)>& visit);
+  // The probe's per-sample gradients as factors (Task::sample_gradient_factors), the same samples
+  // for_each_sample_gradient visits; false when the task does not provide them.
+  bool sample_gradient_factors(std::vector<PseudoGradients>& out);
   // The loss l at theta: exact where the population exists, else the mean over the probe batch.
   double loss();
   // GN information at theta: exact where the population exists, else from the first `samples`

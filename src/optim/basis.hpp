@@ -31,6 +31,12 @@ class Basis {
   virtual void unrotate(const Vec& d, Vec& out) const = 0;  // out = U d
   virtual void gn_diagonal(const Curvature& c, Vec& h) const = 0;  // h = diag(U^T H U)
 
+  // For a basis that is block diagonal over the layout with Kronecker-factored blocks,
+  // U_b = Q_L (x) Q_R (a vector block: Q_L alone): true, with block b's factors (null where a
+  // factor is the identity). False for any other basis. Lets a measure rotate per-sample factors
+  // in one product per block instead of one vector at a time.
+  virtual bool kronecker_factors(std::size_t /*b*/, const Mat*& /*ql*/, const Mat*& /*qr*/) const { return false; }
+
   // Changes whenever U changes (lets statistics that depend on U be cached).
   std::uint64_t version() const { return version_; }
 
@@ -54,6 +60,10 @@ class IdentityBasis : public Basis {
   void rotate(const Vec& g, Vec& out) const override { out = g; }
   void unrotate(const Vec& d, Vec& out) const override { out = d; }
   void gn_diagonal(const Curvature& c, Vec& h) const override { h = c.diag; }
+  bool kronecker_factors(std::size_t /*b*/, const Mat*& ql, const Mat*& qr) const override {
+    ql = qr = nullptr;
+    return true;
+  }
 };
 
 // An explicit orthogonal P x P basis, stored densely or, when it is a permutation matrix, as the

@@ -635,6 +635,13 @@ void KroneckerBasis::gn_diagonal(const Curvature& c, Vec& h) const {
   }
 }
 
+bool KroneckerBasis::kronecker_factors(std::size_t b, const Mat*& ql, const Mat*& qr) const {
+  const std::vector<bool>& ident = identity_[b];
+  ql = ident[0] ? nullptr : &q_[b][0];
+  qr = layout_.blocks[b].matrix && !ident[1] ? &q_[b][1] : nullptr;
+  return true;
+}
+
 bool InterpolatedEigenBasis::refresh(const Curvature& c, Vec* v) {
   EigenBasis target(n_);
   const bool ok = target.refresh(c, nullptr);

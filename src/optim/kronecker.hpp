@@ -40,6 +40,7 @@ class KroneckerBasis : public Basis {
   void rotate(const Vec& g, Vec& out) const override;
   void unrotate(const Vec& d, Vec& out) const override;
   void gn_diagonal(const Curvature& c, Vec& h) const override;
+  bool kronecker_factors(std::size_t b, const Mat*& ql, const Mat*& qr) const override;
 
   // Factors of block b: {Q_L, Q_R} for a matrix block, {Q} for a vector block.
   const std::vector<Mat>& factors(std::size_t b) const { return q_[b]; }

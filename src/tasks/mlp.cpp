@@ -428,6 +428,20 @@ class Network {
     return 0.5 * loss / static_cast<double>(n);
   }
 
+  // Per-sample gradients of 1/2 |f - y|^2 (after forward(x)) as rank-one factors: with
+  // e_s = f_s - y_s and d_s = (A^T e_s) o [h_s > 0], dW_s = d_s x_s^T, db_s = d_s, dA_s = e_s z_s^T
+  // and dc_s = e_s (Task::sample_gradient_factors).
+  void gradient_factors(const M& x, const M& y, std::vector<PseudoGradients>& out) const {
+    auto e = std::make_shared<M>(f_ - y);
+    auto d = std::make_shared<M>(*e * a_);
+    d->array() *= (h_.array() > T(0)).template cast<T>();
+    out.assign(p_.layout.blocks.size(), PseudoGradients{});
+    set_factors(out[0], d, std::make_shared<const M>(x));
+    set_factors(out[1], d, nullptr);
+    set_factors(out[2], e, std::make_shared<const M>(z_));
+    if (p_.cfg.output_bias) set_factors(out[3], e, nullptr);
+  }
+
   // GN pseudo-gradients (after forward(x)): one term per (sample, output direction), or with
   // `directions` (n x k Gaussian) one term per sample along the random output direction xi:
   // G_xi = sum_j xi_j G_j, unbiased for the GN because E[xi xi^T] = I.
@@ -556,6 +570,15 @@ class MlpTask : public Task {
     net_.load(theta);
     net_.forward(x_);
     return net_.backward(x_, y_, grad);
+  }
+
+  bool sample_gradient_factors(const Vec& theta, Index n, Rng& rng, std::vector<PseudoGradients>& out) override {
+    draw(n, rng);
+    y_ = y64_.cast<T>();
+    net_.load(theta);
+    net_.forward(x_);
+    net_.gradient_factors(x_, y_, out);
+    return true;
   }
 
   void curvature(const Vec& theta, SampleSize n, Rng& rng, CurvatureNeed need, Curvature& out) override {

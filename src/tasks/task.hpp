@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include <functional>
+#include <vector>
 
 namespace adamgn {
 
@@ -46,6 +47,16 @@ class Task {
   // returns their mean loss. The default draws the samples one by one through
   // loss_and_gradient, so each is distributed as a batch of one is.
   virtual double sample_gradients(const Vec& theta, Index n, Rng& rng, const std::function<void(const Vec&)>& visit);
+
+  // The same n per-sample gradients (drawn from `rng` exactly as sample_gradients draws them) in
+  // the pseudo-gradient form of curvature.hpp, one rank-one term per sample and block: for a
+  // matrix block g_s = left.row(s)^T right.row(s), for a vector block g_s = left.row(s). Lets a
+  // consumer work on all n at once (batched products) instead of n vectors of size P. Returns
+  // false, leaving `out` alone, when the task does not provide them.
+  virtual bool sample_gradient_factors(const Vec& /*theta*/, Index /*n*/, Rng& /*rng*/,
+                                       std::vector<PseudoGradients>& /*out*/) {
+    return false;
+  }
 
   // GN matrix (or its diagonal) at theta from `n` fresh samples drawn from `rng`, or exact.
   virtual void curvature(const Vec& theta, SampleSize n, Rng& rng, CurvatureNeed need,
