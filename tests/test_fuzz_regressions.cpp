@@ -76,17 +76,30 @@ TEST_CASE("fuzz regression: a preset nested 300,000 levels deep is refused, not 
   CHECK_NOTHROW(adamgn::fuzz::preset(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
 }
 
-TEST_CASE("fuzz stored_run: the valid seeds verify under the target's fixed hash") {
+TEST_CASE("fuzz stored_run: the valid seeds verify under the target's fixed hashes") {
   // Otherwise every input would stop at verification and the scorer would never be fuzzed.
   const adamgn::RunStore store(adamgn::fuzz::scratch_dir() + "/verify-seeds");
-  std::filesystem::create_directories(store.dir() + "/runs/" + std::string(adamgn::fuzz::kStoredRunHash, 2));
-  for (const char* name : {"valid.json", "valid-checksum.json"}) {
+  const auto& hashes = adamgn::fuzz::kStoredRunHashes;
+  for (const std::string& hash : hashes) std::filesystem::create_directories(store.dir() + "/runs/" + hash.substr(0, 2));
+  const std::vector<std::pair<const char*, std::string>> seeds = {{"valid.json", hashes[0]},
+                                                                   {"valid-checksum.json", hashes[0]},
+                                                                   {"measured-quadratic.json", hashes[1]},
+                                                                   {"measured-parity.json", hashes[2]}};
+  for (const auto& [name, hash] : seeds) {
     CAPTURE(name);
-    std::filesystem::copy_file(kFuzzDir / "corpus" / "stored_run" / name, store.path_of(adamgn::fuzz::kStoredRunHash),
+    std::filesystem::copy_file(kFuzzDir / "corpus" / "stored_run" / name, store.path_of(hash),
                                std::filesystem::copy_options::overwrite_existing);
-    CHECK(store.problem(adamgn::fuzz::kStoredRunHash) == "");
+    CHECK(store.problem(hash) == "");
   }
+  // The measured seeds carry measures, and a damaged one is refused.
+  std::ifstream in(kFuzzDir / "corpus" / "stored_run" / "measured-parity.json");
+  nlohmann::json doc = nlohmann::json::parse(in);
+  CHECK(doc["measures"].contains("alignment.W"));
+  doc.erase("checksum");
+  doc["measures"]["noise"][1] = "x";
+  std::ofstream(store.path_of(hashes[2])) << doc.dump();
+  CHECK(store.problem(hashes[2]) != "");
   std::filesystem::copy_file(kFuzzDir / "regressions" / "stored_run" / "empty-curves.json",
-                             store.path_of(adamgn::fuzz::kStoredRunHash), std::filesystem::copy_options::overwrite_existing);
-  CHECK(store.problem(adamgn::fuzz::kStoredRunHash) != "");
+                             store.path_of(hashes[0]), std::filesystem::copy_options::overwrite_existing);
+  CHECK(store.problem(hashes[0]) != "");
 }

@@ -19,7 +19,7 @@
 
 namespace adamgn::fuzz {
 
-const char* const kStoredRunHash = "b5ec04ce934aa91a";
+const std::vector<std::string> kStoredRunHashes = {"b5ec04ce934aa91a", "bab2784eabd4a679", "11de0130c3745884"};
 
 namespace {
 
@@ -112,26 +112,30 @@ void set_assignments(const std::uint8_t* data, std::size_t size) {
 
 void stored_run(const std::uint8_t* data, std::size_t size) {
   static const RunStore store(scratch_dir() + "/store");
-  static const bool folder = (mkdir((scratch_dir() + "/store/runs/" + std::string(kStoredRunHash, 2)).c_str(), 0777), true);
-  (void)folder;
-  write_file(store.path_of(kStoredRunHash), data, size);
+  static const bool folders = [] {
+    for (const std::string& hash : kStoredRunHashes) mkdir((scratch_dir() + "/store/runs/" + hash.substr(0, 2)).c_str(), 0777);
+    return true;
+  }();
+  (void)folders;
+  for (const std::string& hash : kStoredRunHashes) write_file(store.path_of(hash), data, size);
   for (const auto& file : store.scan())  // as `adamgn check` lists the files
-    if (file.hash == kStoredRunHash && file.problem.empty() != store.has(kStoredRunHash))
-      throw std::logic_error("scan and has disagree on " + file.path);
-  try {
-    const json run = store.load(kStoredRunHash);
-    for (const char* metric : {"final", "final-test", "log-auc"}) run_score(run, metric);
-    // Resume summarizes an arm over its seeds: the stored run beside a valid run of the same
-    // configuration (20 steps logged every 2), in both orders.
-    RunResult other;
-    for (Index step = 0; step <= 20; step += 2) {
-      other.steps.push_back(step);
-      other.loss.push_back(1.0 / static_cast<double>(step + 1));
+    if (file.problem.empty() != store.has(file.hash)) throw std::logic_error("scan and has disagree on " + file.path);
+  for (const std::string& hash : kStoredRunHashes) {
+    try {
+      const json run = store.load(hash);
+      for (const char* metric : {"final", "final-test", "log-auc", "steps"}) run_score(run, metric);
+      // Resume summarizes an arm over its seeds: the stored run beside a valid run of the same
+      // configuration (20 steps logged every 2), in both orders.
+      RunResult other;
+      for (Index step = 0; step <= 20; step += 2) {
+        other.steps.push_back(step);
+        other.loss.push_back(1.0 / static_cast<double>(step + 1));
+      }
+      const RunResult stored = run_from_json(run);
+      summarize_arm({stored, other});
+      summarize_arm({other, stored});
+    } catch (const UsageError&) {
     }
-    const RunResult stored = run_from_json(run);
-    summarize_arm({stored, other});
-    summarize_arm({other, stored});
-  } catch (const UsageError&) {
   }
 }
 
