@@ -92,7 +92,7 @@ void add_reproduce_commands(CLI::App& root, std::vector<Command>& out) {
                    };
                    const auto outcomes = reproduce(o, plan, progress);
                    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-                   write_atomically(o.out_dir + "/REPORT.md", report_markdown(outcomes, o.scale, wall, "adamgn reproduce --scale " + o.scale));
+                   write_atomically(o.out_dir + "/REPORT.md", report_markdown(outcomes, o.scale, wall, "adamgn reproduce --scale " + o.scale, true));
                    if (!*quiet) std::cerr << "wrote " << o.out_dir << "/REPORT.md in " << static_cast<long>(wall) << " s\n";
                    return 0;
                  }});
@@ -106,8 +106,8 @@ void add_reproduce_commands(CLI::App& root, std::vector<Command>& out) {
   rep->add_option("--scale", *scale, "scale named in the heading (default quick)");
   out.push_back({rep, [files, output, scale] {
                    std::vector<PresetOutcome> outcomes;
-                   for (const auto& f : *files) outcomes.push_back(outcome_of(read_result(f)));
-                   const std::string md = report_markdown(outcomes, *scale, 0.0, "adamgn report");
+                   for (const auto& f : *files) outcomes.push_back(outcome_of(read_result(f), f));
+                   const std::string md = report_markdown(outcomes, *scale, 0.0, "adamgn report", false);
                    if (output->empty()) write_stdout(md);
                    else write_file_atomically(*output, md);
                    return 0;

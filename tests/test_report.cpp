@@ -284,6 +284,15 @@ TEST_CASE("adamgn report on a file without claims takes the preset's claims abou
   const std::string md = report_after("report " + dir + "/partial.json -o " + dir + "/REPORT.md", dir + "/REPORT.md");
   CHECK(rows_of(md, "fig5") == 1);  // identity, small batch: Adam and GN^-1/2 track each other
   CHECK(md.find("adam id small") != std::string::npos);
+  // A file not named after its preset is named beside it, and its data linked; no figure is
+  // linked until one exists beside the file.
+  CHECK(md.find("| fig5 (partial) |") != std::string::npos);
+  CHECK(md.find("## fig5 (partial)") != std::string::npos);
+  CHECK(md.find("Data: [partial.json](partial.json)") != std::string::npos);
+  CHECK(md.find("partial.svg") == std::string::npos);
+  std::ofstream(dir + "/partial.svg") << "<svg/>";
+  const std::string with_figure = report_after("report " + dir + "/partial.json -o " + dir + "/REPORT.md", dir + "/REPORT.md");
+  CHECK(with_figure.find("Figure: [partial.svg](partial.svg); data: [partial.json](partial.json)") != std::string::npos);
 }
 
 TEST_CASE("adamgn report on an incomplete result document: one line naming the missing part, exit code 2") {

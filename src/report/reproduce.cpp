@@ -1,5 +1,7 @@
 #include "report/reproduce.hpp"
 
+#include <filesystem>
+
 #include "io/presets.hpp"
 #include "io/store.hpp"
 #include "io/version.hpp"
@@ -42,9 +44,15 @@ std::string verdict_cell(const std::string& v) { return "**" + v + "**"; }
 
 }  // namespace
 
-PresetOutcome outcome_of(const json& result) {
+PresetOutcome outcome_of(const json& result, const std::string& path) {
   PresetOutcome o;
   o.name = result.value("preset", json()).is_string() ? result["preset"].get<std::string>() : "(flags)";
+  const std::filesystem::path file(path);
+  o.file = file.stem().string();
+  std::filesystem::path figure = file;
+  figure.replace_extension(".svg");
+  std::error_code ec;
+  if (std::filesystem::is_regular_file(figure, ec)) o.figure = figure.filename().string();
   o.claim = result.value("claim", "");
   o.result = result;
   o.verdicts = evaluate_claims(result);
@@ -92,7 +100,7 @@ std::vector<PresetOutcome> reproduce(const ReproduceOptions& options, const std:
     const json doc = result_json(run_experiment(spec));
     write_atomically(options.out_dir + "/" + name + ".json", doc.dump() + "\n");
     write_atomically(options.out_dir + "/" + name + ".svg", plot_svg(doc));
-    PresetOutcome o = outcome_of(doc);
+    PresetOutcome o = outcome_of(doc, options.out_dir + "/" + name + ".json");
     o.name = name;
     out.push_back(std::move(o));
   }
@@ -119,13 +127,21 @@ std::string theory_markdown(const json& result) {
   return "Theory (`adamgn theory`, docs/theory.md):\n\n" + out + "\n";
 }
 
+// "fig4", or "fig4 (fig4-identity-small)" for a file not named after its preset.
+std::string outcome_label(const PresetOutcome& o) {
+  return o.file.empty() || o.file == o.name ? o.name : o.name + " (" + o.file + ")";
+}
+
 std::string report_markdown(const std::vector<PresetOutcome>& outcomes, const std::string& scale, double wall_seconds,
-                            const std::string& command) {
+                            const std::string& command, bool reproduced) {
   std::ostringstream md;
   md << "# Reproduction report (" << scale << " scale)\n\n"
-     << "Written by `" << command << "` (adamgn " << version_string() << ", commit " << git_commit()
-     << "). Every preset ran with its tuned hyperparameters; each has a result file (`NAME.json`) and a figure "
-     << "(`NAME.svg`) beside this report; each result file records the program version that produced it.";
+     << "Written by `" << command << "` (adamgn " << version_string() << ", commit " << git_commit() << "). "
+     << (reproduced ? "Every preset ran with its tuned hyperparameters; each has a result file (`NAME.json`) and a "
+                      "figure (`NAME.svg`) beside this report"
+                    : "Judged from the result files named in each section (the preset, then the file where its name "
+                      "differs)")
+     << "; each result file records the program version that produced it.";
   if (wall_seconds > 0) {
     char buf[64];
     std::snprintf(buf, sizeof buf, " Total wall time: %.0f s.", wall_seconds);
@@ -135,11 +151,11 @@ std::string report_markdown(const std::vector<PresetOutcome>& outcomes, const st
   int counts[4] = {0, 0, 0, 0};
   for (const auto& o : outcomes) {
     if (!o.skipped.empty()) {
-      md << "| " << o.name << " | " << escape_cell(o.claim) << " | not run: " << o.skipped << " | – | – |\n";
+      md << "| " << outcome_label(o) << " | " << escape_cell(o.claim) << " | not run: " << o.skipped << " | – | – |\n";
       continue;
     }
     for (const auto& v : o.verdicts) {
-      md << "| " << o.name << " | " << escape_cell(v.claim) << " | " << escape_cell(v.measured) << " | "
+      md << "| " << outcome_label(o) << " | " << escape_cell(v.claim) << " | " << escape_cell(v.measured) << " | "
          << escape_cell(v.rule) << " | " << verdict_cell(v.verdict) << " |\n";
       counts[v.verdict == "holds" ? 0 : v.verdict == "does not hold" ? 1 : v.verdict == "not significant" ? 2 : 3]++;
     }
@@ -147,7 +163,7 @@ std::string report_markdown(const std::vector<PresetOutcome>& outcomes, const st
   md << "\nHolds: " << counts[0] << ". Does not hold: " << counts[1] << ". Not significant: " << counts[2] << ". Vacuous: " << counts[3] << ".\n\n"
      << "## Rules\n\n" << verdict_rules_markdown() << "\n";
   for (const auto& o : outcomes) {
-    md << "## " << o.name << "\n\n" << o.claim << "\n\n";
+    md << "## " << outcome_label(o) << "\n\n" << o.claim << "\n\n";
     if (!o.skipped.empty()) {
       md << "Not run: " << o.skipped << ".\n\n";
       continue;
@@ -158,8 +174,10 @@ std::string report_markdown(const std::vector<PresetOutcome>& outcomes, const st
     std::snprintf(buf, sizeof buf, "Task `%s`; %lld steps, %lld seeds; %.1f s. ",
                   r["config"]["task"].value("name", "").c_str(), run.value("steps", 0LL), run.value("seeds", 0LL),
                   o.wall_seconds);
-    md << buf << "Figure: [" << o.name << ".svg](" << o.name << ".svg); data: [" << o.name << ".json](" << o.name
-       << ".json).\n\n";
+    const std::string file = o.file.empty() ? o.name : o.file;
+    if (!o.figure.empty()) md << buf << "Figure: [" << o.figure << "](" << o.figure << "); data: ";
+    else md << buf << "Data: ";
+    md << "[" << file << ".json](" << file << ".json).\n\n";
     if (!r.value("notes", "").empty()) md << r["notes"].get<std::string>() << "\n\n";
     md << theory_markdown(r);
     md << "| arm | runs ok | final loss | final test loss | final test accuracy | steps to target |\n"

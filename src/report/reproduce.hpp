@@ -21,6 +21,9 @@ struct ReproduceOptions {
 
 struct PresetOutcome {
   std::string name, claim;
+  // The result file's name without ".json" (reproduce: the preset's name) and its figure beside it
+  // ("" when there is none); REPORT.md links both and names the file where it is not the preset.
+  std::string file, figure;
   std::string skipped;  // why the preset was not run ("" when it ran)
   json result;          // the result document
   std::vector<ClaimVerdict> verdicts;
@@ -42,12 +45,14 @@ std::vector<PlannedPreset> plan_reproduce(const ReproduceOptions& options);
 std::vector<PresetOutcome> reproduce(const ReproduceOptions& options, const std::vector<PlannedPreset>& plan,
                                      const std::function<void(const std::string&, std::size_t, std::size_t)>& on_preset = {});
 
-// An outcome from a result document already on disk (`adamgn report`).
-PresetOutcome outcome_of(const json& result);
+// An outcome from a result document already on disk (`adamgn report`), read from `path`: its
+// figure is the .svg of the same name when that file exists.
+PresetOutcome outcome_of(const json& result, const std::string& path);
 
-// REPORT.md: the verdict table over every claim, then per preset its arms and claims. `command`
-// names what wrote it (e.g. "adamgn reproduce --scale quick").
+// REPORT.md: the verdict table over every claim, then per result file its arms and claims.
+// `command` names what wrote it (e.g. "adamgn reproduce --scale quick"); `reproduced` says the
+// files were all written by that command, one per preset, beside the report.
 std::string report_markdown(const std::vector<PresetOutcome>& outcomes, const std::string& scale, double wall_seconds,
-                            const std::string& command);
+                            const std::string& command, bool reproduced);
 
 }  // namespace adamgn
