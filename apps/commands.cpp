@@ -26,9 +26,9 @@ struct Flags {
   bool jsonl = false, quiet = false;
 };
 
-void option(CLI::App* app, FlagValues& into, const std::string& flag, const std::string& key,
-            const std::string& help) {
-  app->add_option_function<std::string>(
+CLI::Option* option(CLI::App* app, FlagValues& into, const std::string& flag, const std::string& key,
+                    const std::string& help) {
+  return app->add_option_function<std::string>(
       flag, [&into, key](const std::string& v) { into[key] = v; }, help);
 }
 
@@ -170,69 +170,24 @@ CLI::Validator integer_at_least(long long min) {
       "INT>=" + std::to_string(min));
 }
 
-void add_convex_task_flags(CLI::App* app, const std::string& task, FlagValues& into) {
-  if (task == "quadratic") {
-    option(app, into, "--cov", "cov", "block | half | one | spectrum");
-    option(app, into, "--dim", "dim", "dimension (block: 2d, default 100; half/one: 5)");
-    option(app, into, "--spectrum", "spectrum", "eigenvalues A,B,... for --cov spectrum");
-    switch_flag(app, into, "--rotate", "rotate", "rotate the spectrum by a random rotation");
-    option(app, into, "--problem-seed", "problem_seed", "seed of the covariance's rotation");
-    option(app, into, "--margin", "margin", "half/one: required ratio advantage (default 1.8)");
-    option(app, into, "--label-noise", "label_noise", "labels y = theta*^T x + SIGMA xi, xi ~ N(0,1) (default 0)");
-  } else {
-    option(app, into, "--dim", "dim", "dimension (default 2048)");
-    option(app, into, "--power-law", "power_law", "nu_i ∝ i^-C (default 0.6)");
-    option(app, into, "--p-label", "p_label", "Pr(y = 1 | x) (default 0.75)");
-    option(app, into, "--init", "init", "theta0 in every coordinate (default 1/sqrt(dim))");
+void add_task_flags(CLI::App* app, const TaskEntry& task, FlagValues& into) {
+  for (const Field& field : task.fields) {
+    const std::string shown = field.default_text();
+    const std::string help = field.help + (shown.empty() ? "" : " " + shown);
+    if (field.switch_flag) switch_flag(app, into, flag_of(field.key), field.key, help);
+    else option(app, into, flag_of(field.key), field.key, help)->type_name(field.value_name());
   }
 }
 
-void add_task_command(CLI::App& root, const std::string& task, std::vector<Command>& out) {
+void add_task_command(CLI::App& root, const TaskEntry& task, std::vector<Command>& out) {
   auto f = std::make_shared<Flags>();
-  static const std::map<std::string, std::string> about = {
-      {"quadratic", "linear regression with Gaussian inputs (paper §3)"},
-      {"logistic", "reparameterized logistic regression (paper §4)"},
-      {"parity", "sparse parity with a one-hidden-layer ReLU MLP (paper §5, C.2)"},
-      {"staircase", "staircase (sum of parities) with a one-hidden-layer ReLU MLP (paper §5, C.2)"},
-      {"teacher", "random ReLU teacher, student twice as wide (paper §5, C.2)"},
-      {"cifar", "CIFAR-10 with a one-hidden-layer ReLU MLP, one-hot squared loss (paper §5, C.2)"},
-      {"transformer", "selection task with a one-layer attention model (paper §5, C.4)"}};
-  CLI::App* app = root.add_subcommand(task, about.at(task));
-  if (task == "parity" || task == "staircase" || task == "teacher" || task == "cifar") {
-    if (task != "cifar") option(app, f->task, "--dim", "dim", "input dimension (parity 20, staircase 21, teacher 20)");
-    if (task == "cifar") {
-      option(app, f->task, "--data-dir", "data_dir", "folder with the CIFAR-10 .bin files (default: $ADAMGN_DATA)");
-      option(app, f->run, "--eval-every", "log_every", "evaluate (train probe, test set) every K steps");
-    } else if (task == "teacher") {
-      option(app, f->task, "--teacher-width", "teacher_width", "teacher hidden width (default 16)");
-      option(app, f->task, "--label-noise", "label_noise", "labels teacher(x) + SIGMA xi, xi ~ N(0,1) (default 0)");
-    } else {
-      option(app, f->task, "--k", "k", task == "parity" ? "parity degree (default 6)" : "number of segments (default 3)");
-    }
-    option(app, f->task, "--width", "width", "student hidden width (default 512; teacher: 2 x teacher width)");
-    option(app, f->task, "--precision", "precision", "f32 (default) | f64 for forward, backward and curvature");
-    if (task == "cifar") option(app, f->task, "--output-bias", "output_bias", "true (default) | false");
-    else switch_flag(app, f->task, "--output-bias", "output_bias", "add an output bias c");
-    option(app, f->task, "--eval-size", "eval_size", "size of the fixed probe and test batches (default 4096)");
-    option(app, f->task, "--problem-seed", "problem_seed", "seed of the data distribution and test set");
-    option(app, f->task, "--gn-directions", "gn_directions",
-           "exact (sum over output directions, default) | sampled (one Gaussian direction per sample)");
-  } else if (task == "transformer") {
-    option(app, f->task, "--tokens", "tokens", "Gaussian tokens T before the selector (default 32)");
-    option(app, f->task, "--dim", "dim", "token dimension d >= T (default 32)");
-    option(app, f->task, "--width", "width", "model width D (default 128)");
-    option(app, f->task, "--mlp-width", "mlp_width", "MLP width F (default 512)");
-    option(app, f->task, "--precision", "precision", "f32 (default) | f64 for the batched products");
-    option(app, f->task, "--eval-size", "eval_size", "size of the fixed probe and test batches (default 4096)");
-    option(app, f->task, "--problem-seed", "problem_seed", "seed of the probe and test inputs");
-  } else {
-    add_convex_task_flags(app, task, f->task);
-  }
+  CLI::App* app = root.add_subcommand(task.name, task.description);
+  add_task_flags(app, task, f->task);
   add_optimizer_flags(app, *f);
   add_run_flags(app, *f);
-  out.push_back({app, [f, task] {
+  out.push_back({app, [f, name = task.name] {
                    json t = values_to_object(f->task);
-                   t["name"] = task;
+                   t["name"] = name;
                    json arm = values_to_object(f->arm);
                    if (arm.contains("name")) arm["name"] = f->arm.at("name");
                    const json doc{{"task", t}, {"run", values_to_object(f->run)}, {"arms", json::array({arm})}};
@@ -268,6 +223,37 @@ void add_presets_command(CLI::App& root, std::vector<Command>& out) {
                      list += std::string(p.name) + "\t" + doc.value("claim", "") + "\n";
                    }
                    write_stdout(list);
+                   return 0;
+                 }});
+}
+
+// One row per registered task: name, description and flags (markdown: README's table).
+std::string tasks_table(bool markdown) {
+  std::string text;
+  if (markdown) text = "| task | what it is | flags (defaults: `adamgn TASK --help`) |\n|---|---|---|\n";
+  for (const TaskEntry& task : task_registry()) {
+    if (!markdown) {
+      text += task.name + "\t" + task.description + "\n";
+      continue;
+    }
+    std::string flags;
+    for (const Field& f : task.fields) {
+      std::string value = f.switch_flag ? "" : " " + f.value_name();
+      std::string escaped;
+      for (char ch : value) escaped += ch == '|' ? std::string("\\|") : std::string(1, ch);
+      flags += (flags.empty() ? "" : " ") + flag_of(f.key) + escaped;
+    }
+    text += "| `" + task.name + "` | " + task.description + " | `" + flags + "` |\n";
+  }
+  return text;
+}
+
+void add_tasks_command(CLI::App& root, std::vector<Command>& out) {
+  auto markdown = std::make_shared<bool>(false);
+  CLI::App* app = root.add_subcommand("tasks", "list the tasks (the registry) and what each is");
+  app->add_flag("--markdown", *markdown, "a markdown table with each task's flags (the README's)");
+  out.push_back({app, [markdown] {
+                   write_stdout(tasks_table(*markdown));
                    return 0;
                  }});
 }

@@ -2,6 +2,8 @@
 // library; nothing here computes anything.
 #pragma once
 
+#include "tasks/factory.hpp"
+
 #include <CLI/CLI.hpp>
 
 #include <functional>
@@ -27,11 +29,18 @@ bool parse_integer(const std::string& text, long long& out);
 // line "FLAG: ..." and exit code 2. The accepted text is rewritten in plain decimal form.
 CLI::Validator integer_at_least(long long min);
 
-void add_task_command(CLI::App& root, const std::string& task, std::vector<Command>& out);
-// The task flags of `quadratic` or `logistic` (task is one of the two), shared with `theory`.
-void add_convex_task_flags(CLI::App* app, const std::string& task, FlagValues& into);
+// The whole command line: builds every subcommand (one per registered task, then the others),
+// parses argv and runs the chosen one. Every error a user can cause is one line on stderr and
+// exit code 2; the return value is the exit code.
+int run_command_line(int argc, const char* const* argv);
+
+// `adamgn NAME` for a registered task: its flags come from the task's field table.
+void add_task_command(CLI::App& root, const TaskEntry& task, std::vector<Command>& out);
+// The flags of a task's field table, each setting its key in `into` (shared with `theory`).
+void add_task_flags(CLI::App* app, const TaskEntry& task, FlagValues& into);
 void add_run_command(CLI::App& root, std::vector<Command>& out);
 void add_presets_command(CLI::App& root, std::vector<Command>& out);
+void add_tasks_command(CLI::App& root, std::vector<Command>& out);
 void add_bench_command(CLI::App& root, std::vector<Command>& out);
 void add_plot_command(CLI::App& root, std::vector<Command>& out);    // plot_command.cpp
 void add_sweep_commands(CLI::App& root, std::vector<Command>& out);  // sweep_commands.cpp

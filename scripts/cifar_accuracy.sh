@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 data=${1:?usage: scripts/cifar_accuracy.sh DATA_DIR}
 mkdir -p results/cifar
-common=(--data-dir "$data" --batch 4096 --steps 400 --seeds 1 --eval-every 100 --beta2 0.99 --alpha 1e-16 -q)
+common=(--data-dir "$data" --batch 4096 --steps 400 --seeds 1 --log-every 100 --beta2 0.99 --alpha 1e-16 -q)
 best=""; best_acc=-1
 for lr in 1e-4 3e-4 1e-3 3e-3; do
   ./build/adamgn cifar "${common[@]}" --precond adam --lr $lr -o results/cifar/identity-adam-lr$lr.json

@@ -4,11 +4,14 @@
 #pragma once
 
 #include "core/budget.hpp"
+#include "core/fields.hpp"
 #include "core/reader.hpp"
 #include "tasks/task.hpp"
 
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace adamgn {
 
@@ -51,10 +54,31 @@ class TaskFactory {
   virtual json info() const { return json::object(); }
 };
 
-// Reads {"name": "quadratic", ...} strictly; throws UsageError on unknown names, keys or values.
+// One entry of the task registry: the task's name, a one-line description, the field table of
+// its "task" keys (core/fields.hpp: the flags of `adamgn NAME`, their help, defaults and ranges
+// and the README's table come from it) and its constructor, which reads the keys through the
+// table. Adding a task is one file that defines its entry and one line in tasks/registry.cpp
+// (docs/extending.md).
+struct TaskEntry {
+  std::string name, description;
+  std::vector<Field> fields;
+  std::function<std::unique_ptr<TaskFactory>(FieldReader&)> make;
+};
+
+// Every registered task: the built-in ones (tasks/registry.cpp) in their order, then those added
+// with register_task.
+const std::vector<TaskEntry>& task_registry();
+// Adds a task (e.g. from a test or an embedding program) before the command line is built;
+// logic_error when the name is taken.
+void register_task(TaskEntry entry);
+// The entry of that name; UsageError listing the names otherwise.
+const TaskEntry& find_task(const std::string& name);
+
+// Reads {"name": "quadratic", ...} strictly through the task's field table; throws UsageError on
+// unknown names, keys or values.
 std::unique_ptr<TaskFactory> make_task_factory(const json& task);
 
-// The task names make_task_factory accepts.
-const std::vector<std::string>& task_names();
+// The registered task names, in registry order.
+std::vector<std::string> task_names();
 
 }  // namespace adamgn

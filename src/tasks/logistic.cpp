@@ -1,5 +1,7 @@
 #include "tasks/logistic.hpp"
 
+#include "tasks/registry.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <sstream>
@@ -134,22 +136,30 @@ const Vec& logistic_input_probabilities(const TaskFactory& f) {
   return l->nu();
 }
 
-std::unique_ptr<TaskFactory> make_logistic(ObjectReader& r) {
+TaskEntry logistic_task() {
+  TaskEntry e;
+  e.name = "logistic";
+  e.description = "reparameterized logistic regression (paper §4)";
+  e.fields = {
+      Field("dim", FieldType::integer, "dimension").defaults(2048).at_least(1),
+      Field("power_law", FieldType::number, "input probabilities nu_i proportional to i^-C").defaults(0.6).at_least(0),
+      Field("p_label", FieldType::number, "Pr(y = 1 | x)")
+          .defaults(0.75)
+          .strictly_within(0.5, 1)
+          .because("so that sigma(theta^2) = P has a solution"),
+      Field("init", FieldType::number, "theta0 in every coordinate").derives("1/sqrt(dim)").above(0)};
+  e.make = make_logistic;
+  return e;
+}
+
+std::unique_ptr<TaskFactory> make_logistic(FieldReader& r) {
   auto p = std::make_shared<LogisticProblem>();
   LogisticConfig& c = p->cfg;
-  r.read("dim", c.dim);
-  r.read("power_law", c.power_law);
-  r.read("p_label", c.p_label);
-  const bool init_given = r.has("init");
-  r.read("init", c.init);
+  c.dim = r.integer("dim");
+  c.power_law = r.number("power_law");
+  c.p_label = r.number("p_label");
+  c.init = r.given("init") ? r.number("init") : 1.0 / std::sqrt(static_cast<double>(c.dim));
   r.finish();
-  if (c.dim < 1) throw UsageError(r.path_of("dim") + " = " + std::to_string(c.dim) + " must be >= 1");
-  if (!(c.power_law >= 0.0)) throw UsageError(r.path_of("power_law") + " = " + show_number(c.power_law) + " must be >= 0");
-  if (!(c.p_label > 0.5 && c.p_label < 1.0))
-    throw UsageError(r.path_of("p_label") + " = " + show_number(c.p_label) +
-                     " must be in (0.5, 1) so that sigma(theta^2) = P has a solution");
-  if (!init_given) c.init = 1.0 / std::sqrt(static_cast<double>(c.dim));
-  if (!(c.init > 0.0)) throw UsageError(r.path_of("init") + " = " + show_number(c.init) + " must be > 0");
 
   admit_memory(Bytes(), 0, logistic_memory(c.dim).shared, "task logistic at dim " + std::to_string(c.dim),
                "reduce --dim");

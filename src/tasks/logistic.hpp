@@ -10,14 +10,15 @@
 
 namespace adamgn {
 
+// The "task" keys (defaults and ranges in logistic_task()'s field table).
 struct LogisticConfig {
-  Index dim = 2048;
-  double power_law = 0.6;
-  double p_label = 0.75;
-  double init = 0.0;  // resolved to 1/sqrt(dim) when not given
+  Index dim = 0;
+  double power_law = 0.0;
+  double p_label = 0.0;
+  double init = 0.0;
 };
 
-std::unique_ptr<TaskFactory> make_logistic(ObjectReader& r);
+std::unique_ptr<TaskFactory> make_logistic(FieldReader& r);
 
 // The input probabilities nu_i = Pr(x = e_i) of a factory made by make_logistic (for `adamgn
 // theory`); throws std::invalid_argument for any other factory.

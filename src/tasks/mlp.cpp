@@ -1,5 +1,7 @@
 #include "tasks/mlp.hpp"
 
+#include "tasks/registry.hpp"
+
 #include "core/columns.hpp"
 #include "core/gemm.hpp"
 #include "core/memory.hpp"
@@ -732,49 +734,89 @@ class MlpFactory : public TaskFactory {
 
 }  // namespace
 
-std::unique_ptr<TaskFactory> make_mlp(const std::string& kind, ObjectReader& r) {
+namespace {
+
+// The "task" keys of one network task, in the order its flags are listed.
+std::vector<Field> mlp_fields(const std::string& kind) {
+  std::vector<Field> f;
+  if (kind == "cifar") {
+    f.push_back(Field("data_dir", FieldType::text, "folder with the CIFAR-10 .bin files").derives("$ADAMGN_DATA").shown_as("DIR"));
+  } else {
+    f.push_back(Field("dim", FieldType::integer, "input dimension").defaults(kind == "staircase" ? 21 : 20).at_least(1));
+  }
+  if (kind == "parity") f.push_back(Field("k", FieldType::integer, "parity degree (at most dim)").defaults(6).at_least(1));
+  if (kind == "staircase")
+    f.push_back(Field("k", FieldType::integer, "number of segments (divides dim)").defaults(3).at_least(1));
+  if (kind == "teacher") {
+    f.push_back(Field("teacher_width", FieldType::integer, "teacher hidden width").defaults(16).at_least(1));
+    f.push_back(Field("label_noise", FieldType::number, "labels teacher(x) + SIGMA xi, xi ~ N(0, 1)").defaults(0.0).within(0, 1e6));
+    f.push_back(Field("width", FieldType::integer, "student hidden width").derives("2 x teacher width").at_least(1));
+  } else {
+    f.push_back(Field("width", FieldType::integer, "hidden width").defaults(512).at_least(1));
+  }
+  f.push_back(Field("precision", FieldType::text, "precision of forward, backward and curvature").defaults("f32").one_of({"f32", "f64"}));
+  if (kind == "cifar") f.push_back(Field("output_bias", FieldType::boolean, "an output bias c").defaults(true));
+  else f.push_back(Field("output_bias", FieldType::boolean, "add an output bias c").defaults(false).as_switch());
+  f.push_back(Field("eval_size", FieldType::integer, "size of the fixed probe and test batches").defaults(4096).at_least(1));
+  f.push_back(Field("problem_seed", FieldType::seed, "seed of the data distribution and test set").defaults(0));
+  f.push_back(Field("gn_directions", FieldType::text,
+                    "GN output directions: exact (a term per output) or sampled (one Gaussian direction per sample)")
+                  .defaults("exact")
+                  .one_of({"exact", "sampled"}));
+  return f;
+}
+
+TaskEntry mlp_task(const std::string& kind, const std::string& description) {
+  TaskEntry e;
+  e.name = kind;
+  e.description = description;
+  e.fields = mlp_fields(kind);
+  e.make = [kind](FieldReader& r) { return make_mlp(kind, r); };
+  return e;
+}
+
+}  // namespace
+
+TaskEntry parity_task() { return mlp_task("parity", "sparse parity with a one-hidden-layer ReLU MLP (paper §5, C.2)"); }
+TaskEntry staircase_task() {
+  return mlp_task("staircase", "staircase (sum of parities) with a one-hidden-layer ReLU MLP (paper §5, C.2)");
+}
+TaskEntry teacher_task() { return mlp_task("teacher", "random ReLU teacher, student twice as wide (paper §5, C.2)"); }
+TaskEntry cifar_task() {
+  return mlp_task("cifar", "CIFAR-10 with a one-hidden-layer ReLU MLP, one-hot squared loss (paper §5, C.2)");
+}
+
+std::unique_ptr<TaskFactory> make_mlp(const std::string& kind, FieldReader& r) {
   auto p = std::make_shared<MlpProblem>();
   MlpConfig& c = p->cfg;
   c.kind = kind;
-  c.dim = kind == "staircase" ? 21 : kind == "cifar" ? kCifarPixels : 20;
-  c.k = kind == "staircase" ? 3 : 6;
-  c.output_bias = kind == "cifar";
   if (kind == "cifar") {
-    if (const char* env = std::getenv("ADAMGN_DATA")) c.data_dir = env;
-    r.read("data_dir", c.data_dir);
+    c.dim = kCifarPixels;
+    if (r.given("data_dir")) c.data_dir = r.text("data_dir");
+    else if (const char* env = std::getenv("ADAMGN_DATA")) c.data_dir = env;
     if (c.data_dir.empty())
       throw UsageError(r.path_of("data_dir") + " is required for cifar (--data-dir DIR or ADAMGN_DATA)");
   } else {
-    r.read("dim", c.dim);
+    c.dim = r.integer("dim");
   }
-  if (kind == "parity" || kind == "staircase") r.read("k", c.k);
+  if (kind == "parity" || kind == "staircase") c.k = r.integer("k");
   if (kind == "teacher") {
-    r.read("teacher_width", c.teacher_width);
-    r.read("label_noise", c.label_noise);
+    c.teacher_width = r.integer("teacher_width");
+    c.label_noise = r.number("label_noise");
+    c.width = r.given("width") ? r.integer("width") : 2 * c.teacher_width;
+  } else {
+    c.width = r.integer("width");
   }
-  c.width = kind == "teacher" ? 2 * c.teacher_width : 512;
-  r.read("width", c.width);
-  r.read("output_bias", c.output_bias);
-  r.read("precision", c.precision);
-  r.read("eval_size", c.eval_size);
-  r.read("problem_seed", c.problem_seed);
-  r.read("gn_directions", c.gn_directions);
+  c.precision = r.text("precision");
+  c.output_bias = r.boolean("output_bias");
+  c.eval_size = r.integer("eval_size");
+  c.problem_seed = r.seed("problem_seed");
+  c.gn_directions = r.text("gn_directions");
   r.finish();
-  if (c.gn_directions != "exact" && c.gn_directions != "sampled")
-    throw UsageError(r.path_of("gn_directions") + " = " + c.gn_directions + " must be exact or sampled");
-  if (c.dim < 1) throw UsageError(r.path_of("dim") + " = " + std::to_string(c.dim) + " must be >= 1");
-  if (c.width < 1) throw UsageError(r.path_of("width") + " = " + std::to_string(c.width) + " must be >= 1");
-  if (c.eval_size < 1) throw UsageError(r.path_of("eval_size") + " = " + std::to_string(c.eval_size) + " must be >= 1");
-  if (c.precision != "f32" && c.precision != "f64")
-    throw UsageError(r.path_of("precision") + " = " + c.precision + " must be f32 or f64");
-  if (kind == "parity" && (c.k < 1 || c.k > c.dim))
+  if (kind == "parity" && c.k > c.dim)
     throw UsageError(r.path_of("k") + " = " + std::to_string(c.k) + " must be in [1, dim]");
-  if (kind == "staircase" && (c.k < 1 || c.dim % c.k != 0))
+  if (kind == "staircase" && c.dim % c.k != 0)
     throw UsageError(r.path_of("k") + " = " + std::to_string(c.k) + " must divide dim = " + std::to_string(c.dim));
-  if (!(c.label_noise >= 0.0 && c.label_noise <= 1e6))
-    throw UsageError(r.path_of("label_noise") + " = " + show_number(c.label_noise) + " must be in [0, 1e6]");
-  if (kind == "teacher" && c.teacher_width < 1)
-    throw UsageError(r.path_of("teacher_width") + " = " + std::to_string(c.teacher_width) + " must be >= 1");
 
   // The fixed data (probe and test sets, CIFAR's images) is checked against the memory available
   // before any of it is built.

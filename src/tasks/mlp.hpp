@@ -24,23 +24,24 @@
 
 namespace adamgn {
 
+// The "task" keys (defaults and ranges in the field tables of mlp.cpp's registry entries).
 struct MlpConfig {
-  std::string kind;     // parity | staircase | teacher
-  Index dim = 0;        // input dimension (parity 20, staircase 21, teacher 20)
-  Index k = 0;          // parity degree / staircase segments (6 / 3)
-  Index width = 0;      // hidden width (parity/staircase 512; teacher 2 x teacher_width)
-  Index teacher_width = 16;
+  std::string kind;     // parity | staircase | teacher | cifar
+  Index dim = 0;        // input dimension
+  Index k = 0;          // parity degree / staircase segments
+  Index width = 0;      // hidden width
+  Index teacher_width = 0;
   double label_noise = 0.0;  // teacher: sigma of the labels' Gaussian noise, y = teacher(x) + sigma xi
   bool output_bias = false;
-  std::string precision = "f32";
-  Index eval_size = 4096;
+  std::string precision;
+  Index eval_size = 0;
   std::uint64_t problem_seed = 0;
   std::string data_dir;  // cifar: folder with the CIFAR-10 .bin files
   // GN pseudo-gradients with k outputs: "exact" sums the k output directions (k terms per
   // sample); "sampled" uses one direction xi ~ N(0, I_k) per sample (unbiased, k times cheaper).
-  std::string gn_directions = "exact";
+  std::string gn_directions;
 };
 
-std::unique_ptr<TaskFactory> make_mlp(const std::string& kind, ObjectReader& r);
+std::unique_ptr<TaskFactory> make_mlp(const std::string& kind, FieldReader& r);
 
 }  // namespace adamgn

@@ -1,5 +1,7 @@
 #include "tasks/quadratic.hpp"
 
+#include "tasks/registry.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <sstream>
@@ -171,22 +173,36 @@ PowerRatios power_ratios(const Mat& sigma) {
   return PowerRatios{kappa(e1) / kappa(e2), kappa_s(e1) / kappa_s(e2)};
 }
 
-std::unique_ptr<TaskFactory> make_quadratic(ObjectReader& r) {
+TaskEntry quadratic_task() {
+  TaskEntry e;
+  e.name = "quadratic";
+  e.description = "linear regression with Gaussian inputs (paper §3)";
+  e.fields = {
+      Field("cov", FieldType::text, "input covariance: eq. (4)'s block matrix, the r > 1 / r < 1 examples of §3, or --spectrum")
+          .defaults("block").one_of({"block", "half", "one", "spectrum"}),
+      Field("dim", FieldType::integer, "dimension").derives("block 100, half/one 5, spectrum its length").at_least(1),
+      Field("spectrum", FieldType::numbers, "eigenvalues for --cov spectrum").defaults(json::array()),
+      Field("rotate", FieldType::boolean, "rotate the spectrum by a random rotation").defaults(false).as_switch(),
+      Field("problem_seed", FieldType::seed, "seed of the covariance's rotation").defaults(0),
+      Field("margin", FieldType::number, "half/one: required advantage of the intended power in both ratios")
+          .defaults(1.8).at_least(1),
+      Field("label_noise", FieldType::number, "labels y = theta*^T x + SIGMA xi, xi ~ N(0, 1)").defaults(0.0).within(0, 1e6)};
+  e.make = make_quadratic;
+  return e;
+}
+
+std::unique_ptr<TaskFactory> make_quadratic(FieldReader& r) {
   auto p = std::make_shared<QuadraticProblem>();
   QuadraticConfig& c = p->cfg;
-  r.read("cov", c.cov);
-  r.read("dim", c.dim);
-  r.read("spectrum", c.spectrum);
-  r.read("rotate", c.rotate);
-  r.read("problem_seed", c.problem_seed);
-  r.read("margin", c.margin);
-  r.read("label_noise", c.label_noise);
+  c.cov = r.text("cov");
+  c.dim = r.given("dim") ? r.integer("dim") : 0;
+  c.spectrum = r.numbers("spectrum");
+  c.rotate = r.boolean("rotate");
+  c.problem_seed = r.seed("problem_seed");
+  c.margin = r.number("margin");
+  c.label_noise = r.number("label_noise");
   r.finish();
 
-  if (c.dim < 0) throw UsageError(r.path_of("dim") + " = " + std::to_string(c.dim) + " must be >= 1");
-  if (!(c.label_noise >= 0.0 && c.label_noise <= 1e6))
-    throw UsageError(r.path_of("label_noise") + " = " + show_number(c.label_noise) + " must be in [0, 1e6]");
-  if (!(c.margin >= 1.0)) throw UsageError(r.path_of("margin") + " = " + show_number(c.margin) + " must be >= 1");
   if (c.cov != "spectrum" && !c.spectrum.empty())
     throw UsageError(r.path_of("spectrum") + " applies only to cov = spectrum");
   Rng problem_rng = Rng::stream(c.problem_seed, "problem");
@@ -209,7 +225,7 @@ std::unique_ptr<TaskFactory> make_quadratic(ObjectReader& r) {
     p->factor.block(0, 0, h, 1).setOnes();
     p->factor.bottomRightCorner(h, h).setIdentity();
     if (c.rotate) throw UsageError(r.path_of("rotate") + " does not apply to cov = block");
-  } else if (c.cov == "half" || c.cov == "one" || c.cov == "spectrum") {
+  } else {  // half, one, spectrum (the field's choices)
     Vec lambda;
     if (c.cov == "spectrum") {
       if (c.spectrum.empty()) throw UsageError(r.path_of("spectrum") + " is required for cov = spectrum");
@@ -249,8 +265,6 @@ std::unique_ptr<TaskFactory> make_quadratic(ObjectReader& r) {
     p->sigma = 0.5 * (p->sigma + p->sigma.transpose());
     p->factor = u * lambda.cwiseSqrt().asDiagonal();
     p->info["eigenvalues"] = std::vector<double>(lambda.data(), lambda.data() + lambda.size());
-  } else {
-    throw UsageError(r.path_of("cov") + " = " + c.cov + " must be block, half, one or spectrum");
   }
   p->dim = c.dim;
   p->sigma_diag = p->sigma.diagonal();

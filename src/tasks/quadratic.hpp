@@ -17,13 +17,14 @@
 
 namespace adamgn {
 
+// The "task" keys (defaults and ranges in quadratic_task()'s field table).
 struct QuadraticConfig {
-  std::string cov = "block";
+  std::string cov;
   Index dim = 0;  // 0: the covariance's default (block 100, half/one 5, spectrum its length)
   std::vector<double> spectrum;
   bool rotate = false;
   std::uint64_t problem_seed = 0;
-  double margin = 1.8;  // half/one: required advantage of the intended power in both ratios
+  double margin = 0.0;       // half/one: required advantage of the intended power in both ratios
   double label_noise = 0.0;  // sigma of the labels' Gaussian noise
 };
 
@@ -36,6 +37,6 @@ struct PowerRatios {
 };
 PowerRatios power_ratios(const Mat& sigma);
 
-std::unique_ptr<TaskFactory> make_quadratic(ObjectReader& r);
+std::unique_ptr<TaskFactory> make_quadratic(FieldReader& r);
 
 }  // namespace adamgn

@@ -1,5 +1,7 @@
 #include "tasks/transformer.hpp"
 
+#include "tasks/registry.hpp"
+
 #include "core/parallel.hpp"
 
 #include <algorithm>
@@ -634,26 +636,36 @@ Vec transformer_reference_outputs(const TransformerConfig& c, const Vec& theta, 
   return f;
 }
 
-std::unique_ptr<TaskFactory> make_transformer(ObjectReader& r) {
+TaskEntry transformer_task() {
+  TaskEntry e;
+  e.name = "transformer";
+  e.description = "selection task with a one-layer attention model (paper §5, C.4)";
+  e.fields = {
+      Field("tokens", FieldType::integer, "Gaussian tokens T before the selector").defaults(32).at_least(1),
+      Field("dim", FieldType::integer, "token dimension d (at least T)").defaults(32).at_least(1),
+      Field("width", FieldType::integer, "model width D").defaults(128).at_least(1),
+      Field("mlp_width", FieldType::integer, "MLP width F").defaults(512).at_least(1),
+      Field("precision", FieldType::text, "precision of the batched products").defaults("f32").one_of({"f32", "f64"}),
+      Field("eval_size", FieldType::integer, "size of the fixed probe and test batches").defaults(4096).at_least(1),
+      Field("problem_seed", FieldType::seed, "seed of the probe and test inputs").defaults(0)};
+  e.make = make_transformer;
+  return e;
+}
+
+std::unique_ptr<TaskFactory> make_transformer(FieldReader& r) {
   auto p = std::make_shared<TransformerProblem>();
   TransformerConfig& c = p->cfg;
-  r.read("tokens", c.tokens);
-  r.read("dim", c.dim);
-  r.read("width", c.width);
-  r.read("mlp_width", c.mlp_width);
-  r.read("precision", c.precision);
-  r.read("eval_size", c.eval_size);
-  r.read("problem_seed", c.problem_seed);
+  c.tokens = r.integer("tokens");
+  c.dim = r.integer("dim");
+  c.width = r.integer("width");
+  c.mlp_width = r.integer("mlp_width");
+  c.precision = r.text("precision");
+  c.eval_size = r.integer("eval_size");
+  c.problem_seed = r.seed("problem_seed");
   r.finish();
-  if (c.tokens < 1) throw UsageError(r.path_of("tokens") + " = " + std::to_string(c.tokens) + " must be >= 1");
   if (c.dim < c.tokens)
     throw UsageError(r.path_of("dim") + " = " + std::to_string(c.dim) + " must be >= tokens = " + std::to_string(c.tokens) +
                      " (the selector is one-hot over the token positions)");
-  if (c.width < 1) throw UsageError(r.path_of("width") + " = " + std::to_string(c.width) + " must be >= 1");
-  if (c.mlp_width < 1) throw UsageError(r.path_of("mlp_width") + " = " + std::to_string(c.mlp_width) + " must be >= 1");
-  if (c.eval_size < 1) throw UsageError(r.path_of("eval_size") + " = " + std::to_string(c.eval_size) + " must be >= 1");
-  if (c.precision != "f32" && c.precision != "f64")
-    throw UsageError(r.path_of("precision") + " = " + c.precision + " must be f32 or f64");
   p->layout = transformer_layout(c);
   admit_memory(Bytes(), 0, transformer_memory(c, RunSizes{}).shared,
                "task transformer's probe and test sets (eval_size " + std::to_string(c.eval_size) + ", dim " +

@@ -33,18 +33,19 @@
 
 namespace adamgn {
 
+// The "task" keys (defaults and ranges in transformer_task()'s field table).
 struct TransformerConfig {
-  Index tokens = 32;     // T
-  Index dim = 32;        // d (>= T)
-  Index width = 128;     // D
-  Index mlp_width = 512; // F
-  std::string precision = "f32";
-  Index eval_size = 4096;
+  Index tokens = 0;     // T
+  Index dim = 0;        // d (>= T)
+  Index width = 0;      // D
+  Index mlp_width = 0;  // F
+  std::string precision;
+  Index eval_size = 0;
   std::uint64_t problem_seed = 0;
   Index positions() const { return tokens + 1; }
 };
 
-std::unique_ptr<TaskFactory> make_transformer(ObjectReader& r);
+std::unique_ptr<TaskFactory> make_transformer(FieldReader& r);
 
 // The model's layout for a configuration (block order: W_in, b_in, P, W_q, W_k, W_v, W_o, W_1,
 // b_1, W_2, b_2, w_out, c_out).
