@@ -1,7 +1,5 @@
 #include "tasks/logistic.hpp"
 
-#include "tasks/registry.hpp"
-
 #include <algorithm>
 #include <cmath>
 #include <sstream>

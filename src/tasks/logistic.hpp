@@ -18,6 +18,8 @@ struct LogisticConfig {
   double init = 0.0;
 };
 
+// Its registry entry (tasks/registry.cpp), with the field table of its "task" keys.
+TaskEntry logistic_task();
 std::unique_ptr<TaskFactory> make_logistic(FieldReader& r);
 
 // The input probabilities nu_i = Pr(x = e_i) of a factory made by make_logistic (for `adamgn

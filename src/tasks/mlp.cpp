@@ -1,7 +1,5 @@
 #include "tasks/mlp.hpp"
 
-#include "tasks/registry.hpp"
-
 #include "core/columns.hpp"
 #include "core/gemm.hpp"
 #include "core/memory.hpp"

@@ -42,6 +42,11 @@ struct MlpConfig {
   std::string gn_directions;
 };
 
+// The registry entries (tasks/registry.cpp), each with the field table of its "task" keys.
+TaskEntry parity_task();
+TaskEntry staircase_task();
+TaskEntry teacher_task();
+TaskEntry cifar_task();
 std::unique_ptr<TaskFactory> make_mlp(const std::string& kind, FieldReader& r);
 
 }  // namespace adamgn

@@ -1,7 +1,5 @@
 #include "tasks/quadratic.hpp"
 
-#include "tasks/registry.hpp"
-
 #include <algorithm>
 #include <cmath>
 #include <sstream>

@@ -37,6 +37,8 @@ struct PowerRatios {
 };
 PowerRatios power_ratios(const Mat& sigma);
 
+// Its registry entry (tasks/registry.cpp), with the field table of its "task" keys.
+TaskEntry quadratic_task();
 std::unique_ptr<TaskFactory> make_quadratic(FieldReader& r);
 
 }  // namespace adamgn

@@ -1,7 +1,5 @@
 #include "tasks/transformer.hpp"
 
-#include "tasks/registry.hpp"
-
 #include "core/parallel.hpp"
 
 #include <algorithm>

@@ -45,6 +45,8 @@ struct TransformerConfig {
   Index positions() const { return tokens + 1; }
 };
 
+// Its registry entry (tasks/registry.cpp), with the field table of its "task" keys.
+TaskEntry transformer_task();
 std::unique_ptr<TaskFactory> make_transformer(FieldReader& r);
 
 // The model's layout for a configuration (block order: W_in, b_in, P, W_q, W_k, W_v, W_o, W_1,
