@@ -456,16 +456,16 @@ KroneckerBasis::KroneckerBasis(const Layout& layout, double gamma, bool vectors_
 
 KroneckerBasis::~KroneckerBasis() = default;
 
-bool KroneckerBasis::refresh(const Curvature& c, Vec* v) {
-  // E[G G^T] = sum_js |r_s|^2 l_js l_js^T;  E[G^T G] = sum_s (sum_j |l_js|^2) r_s r_s^T; a vector
-  // block's own GN block is sum_js l_js l_js^T. When every |r_s| is the same (inputs on the
-  // hypercube) the first is |r|^2 times the third for a bias sharing l: one decomposition serves both.
+namespace {
+
+// One job per factor to decompose: Q_L (and Q_R for a matrix block) of every block the basis
+// rotates, with the buffers the previous refresh left.
+std::vector<FactorJob> factor_jobs(const Layout& layout, bool vectors_identity, const Curvature& c,
+                                   std::vector<JobBuffers>& reused) {
   std::vector<FactorJob> jobs;
-  // qf_ follows q_: every refreshed block stores float32 copies when single_, empty ones otherwise.
-  single_ = std::any_of(c.pseudo.begin(), c.pseudo.end(), [](const PseudoGradients& g) { return g.single(); });
-  for (std::size_t b = 0; b < layout_.blocks.size(); ++b) {
-    const Block& blk = layout_.blocks[b];
-    if (!blk.matrix && vectors_identity_) continue;  // stays I; its GN diagonal is diag(H_b)
+  for (std::size_t b = 0; b < layout.blocks.size(); ++b) {
+    const Block& blk = layout.blocks[b];
+    if (!blk.matrix && vectors_identity) continue;  // stays I; its GN diagonal is diag(H_b)
     FactorJob left;
     left.block = b;
     left.source = &c.pseudo[b];
@@ -477,12 +477,18 @@ bool KroneckerBasis::refresh(const Curvature& c, Vec* v) {
       jobs.push_back(right);
     }
   }
-  for (std::size_t i = 0; i < jobs.size() && i < reused_->jobs.size(); ++i) jobs[i].buffers = std::move(reused_->jobs[i]);
-  // Three passes on the run's threads: every job's weights, the pieces of every Gram (largest
-  // first), then the decompositions.
+  for (std::size_t i = 0; i < jobs.size() && i < reused.size(); ++i) jobs[i].buffers = std::move(reused[i]);
+  return jobs;
+}
+
+// Every job's eigenvectors and eigenvalues (and, with gamma < 1, its geodesic point), in passes
+// on the run's threads: the weights, the pieces of every distinct Gram (largest first), then the
+// decompositions. A job whose Gram equals an earlier one's (a bias sharing its weight's left
+// factor) points at it through same_as. Returns the seconds spent in eigendecompositions.
+double decompose_factors(std::vector<FactorJob>& jobs, const Layout& layout, double row_weight, double gamma) {
   parallel_pieces(static_cast<Index>(jobs.size()), [&](Index i) {
     FactorJob& j = jobs[static_cast<std::size_t>(i)];
-    find_weights(j, layout_.blocks[j.block]);
+    find_weights(j, layout.blocks[j.block]);
   });
   std::vector<std::size_t> unique;
   for (std::size_t i = 0; i < jobs.size(); ++i) {
@@ -499,7 +505,7 @@ bool KroneckerBasis::refresh(const Curvature& c, Vec* v) {
   const std::vector<GramTile> tiles = gram_tiles(jobs, unique);
   parallel_pieces(static_cast<Index>(tiles.size()), [&](Index i) {
     const GramTile& t = tiles[static_cast<std::size_t>(i)];
-    build_tile(jobs[t.job], t, c.row_weight);
+    build_tile(jobs[t.job], t, row_weight);
   });
   std::vector<std::size_t> side_by_side;
   for (std::size_t u : unique) {
@@ -510,16 +516,30 @@ bool KroneckerBasis::refresh(const Curvature& c, Vec* v) {
   std::stable_sort(side_by_side.begin(), side_by_side.end(), larger_first);
   parallel_pieces(static_cast<Index>(side_by_side.size()),
                   [&](Index i) { decompose_job(jobs[side_by_side[static_cast<std::size_t>(i)]]); });
-  for (std::size_t u : unique) eigen_seconds_ += jobs[u].eigen_seconds;
+  double seconds = 0.0;
+  for (std::size_t u : unique) seconds += jobs[u].eigen_seconds;
   // Interpolated bases: each factor's geodesic point on its own thread (largest first).
-  if (gamma_ != 1.0) {
+  if (gamma != 1.0) {
     std::vector<std::size_t> by_size = unique;
     std::stable_sort(by_size.begin(), by_size.end(), larger_first);
     parallel_pieces(static_cast<Index>(by_size.size()), [&](Index i) {
       FactorJob& j = jobs[by_size[static_cast<std::size_t>(i)]];
-      if (j.ok) j.powered = geodesic_from_identity(j.buffers.vectors, gamma_);
+      if (j.ok) j.powered = geodesic_from_identity(j.buffers.vectors, gamma);
     });
   }
+  return seconds;
+}
+
+}  // namespace
+
+bool KroneckerBasis::refresh(const Curvature& c, Vec* v) {
+  // E[G G^T] = sum_js |r_s|^2 l_js l_js^T;  E[G^T G] = sum_s (sum_j |l_js|^2) r_s r_s^T; a vector
+  // block's own GN block is sum_js l_js l_js^T. When every |r_s| is the same (inputs on the
+  // hypercube) the first is |r|^2 times the third for a bias sharing l: one decomposition serves both.
+  // qf_ follows q_: every refreshed block stores float32 copies when single_, empty ones otherwise.
+  single_ = std::any_of(c.pseudo.begin(), c.pseudo.end(), [](const PseudoGradients& g) { return g.single(); });
+  std::vector<FactorJob> jobs = factor_jobs(layout_, vectors_identity_, c, reused_->jobs);
+  eigen_seconds_ += decompose_factors(jobs, layout_, c.row_weight, gamma_);
 
   bool all_ok = true;
   std::size_t at = 0;
@@ -556,21 +576,7 @@ bool KroneckerBasis::refresh(const Curvature& c, Vec* v) {
         next_f[side].resize(0, 0);
       }
     }
-    if (v != nullptr && v->size() == layout_.size()) {
-      // v_new = (R_L^2) V (R_R^2)^T with R = Q_new^T Q_old, per factor.
-      if (!blk.matrix) {
-        const Mat rl = (next[0].transpose() * q_[b][0]).cwiseAbs2();
-        v->segment(blk.offset, blk.size()) = rl * v->segment(blk.offset, blk.size());
-      } else if (single_) {
-        // Before the first float32 refresh of this block there is no float32 copy of Q_old yet.
-        MatF cast_l, cast_r;
-        const MatF& old_l = qf_[b][0].size() > 0 ? qf_[b][0] : (cast_l = q_[b][0].cast<float>());
-        const MatF& old_r = qf_[b][1].size() > 0 ? qf_[b][1] : (cast_r = q_[b][1].cast<float>());
-        carry_block(next_f[0], old_l, next_f[1], old_r, blk, *v);
-      } else {
-        carry_block(next[0], q_[b][0], next[1], q_[b][1], blk, *v);
-      }
-    }
+    if (v != nullptr && v->size() == layout_.size()) carry_moment(b, next, next_f, *v);
     for (std::size_t side = 0; side < sides; ++side) identity_[b][side] = exactly_identity(next[side]);
     std::swap(qf_[b], next_f);
     std::swap(q_[b], next);
@@ -590,6 +596,24 @@ bool KroneckerBasis::refresh(const Curvature& c, Vec* v) {
   built_from_ = c.version;
   ++version_;
   return all_ok;
+}
+
+void KroneckerBasis::carry_moment(std::size_t b, const std::vector<Mat>& next, const std::vector<MatF>& next_f,
+                                  Vec& v) const {
+  // v_new = (R_L^2) V (R_R^2)^T with R = Q_new^T Q_old, per factor.
+  const Block& blk = layout_.blocks[b];
+  if (!blk.matrix) {
+    const Mat rl = (next[0].transpose() * q_[b][0]).cwiseAbs2();
+    v.segment(blk.offset, blk.size()) = rl * v.segment(blk.offset, blk.size());
+  } else if (single_) {
+    // Before the first float32 refresh of this block there is no float32 copy of Q_old yet.
+    MatF cast_l, cast_r;
+    const MatF& old_l = qf_[b][0].size() > 0 ? qf_[b][0] : (cast_l = q_[b][0].cast<float>());
+    const MatF& old_r = qf_[b][1].size() > 0 ? qf_[b][1] : (cast_r = q_[b][1].cast<float>());
+    carry_block(next_f[0], old_l, next_f[1], old_r, blk, v);
+  } else {
+    carry_block(next[0], q_[b][0], next[1], q_[b][1], blk, v);
+  }
 }
 
 void KroneckerBasis::apply(const Vec& g, Vec& out, bool rotate) const {

@@ -51,6 +51,9 @@ class KroneckerBasis : public Basis {
  private:
   // Q_L^T G Q_R (rotate) or Q_L G Q_R^T (unrotate) for every block.
   void apply(const Vec& g, Vec& out, bool rotate) const;
+  // Adam's second moment of block b carried from the current factors to `next` (float32 copies
+  // in next_f when the basis rotates in float32).
+  void carry_moment(std::size_t b, const std::vector<Mat>& next, const std::vector<MatF>& next_f, Vec& v) const;
 
   Layout layout_;
   double gamma_;

@@ -63,6 +63,16 @@ class Optimizer {
   Vec second_moment() const;
 
  private:
+  // The pieces of a step, in order. The direction: the gradient, or its bias-corrected momentum
+  // (step t1 = t + 1).
+  const Vec* momentum_direction(Index t1);
+  // A new GN estimate when the basis refresh or the diagonal needs one this step.
+  void update_curvature(Task& task, const Vec& theta, bool refresh_step, Rng& curvature_rng);
+  // The basis from the current estimate, carrying Adam's moment (a failure keeps the old basis).
+  void refresh_basis();
+  // theta -= lr U D (U^T direction), with D from the statistic of the rotated gradient.
+  void apply_update(const Vec& g_rot, const Vec& d_rot, double lr, bool identity, Vec& theta);
+
   OptimizerConfig config_;
   Index total_steps_;
   std::unique_ptr<Basis> basis_;
