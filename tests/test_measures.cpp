@@ -18,6 +18,32 @@ using namespace adamgn::test;
 
 namespace {
 
+// A task instance and an optimizer after `steps` steps from theta0 (seed's data and curvature
+// streams), kept alive for a probe.
+struct Stepped {
+  std::unique_ptr<Task> task;
+  std::unique_ptr<Optimizer> opt;
+  Vec theta;
+};
+Stepped stepped(const TaskFactory& f, const OptimizerConfig& c, Index steps, std::uint64_t seed,
+                const std::string& prepare = "") {
+  Stepped out{f.make(seed), nullptr, Vec()};
+  out.opt = std::make_unique<Optimizer>(c, out.task->layout(), std::max<Index>(steps, 1));
+  if (!prepare.empty() && find_measure(prepare).prepare) find_measure(prepare).prepare(*out.opt);
+  Rng data = Rng::stream(seed, "data"), curv = Rng::stream(seed, "curvature");
+  out.theta = out.task->initial_parameters();
+  for (Index t = 0; t < steps; ++t) out.opt->step(*out.task, out.theta, t, data, curv);
+  return out;
+}
+// The values measure `name` records there, on a probe of `batch` samples.
+std::map<std::string, double> values_at(Stepped& s, const TaskFactory& f, const std::string& name, std::uint64_t seed,
+                                        Index batch) {
+  Probe probe(*s.task, f, s.theta, *s.opt, seed, batch);
+  MeasureValues values;
+  find_measure(name).compute(probe, values);
+  return {values.begin(), values.end()};
+}
+
 // The values one measure records at theta for this optimizer (after `steps` steps from theta0).
 struct Measured {
   std::map<std::string, double> values;
@@ -25,20 +51,8 @@ struct Measured {
 };
 Measured measure_after(const TaskFactory& f, const json& arm, Index steps, const std::string& name,
                        std::uint64_t seed = 0, Index batch = 1024) {
-  auto task = f.make(seed);
-  const OptimizerConfig c = optimizer(arm);
-  Optimizer opt(c, task->layout(), std::max<Index>(steps, 1));
-  const Measure& m = find_measure(name);
-  if (m.prepare) m.prepare(opt);
-  Rng data = Rng::stream(seed, "data"), curv = Rng::stream(seed, "curvature");
-  Measured out;
-  out.theta = task->initial_parameters();
-  for (Index t = 0; t < steps; ++t) opt.step(*task, out.theta, t, data, curv);
-  Probe probe(*task, f, out.theta, opt, seed, batch);
-  MeasureValues values;
-  m.compute(probe, values);
-  for (const auto& [k, v] : values) out.values[k] = v;
-  return out;
+  Stepped s = stepped(f, optimizer(arm), steps, seed, name);
+  return {values_at(s, f, name, seed, batch), s.theta};
 }
 
 }  // namespace
@@ -120,19 +134,14 @@ TEST_CASE("alignment on a network: the estimator equals the brute-force U-statis
     for (const char* basis : {"identity", "kronecker"}) {
       CAPTURE(task.dump());
       CAPTURE(basis);
-      auto t = f->make(1);
       // Small Adam steps (3072 inputs move a unit by about d lr per step): the basis is built and
       // the ReLU units stay on for some samples.
-      const OptimizerConfig c = optimizer(json{{"precond", "adam"}, {"basis", basis}, {"batch", 16}, {"gn_batch", 64}, {"lr", 1e-5}, {"basis_every", 3}});
-      Optimizer opt(c, t->layout(), 3);
-      Rng data = Rng::stream(1, "data"), curv = Rng::stream(1, "curvature");
-      Vec theta = t->initial_parameters();
-      for (Index s = 0; s < 3; ++s) opt.step(*t, theta, s, data, curv);
+      Stepped run = stepped(*f, optimizer(json{{"precond", "adam"}, {"basis", basis}, {"batch", 16}, {"gn_batch", 64}, {"lr", 1e-5}, {"basis_every", 3}}), 3, 1);
+      auto& t = run.task;
+      const Optimizer& opt = *run.opt;
       const Index n = 6;
-      Probe probe(*t, *f, theta, opt, 1, n);
-      MeasureValues values;
-      find_measure("alignment").compute(probe, values);
-      std::map<std::string, double> got(values.begin(), values.end());
+      const std::map<std::string, double> got = values_at(run, *f, "alignment", 1, n);
+      Probe probe(*t, *f, run.theta, opt, 1, n);
 
       // Brute force over the expanded terms: <A_s, A_t> = sum_{j, j'} (g_js . g_j't)^2 over pairs
       // s != t; the diagonal of U^T A_s U from the basis's rotation of each term.
@@ -235,18 +244,14 @@ TEST_CASE("noise on the networks: the batched estimate equals the sums over per-
                             json{{"precond", "adam"}, {"basis", "identity"}}, json{{"precond", "sgd"}}}) {
       CAPTURE(task.dump());
       CAPTURE(arm.dump());
-      auto t = f->make(2);
       json a = arm;
       a.update(json{{"batch", 4}, {"gn_batch", 64}, {"lr", 1e-4}, {"basis_every", 2}});
-      Optimizer opt(optimizer(a), t->layout(), 3);
-      Rng data = Rng::stream(2, "data"), curv = Rng::stream(2, "curvature");
-      Vec theta = t->initial_parameters();
-      for (Index s = 0; s < 3; ++s) opt.step(*t, theta, s, data, curv);
+      Stepped run = stepped(*f, optimizer(a), 3, 2);
+      auto& t = run.task;
+      const Optimizer& opt = *run.opt;
       const Index n = 40;
-      Probe probe(*t, *f, theta, opt, 2, n);
-      MeasureValues values;
-      find_measure("noise").compute(probe, values);
-      std::map<std::string, double> got(values.begin(), values.end());
+      const std::map<std::string, double> got = values_at(run, *f, "noise", 2, n);
+      Probe probe(*t, *f, run.theta, opt, 2, n);
 
       // D^1/2 from the optimizer's statistic (identity for sgd), then the definition.
       Vec root = Vec::Ones(t->layout().size());

@@ -135,19 +135,15 @@ const Vec& logistic_input_probabilities(const TaskFactory& f) {
 }
 
 TaskEntry logistic_task() {
-  TaskEntry e;
-  e.name = "logistic";
-  e.description = "reparameterized logistic regression (paper §4)";
-  e.fields = {
-      Field("dim", FieldType::integer, "dimension").defaults(2048).at_least(1),
-      Field("power_law", FieldType::number, "input probabilities nu_i proportional to i^-C").defaults(0.6).at_least(0),
-      Field("p_label", FieldType::number, "Pr(y = 1 | x)")
-          .defaults(0.75)
-          .strictly_within(0.5, 1)
-          .because("so that sigma(theta^2) = P has a solution"),
-      Field("init", FieldType::number, "theta0 in every coordinate").derives("1/sqrt(dim)").above(0)};
-  e.make = make_logistic;
-  return e;
+  return {"logistic", "reparameterized logistic regression (paper §4)",
+          {Field("dim", FieldType::integer, "dimension").defaults(2048).at_least(1),
+           Field("power_law", FieldType::number, "input probabilities nu_i proportional to i^-C").defaults(0.6).at_least(0),
+           Field("p_label", FieldType::number, "Pr(y = 1 | x)")
+               .defaults(0.75)
+               .strictly_within(0.5, 1)
+               .because("so that sigma(theta^2) = P has a solution"),
+           Field("init", FieldType::number, "theta0 in every coordinate").derives("1/sqrt(dim)").above(0)},
+          make_logistic};
 }
 
 std::unique_ptr<TaskFactory> make_logistic(FieldReader& r) {

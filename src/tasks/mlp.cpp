@@ -765,12 +765,7 @@ std::vector<Field> mlp_fields(const std::string& kind) {
 }
 
 TaskEntry mlp_task(const std::string& kind, const std::string& description) {
-  TaskEntry e;
-  e.name = kind;
-  e.description = description;
-  e.fields = mlp_fields(kind);
-  e.make = [kind](FieldReader& r) { return make_mlp(kind, r); };
-  return e;
+  return {kind, description, mlp_fields(kind), [kind](FieldReader& r) { return make_mlp(kind, r); }};
 }
 
 }  // namespace

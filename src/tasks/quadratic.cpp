@@ -172,21 +172,17 @@ PowerRatios power_ratios(const Mat& sigma) {
 }
 
 TaskEntry quadratic_task() {
-  TaskEntry e;
-  e.name = "quadratic";
-  e.description = "linear regression with Gaussian inputs (paper §3)";
-  e.fields = {
-      Field("cov", FieldType::text, "input covariance: eq. (4)'s block matrix, the r > 1 / r < 1 examples of §3, or --spectrum")
-          .defaults("block").one_of({"block", "half", "one", "spectrum"}),
-      Field("dim", FieldType::integer, "dimension").derives("block 100, half/one 5, spectrum its length").at_least(1),
-      Field("spectrum", FieldType::numbers, "eigenvalues for --cov spectrum").defaults(json::array()),
-      Field("rotate", FieldType::boolean, "rotate the spectrum by a random rotation").defaults(false).as_switch(),
-      Field("problem_seed", FieldType::seed, "seed of the covariance's rotation").defaults(0),
-      Field("margin", FieldType::number, "half/one: required advantage of the intended power in both ratios")
-          .defaults(1.8).at_least(1),
-      Field("label_noise", FieldType::number, "labels y = theta*^T x + SIGMA xi, xi ~ N(0, 1)").defaults(0.0).within(0, 1e6)};
-  e.make = make_quadratic;
-  return e;
+  return {"quadratic", "linear regression with Gaussian inputs (paper §3)",
+          {Field("cov", FieldType::text, "input covariance: eq. (4)'s block matrix, the r > 1 / r < 1 examples of §3, or --spectrum")
+               .defaults("block").one_of({"block", "half", "one", "spectrum"}),
+           Field("dim", FieldType::integer, "dimension").derives("block 100, half/one 5, spectrum its length").at_least(1),
+           Field("spectrum", FieldType::numbers, "eigenvalues for --cov spectrum").defaults(json::array()),
+           Field("rotate", FieldType::boolean, "rotate the spectrum by a random rotation").defaults(false).as_switch(),
+           Field("problem_seed", FieldType::seed, "seed of the covariance's rotation").defaults(0),
+           Field("margin", FieldType::number, "half/one: required advantage of the intended power in both ratios")
+               .defaults(1.8).at_least(1),
+           Field("label_noise", FieldType::number, "labels y = theta*^T x + SIGMA xi, xi ~ N(0, 1)").defaults(0.0).within(0, 1e6)},
+          make_quadratic};
 }
 
 std::unique_ptr<TaskFactory> make_quadratic(FieldReader& r) {

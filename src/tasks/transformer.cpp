@@ -635,19 +635,15 @@ Vec transformer_reference_outputs(const TransformerConfig& c, const Vec& theta, 
 }
 
 TaskEntry transformer_task() {
-  TaskEntry e;
-  e.name = "transformer";
-  e.description = "selection task with a one-layer attention model (paper §5, C.4)";
-  e.fields = {
-      Field("tokens", FieldType::integer, "Gaussian tokens T before the selector").defaults(32).at_least(1),
-      Field("dim", FieldType::integer, "token dimension d (at least T)").defaults(32).at_least(1),
-      Field("width", FieldType::integer, "model width D").defaults(128).at_least(1),
-      Field("mlp_width", FieldType::integer, "MLP width F").defaults(512).at_least(1),
-      Field("precision", FieldType::text, "precision of the batched products").defaults("f32").one_of({"f32", "f64"}),
-      Field("eval_size", FieldType::integer, "size of the fixed probe and test batches").defaults(4096).at_least(1),
-      Field("problem_seed", FieldType::seed, "seed of the probe and test inputs").defaults(0)};
-  e.make = make_transformer;
-  return e;
+  return {"transformer", "selection task with a one-layer attention model (paper §5, C.4)",
+          {Field("tokens", FieldType::integer, "Gaussian tokens T before the selector").defaults(32).at_least(1),
+           Field("dim", FieldType::integer, "token dimension d (at least T)").defaults(32).at_least(1),
+           Field("width", FieldType::integer, "model width D").defaults(128).at_least(1),
+           Field("mlp_width", FieldType::integer, "MLP width F").defaults(512).at_least(1),
+           Field("precision", FieldType::text, "precision of the batched products").defaults("f32").one_of({"f32", "f64"}),
+           Field("eval_size", FieldType::integer, "size of the fixed probe and test batches").defaults(4096).at_least(1),
+           Field("problem_seed", FieldType::seed, "seed of the probe and test inputs").defaults(0)},
+          make_transformer};
 }
 
 std::unique_ptr<TaskFactory> make_transformer(FieldReader& r) {
