@@ -348,6 +348,47 @@ TEST_CASE("a finished sweep writes its selection, a result document and the tune
   CHECK(sh(cli("run --preset " + tuned + " --steps 5 -q -o " + dir + "/check.json")) == 0);
 }
 
+TEST_CASE("selection: each setting's score with its standard error, and a winner within 2 se of another is a coin toss") {
+  // sgd ignores alpha, so the two alpha settings score alike on every seed: a coin toss by any
+  // margin. The lr settings of the second sweep are far apart.
+  const std::string preset = temp_dir("coin-preset") + "/coin.json";
+  std::ofstream(preset) << R"({"task": {"name": "quadratic", "cov": "block", "dim": 8}, "run": {"steps": 30},
+                               "arms": [{"name": "gd", "precond": "sgd", "lr": 0.05, "batch": 4}]})";
+  const auto selection_of = [&](const std::string& grid, const std::string& tag) {
+    const std::string dir = temp_dir(tag), tuned = temp_dir(tag + "-tuned") + "/tuned.json";
+    REQUIRE(sh(cli("sweep --preset " + preset + " --grid " + grid + " --seeds 4 -q --out " + dir + " --write-preset " + tuned)) == 0);
+    json sel, doc;
+    std::ifstream(dir + "/selection.json") >> sel;
+    std::ifstream(tuned) >> doc;
+    const json& arm = sel["arms"][0];
+    // The record in the tuned preset carries the same scores and flag.
+    CHECK(doc["tuning"]["gd"]["coin_toss"] == arm["coin_toss"]);
+    CHECK(doc["tuning"]["gd"]["scores"].size() == arm["settings"].size());
+    // The rule, recomputed from the listed scores and standard errors.
+    json winner_row;
+    for (const auto& st : arm["settings"])
+      if (st["setting"] == arm["winner"]) winner_row = st;
+    json expect = json::array();
+    for (const auto& st : arm["settings"]) {
+      CHECK(st["se"].get<double>() >= 0.0);
+      if (st["setting"] == arm["winner"]) continue;
+      const double gap = st["score"].get<double>() - winner_row["score"].get<double>();
+      const double se = std::hypot(st["se"].get<double>(), winner_row["se"].get<double>());
+      if (gap <= 2.0 * se) expect.push_back(st["setting"]);
+    }
+    CHECK(arm["within_2se"] == expect);
+    CHECK(arm["coin_toss"] == !expect.empty());
+    return arm;
+  };
+  const json tie = selection_of("alpha=0.001,0.01", "coin-tie");
+  CHECK(tie["coin_toss"] == true);
+  CHECK(tie["settings"][0]["score"] == tie["settings"][1]["score"]);
+  CHECK(tie["settings"][0]["se"].get<double>() > 0.0);  // the seeds differ, the settings do not
+  const json apart = selection_of("lr=0.0001,0.2", "coin-apart");
+  CHECK(apart["coin_toss"] == false);
+  CHECK(apart["winner"]["lr"] == 0.2);
+}
+
 TEST_CASE("a sweep over arms with their own task keys: each arm's runs are keyed by and run on its task") {
   SweepSpec s;
   s.experiment = json::parse(R"({

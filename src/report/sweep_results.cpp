@@ -44,6 +44,41 @@ json sweep_result(const Sweep& sweep, const SweepPlan& plan, const RunStore& sto
   return doc;
 }
 
+namespace {
+
+// The standard error of the mean of finite scores (null when fewer than two or any is not finite).
+json standard_error(const std::vector<double>& scores) {
+  if (scores.size() < 2) return nullptr;
+  double mean = 0.0;
+  for (double x : scores) {
+    if (!std::isfinite(x)) return nullptr;
+    mean += x / static_cast<double>(scores.size());
+  }
+  double ss = 0.0;
+  for (double x : scores) ss += (x - mean) * (x - mean);
+  return std::sqrt(ss / static_cast<double>(scores.size() - 1) / static_cast<double>(scores.size()));
+}
+
+// The settings other than the winner whose score is within 2 combined standard errors of the
+// winner's: 2 sqrt(se_w^2 + se_o^2) >= score_o - score_w. A winner with such a rival is a coin toss.
+json rivals(const json& settings, const json& winner) {
+  json out = json::array();
+  if (winner.is_null()) return out;
+  const json* w = nullptr;
+  for (const auto& st : settings)
+    if (st["setting"] == winner) w = &st;
+  if (w == nullptr || !(*w)["score"].is_number()) return out;
+  const double sw = (*w)["score"].get<double>(), ew = (*w)["se"].is_number() ? (*w)["se"].get<double>() : 0.0;
+  for (const auto& st : settings) {
+    if (&st == w || !st["score"].is_number()) continue;
+    const double so = st["score"].get<double>(), eo = st["se"].is_number() ? st["se"].get<double>() : 0.0;
+    if (so - sw <= 2.0 * std::sqrt(ew * ew + eo * eo)) out.push_back(st["setting"]);
+  }
+  return out;
+}
+
+}  // namespace
+
 json sweep_selection(const Sweep& sweep, const SweepPlan& plan, const RunStore& store) {
   json arms = json::array();
   for (const auto& sel : plan.selection) {
@@ -59,17 +94,25 @@ json sweep_selection(const Sweep& sweep, const SweepPlan& plan, const RunStore& 
       }
       const double m = mean_score(scores);
       settings.push_back(json{{"stage", st.stage}, {"setting", st.setting}, {"score", std::isfinite(m) ? json(m) : json(nullptr)},
-                              {"n", st.jobs.size()}, {"diverged", diverged}});
+                              {"se", standard_error(scores)}, {"n", st.jobs.size()}, {"diverged", diverged}});
     }
     const bool any = sel.winner >= 0;
+    const json winner = any ? plan.settings[static_cast<std::size_t>(sel.winner)].setting : json(nullptr);
+    const json close = rivals(settings, winner);
     arms.push_back(json{{"name", sweep.experiment().arms[static_cast<std::size_t>(sel.arm)].name},
-                        {"winner", any ? plan.settings[static_cast<std::size_t>(sel.winner)].setting : json(nullptr)},
+                        {"winner", winner},
                         {"score", any ? json(sel.score) : json(nullptr)},
+                        {"coin_toss", !close.empty()},
+                        {"within_2se", close},
                         {"settings_tried", sel.settings_tried},
                         {"settings", settings}});
   }
   return json{{"schema", "adamgn.selection/1"}, {"metric", sweep.spec().metric},
-              {"score", "mean over tuning seeds of the metric; a diverged run makes a setting's score null (+inf)"},
+              {"score", "mean over tuning seeds of the metric, with its standard error (se); a diverged run makes a "
+                        "setting's score null (+inf)"},
+              {"coin_toss", "true when another setting's score is within 2 sqrt(se_winner^2 + se_other^2) of the "
+                            "winner's (those settings: within_2se): the choice between them is not resolved by the "
+                            "tuning seeds"},
               {"arms", arms}};
 }
 
@@ -94,6 +137,15 @@ json tuned_preset(const Sweep& sweep, const SweepPlan& plan, const RunStore& sto
       const json& w = plan.settings[static_cast<std::size_t>(sel.winner)].setting;
       rec["winner"] = w;
       rec["score"] = sel.score;
+      // Every setting's score +- se and whether the winner is a coin toss (selection.json).
+      for (const auto& a : selection["arms"])
+        if (a["name"] == name) {
+          rec["coin_toss"] = a["coin_toss"];
+          json scores = json::array();
+          for (const auto& st : a["settings"])
+            scores.push_back(json{{"setting", st["setting"]}, {"score", st["score"]}, {"se", st["se"]}});
+          rec["scores"] = scores;
+        }
       for (auto& arm : doc["arms"])
         if (arm.value("name", "") == name)
           for (auto it = w.begin(); it != w.end(); ++it) arm[it.key()] = it.value();
