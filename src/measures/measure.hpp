@@ -46,9 +46,4 @@ const Measure& find_measure(const std::string& name);
 // repeats; UsageError naming `where` for an unknown name.
 std::vector<std::string> parse_measure_list(const std::string& text, const std::string& where);
 
-// The registry's entries, one per file.
-Measure alignment_measure();
-Measure noise_measure();
-Measure adam_gn_ratio_measure();
-
 }  // namespace adamgn

@@ -7,6 +7,11 @@
 
 namespace adamgn {
 
+// Each defined in its own file (a measure's whole registration is its line here).
+Measure alignment_measure();
+Measure noise_measure();
+Measure adam_gn_ratio_measure();
+
 const std::vector<Measure>& measure_registry() {
   static const std::vector<Measure> registry = {
       alignment_measure(),
