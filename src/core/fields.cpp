@@ -8,10 +8,9 @@ namespace adamgn {
 namespace {
 
 // "a, b or c"
-std::string alternatives(const std::vector<std::string>& choices, const char* last) {
+std::string alternatives(const std::vector<std::string>& choices) {
   std::string out;
-  for (std::size_t i = 0; i < choices.size(); ++i)
-    out += (i == 0 ? "" : i + 1 == choices.size() ? std::string(" ") + last + " " : ", ") + choices[i];
+  for (std::size_t i = 0; i < choices.size(); ++i) out += (i == 0 ? "" : i + 1 == choices.size() ? " or " : ", ") + choices[i];
   return out;
 }
 
@@ -26,12 +25,6 @@ std::string compact(double x) {
   if (!exponent.empty() && (exponent[0] == '+' || exponent[0] == '-')) exponent.erase(0, 1);
   exponent.erase(0, std::min(exponent.find_first_not_of('0'), exponent.size() - 1));
   return s.substr(0, e) + "e" + (negative ? "-" : "") + exponent;
-}
-
-// A default as the help shows it.
-std::string shown(const json& value) {
-  if (value.is_number()) return compact(value.get<double>());
-  return show(value);
 }
 
 }  // namespace
@@ -66,7 +59,7 @@ std::string Field::default_text() const {
   if (d.is_string()) return d.get<std::string>().empty() ? "" : "(default " + d.get<std::string>() + ")";
   if (d.is_boolean()) return switch_flag ? "" : std::string("(default ") + (d.get<bool>() ? "true" : "false") + ")";
   if (d.is_array()) return d.empty() ? "" : "(default " + show(d) + ")";
-  return "(default " + shown(d) + ")";
+  return "(default " + (d.is_number() ? compact(d.get<double>()) : show(d)) + ")";
 }
 
 FieldReader::FieldReader(ObjectReader& reader, const std::vector<Field>& fields) : reader_(reader), fields_(fields) {}
@@ -137,7 +130,7 @@ std::string FieldReader::text(const std::string& key) {
   if (!f.choices.empty()) {
     bool known = false;
     for (const auto& c : f.choices) known = known || c == v;
-    if (!known) throw UsageError(path_of(key) + " = " + v + " must be " + alternatives(f.choices, "or"));
+    if (!known) throw UsageError(path_of(key) + " = " + v + " must be " + alternatives(f.choices));
   }
   return v;
 }

@@ -91,10 +91,9 @@ void from_factors(const Probe& probe, std::vector<PseudoGradients> factors, cons
   s.pseudo = std::move(factors);
   s.row_weight = 1.0;
   s.version = Probe::kVersion;
-  const CurvatureNeed need = root.size() > 0 ? opt.basis().gn_need() : CurvatureNeed::diagonal;
-  s.level = need == CurvatureNeed::full ? need : CurvatureNeed::diagonal;
-  complete_from_pseudo(layout, s.level, s);
-  s.level = need;
+  // The diagonal (for the raw sums) and, for a basis that reads the full matrix, S itself.
+  s.level = root.size() > 0 ? opt.basis().gn_need() : CurvatureNeed::diagonal;
+  complete_from_pseudo(layout, s.level == CurvatureNeed::full ? s.level : CurvatureNeed::diagonal, s);
   raw = {n, s.diag.sum(), mean.squaredNorm()};
   if (!have_metric) return;
   if (root.size() == 0) {
