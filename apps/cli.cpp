@@ -19,7 +19,7 @@ int run_command_line(int argc, const char* const* argv) {
   for (const TaskEntry& task : task_registry()) add_task_command(app, task, commands);
   add_run_command(app, commands);
   add_presets_command(app, commands);
-  add_tasks_command(app, commands);
+  add_list_command(app, commands);
   add_bench_command(app, commands);
   add_plot_command(app, commands);
   add_sweep_commands(app, commands);

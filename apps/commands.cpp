@@ -6,11 +6,13 @@
 #include "runner/bench.hpp"
 #include "measures/measure.hpp"
 #include "runner/experiment.hpp"
+#include "optim/registry.hpp"
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <iostream>
 #include <memory>
 #include <sstream>
@@ -37,21 +39,23 @@ void switch_flag(CLI::App* app, FlagValues& into, const std::string& flag, const
   app->add_flag_function(flag, [&into, key](std::int64_t) { into[key] = "true"; }, help);
 }
 
+}  // namespace
+
+void add_field_flags(CLI::App* app, const std::vector<Field>& fields, FlagValues& into) {
+  for (const Field& field : fields) {
+    const std::string shown = field.default_text();
+    const std::string help = field.help + (shown.empty() ? "" : " " + shown);
+    if (field.switch_flag) switch_flag(app, into, flag_of(field.key), field.key, help);
+    else option(app, into, flag_of(field.key), field.key, help)->type_name(field.value_name());
+  }
+}
+
+namespace {
+
+// The arm's flags: its name and the optimizer's field table (optim/config.cpp).
 void add_optimizer_flags(CLI::App* app, Flags& f) {
-  auto* g = app;
-  option(g, f.arm, "--name", "name", "arm name in the output (default: from --precond/--power)");
-  option(g, f.arm, "--precond", "precond", "adam | gn | sgd");
-  option(g, f.arm, "--power", "power", "p in D = (s + alpha)^p: -0.5 or -1 (default adam -0.5, gn -1)");
-  option(g, f.arm, "--basis", "basis", "identity | eigen | kronecker | interp:G | interp-eigen:G");
-  option(g, f.arm, "--lr", "lr", "learning rate");
-  option(g, f.arm, "--schedule", "schedule", "constant | step:K[:FACTOR] | cosine");
-  option(g, f.arm, "--alpha", "alpha", "regularizer added to the diagonal statistic");
-  option(g, f.arm, "--beta2", "beta2", "Adam second-moment decay in [0, 1)");
-  option(g, f.arm, "--beta1", "beta1", "momentum in [0, 1), kept in parameter space");
-  option(g, f.arm, "--batch", "batch", "gradient batch: N | full (exact population gradient)");
-  option(g, f.arm, "--gn-batch", "gn_batch", "GN batch: N | population (exact GN)");
-  option(g, f.arm, "--basis-every", "basis_every", "refresh the basis every K steps");
-  option(g, f.arm, "--kron-vectors", "kron_vectors", "kronecker: vector blocks in their own eigenbasis (eigen, default) or identity");
+  option(app, f.arm, "--name", "name", "arm name in the output (default: from --precond/--power)");
+  add_field_flags(app, optimizer_fields(), f.arm);
 }
 
 void add_run_flags(CLI::App* app, Flags& f) {
@@ -170,19 +174,10 @@ CLI::Validator integer_at_least(long long min) {
       "INT>=" + std::to_string(min));
 }
 
-void add_task_flags(CLI::App* app, const TaskEntry& task, FlagValues& into) {
-  for (const Field& field : task.fields) {
-    const std::string shown = field.default_text();
-    const std::string help = field.help + (shown.empty() ? "" : " " + shown);
-    if (field.switch_flag) switch_flag(app, into, flag_of(field.key), field.key, help);
-    else option(app, into, flag_of(field.key), field.key, help)->type_name(field.value_name());
-  }
-}
-
 void add_task_command(CLI::App& root, const TaskEntry& task, std::vector<Command>& out) {
   auto f = std::make_shared<Flags>();
   CLI::App* app = root.add_subcommand(task.name, task.description);
-  add_task_flags(app, task, f->task);
+  add_field_flags(app, task.fields, f->task);
   add_optimizer_flags(app, *f);
   add_run_flags(app, *f);
   out.push_back({app, [f, name = task.name] {
@@ -227,33 +222,92 @@ void add_presets_command(CLI::App& root, std::vector<Command>& out) {
                  }});
 }
 
-// One row per registered task: name, description and flags (markdown: README's table).
-std::string tasks_table(bool markdown) {
+// A field table's flags as one line: "--dim N --rotate --cov block|half" (markdown: '|' escaped
+// for a table cell).
+std::string flags_line(const std::vector<Field>& fields, bool markdown) {
+  std::string flags;
+  for (const Field& f : fields) {
+    std::string value = f.switch_flag ? "" : " " + f.value_name();
+    std::string escaped;
+    for (char ch : value) escaped += markdown && ch == '|' ? std::string("\\|") : std::string(1, ch);
+    flags += (flags.empty() ? "" : " ") + flag_of(f.key) + escaped;
+  }
+  return flags;
+}
+
+// The registries as text: one line per entry (tab-separated) or, with markdown, the README's
+// tables.
+std::string list_tasks(bool markdown) {
   std::string text;
   if (markdown) text = "| task | what it is | flags (defaults: `adamgn TASK --help`) |\n|---|---|---|\n";
-  for (const TaskEntry& task : task_registry()) {
-    if (!markdown) {
-      text += task.name + "\t" + task.description + "\n";
-      continue;
-    }
-    std::string flags;
-    for (const Field& f : task.fields) {
-      std::string value = f.switch_flag ? "" : " " + f.value_name();
-      std::string escaped;
-      for (char ch : value) escaped += ch == '|' ? std::string("\\|") : std::string(1, ch);
-      flags += (flags.empty() ? "" : " ") + flag_of(f.key) + escaped;
-    }
-    text += "| `" + task.name + "` | " + task.description + " | `" + flags + "` |\n";
+  for (const TaskEntry& task : task_registry())
+    text += markdown ? "| `" + task.name + "` | " + task.description + " | `" + flags_line(task.fields, true) + "` |\n"
+                     : task.name + "\t" + task.description + "\n";
+  return text;
+}
+
+std::string list_bases(bool markdown) {
+  std::string text;
+  if (markdown) text = "| basis (`--basis`) | what it is | asks the task for |\n|---|---|---|\n";
+  const OptimizerConfig defaults;
+  for (const BasisEntry& b : basis_registry().entries()) {
+    const std::string form = b.name + (b.argument ? ":" + b.argument->value_name() : "");
+    OptimizerConfig o = defaults;
+    o.basis = b.name;
+    o.basis_argument = b.argument ? 1.0 : std::numeric_limits<double>::quiet_NaN();
+    const std::string needs = describe(b.needs(o).refresh);
+    text += markdown ? "| `" + form + "` | " + b.description + " | " + needs + " |\n"
+                     : form + "\t" + b.description + "\t" + needs + "\n";
   }
   return text;
 }
 
-void add_tasks_command(CLI::App& root, std::vector<Command>& out) {
+std::string list_diagonals(bool markdown) {
+  std::string text;
+  if (markdown) text = "| diagonal (`--precond`) | what it is | default `--power` |\n|---|---|---|\n";
+  for (const DiagonalEntry& d : diagonal_registry().entries()) {
+    const std::string power = d.make ? show_number(d.default_power) : "-";
+    text += markdown ? "| `" + d.name + "` | " + d.description + " | " + power + " |\n"
+                     : d.name + "\t" + d.description + "\t" + power + "\n";
+  }
+  return text;
+}
+
+std::string list_measures(bool markdown) {
+  std::string text;
+  if (markdown) text = "| measure (`--measure`) | what it records |\n|---|---|\n";
+  for (const Measure& m : measure_registry())
+    text += markdown ? "| `" + m.name + "` | " + m.doc + " |\n" : m.name + "\t" + m.doc + "\n";
+  return text;
+}
+
+// The optimizer's flags, one per line with help and default; with markdown, the README's block:
+// the bases, the diagonals and the flags on one line.
+std::string list_optimizer(bool markdown) {
+  if (markdown)
+    return list_bases(true) + "\n" + list_diagonals(true) + "\nEvery arm's flags: `" +
+           flags_line(optimizer_fields(), false) + "`\n";
+  std::string text;
+  for (const Field& f : optimizer_fields())
+    text += flag_of(f.key) + " " + f.value_name() + "\t" + f.help + " " + f.default_text() + "\n";
+  return text;
+}
+
+void add_list_command(CLI::App& root, std::vector<Command>& out) {
+  auto what = std::make_shared<std::string>();
   auto markdown = std::make_shared<bool>(false);
-  CLI::App* app = root.add_subcommand("tasks", "list the tasks (the registry) and what each is");
-  app->add_flag("--markdown", *markdown, "a markdown table with each task's flags (the README's)");
-  out.push_back({app, [markdown] {
-                   write_stdout(tasks_table(*markdown));
+  CLI::App* app = root.add_subcommand("list", "list a registry: tasks, bases, diagonals, measures, or the optimizer's flags");
+  app->add_option("what", *what, "tasks | bases | diagonals | measures | optimizer")
+      ->required()
+      ->check(CLI::IsMember({"tasks", "bases", "diagonals", "measures", "optimizer"}));
+  app->add_flag("--markdown", *markdown, "as the README's markdown table");
+  out.push_back({app, [what, markdown] {
+                   const std::string& w = *what;
+                   write_stdout(w == "tasks"       ? list_tasks(*markdown)
+                                : w == "bases"     ? list_bases(*markdown)
+                                : w == "diagonals" ? list_diagonals(*markdown)
+                                : w == "measures"  ? list_measures(*markdown)
+                                                   : list_optimizer(*markdown));
                    return 0;
                  }});
 }

@@ -36,11 +36,12 @@ int run_command_line(int argc, const char* const* argv);
 
 // `adamgn NAME` for a registered task: its flags come from the task's field table.
 void add_task_command(CLI::App& root, const TaskEntry& task, std::vector<Command>& out);
-// The flags of a task's field table, each setting its key in `into` (shared with `theory`).
-void add_task_flags(CLI::App* app, const TaskEntry& task, FlagValues& into);
+// One flag per field of a table (a task's, the optimizer's), each setting its key in `into`
+// (shared with `theory`).
+void add_field_flags(CLI::App* app, const std::vector<Field>& fields, FlagValues& into);
 void add_run_command(CLI::App& root, std::vector<Command>& out);
 void add_presets_command(CLI::App& root, std::vector<Command>& out);
-void add_tasks_command(CLI::App& root, std::vector<Command>& out);
+void add_list_command(CLI::App& root, std::vector<Command>& out);
 void add_bench_command(CLI::App& root, std::vector<Command>& out);
 void add_plot_command(CLI::App& root, std::vector<Command>& out);    // plot_command.cpp
 void add_sweep_commands(CLI::App& root, std::vector<Command>& out);  // sweep_commands.cpp

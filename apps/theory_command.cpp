@@ -34,7 +34,7 @@ void add_theory_command(CLI::App& root, std::vector<Command>& out) {
   for (const std::string task : {"quadratic", "logistic"}) {
     CLI::App* sub = app->add_subcommand(task, "the " + task + " task, with its flags");
     sub->fallthrough();  // --json and the preset flags may follow the task's flags
-    add_task_flags(sub, find_task(task), args->flags[task]);
+    add_field_flags(sub, find_task(task).fields, args->flags[task]);
     args->tasks[task] = sub;
   }
   // The other tasks are known names that theory does not cover: a clear error instead of CLI11's.

@@ -99,7 +99,7 @@ TEST_CASE("user errors: one line, exit code 2, no file") {
   check_usage_error("staircase --k 4 --batch 8", "task.k = 4 must divide dim = 21");
   check_usage_error("teacher --precision f16 --batch 8", "task.precision = f16");
   check_usage_error("parity --batch 8 --basis interp:2", "basis = interp:2");
-  check_usage_error("quadratic --basis kronecker", "needs per-sample pseudo-gradients");
+  check_usage_error("quadratic --basis kronecker", "needs the GN matrix's Kronecker factors");
   check_usage_error("cifar --data-dir /nonexistent-cifar --batch 8", "/nonexistent-cifar/data_batch_1.bin is missing");
   check_usage_error("run --preset fig99", "fig99");
   check_usage_error("run --preset fig1-left --set task.lerning_rate=1", "task.lerning_rate");

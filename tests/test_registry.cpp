@@ -1,11 +1,12 @@
 // The task registry (docs/extending.md): a toy task defined in this file alone, registered at run
 // time, goes through the same command-line code path as a built-in task: its subcommand and
 // flags with their help and defaults, the strict JSON reading with range errors from its field
-// table, a run and its result. And the README's task table is what `adamgn tasks --markdown`
-// prints from the registry.
+// table, a run and its result. And the README's task tables are what `adamgn list ... --markdown`
+// prints from the registry. The same for a basis and a diagonal.
 #include "helpers.hpp"
 
 #include "commands.hpp"
+#include "optim/registry.hpp"
 
 #include <fstream>
 #include <iostream>
@@ -151,15 +152,100 @@ TEST_CASE("a task registered from a test file alone runs through the command lin
   CHECK(unknown.err.find("task.width") != std::string::npos);
 }
 
-TEST_CASE("the README's task table is the one adamgn tasks --markdown prints from the registry") {
+// A diagonal and a basis defined here alone. unit: s = 1, so D = (1 + alpha)^p and with alpha = 0
+// the step is the plain gradient step. reversed: U is the coordinate reversal, a permutation,
+// which a per-coordinate rule cannot tell from the identity.
+class UnitDiagonal : public Diagonal {
+ public:
+  CurvatureNeed need(const Basis&) const override { return CurvatureNeed::none; }
+  void prepare(const Curvature&, const Basis&, Index, Index) override {}
+  void statistic(const Vec&, Index begin, Index len, Vec& s) override { s.segment(begin, len).setOnes(); }
+  Vec current_statistic() const override { return Vec(); }
+};
+
+DiagonalEntry unit_diagonal() {
+  DiagonalEntry e;
+  e.name = "unit";
+  e.description = "s = 1 (a diagonal defined in a test)";
+  e.default_power = -0.5;
+  e.make = [](const OptimizerConfig&) { return std::make_unique<UnitDiagonal>(); };
+  return e;
+}
+
+BasisEntry reversed_basis() {
+  BasisEntry e;
+  e.name = "reversed";
+  e.description = "the coordinates in reverse order (a basis defined in a test)";
+  e.needs = [](const OptimizerConfig&) { return BasisNeeds{CurvatureNeed::none, CurvatureNeed::full}; };
+  e.make = [](const OptimizerConfig&, const Layout& layout) {
+    auto b = std::make_unique<MatrixBasis>(layout.size());
+    std::vector<Index> perm(static_cast<std::size_t>(layout.size()));
+    for (Index i = 0; i < layout.size(); ++i) perm[static_cast<std::size_t>(i)] = layout.size() - 1 - i;
+    b->set_permutation(std::move(perm));
+    return b;
+  };
+  e.memory = [](const OptimizerConfig&, const Layout& layout, bool) { return Bytes::of(layout.size(), 8); };
+  return e;
+}
+
+void register_toy_optimizer_parts() {
+  static const bool done = (diagonal_registry().add(unit_diagonal()), basis_registry().add(reversed_basis()), true);
+  (void)done;
+}
+
+// The loss curve of one seed of `adamgn quadratic ARGS`.
+json quadratic_losses(const std::string& dir, std::vector<std::string> args) {
+  args.insert(args.begin(), "quadratic");
+  for (const char* a : {"--cov", "half", "--batch", "1", "--steps", "200", "--seeds", "1", "-q", "-o"}) args.push_back(a);
+  args.push_back(dir + "/q.json");
+  const Outcome o = adamgn_cli(args);
+  REQUIRE(o.status == 0);
+  return read_json(dir + "/q.json")["arms"][0]["runs"][0]["loss"];
+}
+
+TEST_CASE("a basis and a diagonal registered from a test file alone run through the command line") {
+  register_toy_optimizer_parts();
+  const Outcome help = adamgn_cli({"quadratic", "--help"});
+  CHECK(help.out.find("adam|gn|sgd|unit") != std::string::npos);
+  CHECK(help.out.find("interp-eigen:G|reversed") != std::string::npos);
+  CHECK(adamgn_cli({"list", "bases"}).out.find("reversed\tthe coordinates in reverse order") != std::string::npos);
+  CHECK(adamgn_cli({"list", "diagonals"}).out.find("unit\ts = 1") != std::string::npos);
+
+  const std::string dir = test::temp_dir("registry-optim");
+  // unit at alpha = 0 is the plain gradient step, to the bit.
+  const json sgd = quadratic_losses(dir, {"--precond", "sgd", "--lr", "0.02"});
+  CHECK(quadratic_losses(dir, {"--precond", "unit", "--lr", "0.02"}) == sgd);
+  // With alpha = 3 and p = -1/2 it is the gradient step at half the rate.
+  CHECK(quadratic_losses(dir, {"--precond", "unit", "--alpha", "3", "--lr", "0.04"}) == sgd);
+  // Adam and GN in the reversed basis take the identity basis's steps, to the bit; the default
+  // arm name comes from the diagonal's entry.
+  for (const char* precond : {"adam", "gn"}) {
+    const json identity = quadratic_losses(dir, {"--precond", precond, "--lr", "0.01", "--gn-batch", "population"});
+    CHECK(quadratic_losses(dir, {"--precond", precond, "--lr", "0.01", "--gn-batch", "population", "--basis", "reversed"}) ==
+          identity);
+  }
+  CHECK(read_json(dir + "/q.json")["arms"][0]["name"] == "gn^-1");
+  // Unknown names list the registered ones.
+  const Outcome bad = adamgn_cli({"quadratic", "--precond", "lion", "-q"});
+  CHECK(bad.status == 2);
+  CHECK(bad.err == "adamgn: error: arms[0].precond = lion is not a diagonal (one of adam, gn, sgd, unit)\n");
+}
+
+// Each generated block of the README (between "<!-- list WHAT: adamgn list WHAT --markdown -->"
+// and "<!-- /list WHAT -->") is what that command prints from the registries.
+TEST_CASE("the README's registry tables are the ones adamgn list --markdown prints") {
   std::ifstream in(std::string(ADAMGN_SOURCE_DIR) + "/README.md");
   std::stringstream text;
   text << in.rdbuf();
   const std::string readme = text.str();
-  const std::string begin = "<!-- tasks: adamgn tasks --markdown -->\n", end = "<!-- /tasks -->";
-  const auto a = readme.find(begin), b = readme.find(end);
-  REQUIRE(a != std::string::npos);
-  REQUIRE(b != std::string::npos);
-  const std::string printed = test::run_adamgn("tasks --markdown").out;
-  CHECK(readme.substr(a + begin.size(), b - a - begin.size()) == printed);
+  for (const std::string what : {"tasks", "optimizer"}) {
+    INFO("list " << what);
+    const std::string begin = "<!-- list " + what + ": adamgn list " + what + " --markdown -->\n";
+    const std::string end = "<!-- /list " + what + " -->";
+    const auto a = readme.find(begin), b = readme.find(end);
+    REQUIRE(a != std::string::npos);
+    REQUIRE(b != std::string::npos);
+    const std::string printed = test::run_adamgn("list " + what + " --markdown").out;
+    CHECK(readme.substr(a + begin.size(), b - a - begin.size()) == printed);
+  }
 }

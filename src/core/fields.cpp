@@ -62,6 +62,22 @@ std::string Field::default_text() const {
   return "(default " + (d.is_number() ? compact(d.get<double>()) : show(d)) + ")";
 }
 
+void check_range(const Field& f, double value, const std::string& where, const std::string& shown) {
+  const bool low = std::isfinite(f.min), high = std::isfinite(f.max);
+  const bool ok = (!low || (f.min_open ? value > f.min : value >= f.min)) && (!high || (f.max_open ? value < f.max : value <= f.max));
+  if (ok && !std::isnan(value)) return;
+  std::string range;
+  if (low && high)
+    range = std::string("in ") + (f.min_open ? "(" : "[") + compact(f.min) + ", " + compact(f.max) + (f.max_open ? ")" : "]");
+  else if (low)
+    range = (f.min_open ? "> " : ">= ") + compact(f.min);
+  else if (high)
+    range = (f.max_open ? "< " : "<= ") + compact(f.max);
+  else
+    range = "a number";
+  throw UsageError(where + " = " + shown + " must be " + range + (f.range_note.empty() ? "" : " " + f.range_note));
+}
+
 FieldReader::FieldReader(ObjectReader& reader, const std::vector<Field>& fields) : reader_(reader), fields_(fields) {}
 
 bool FieldReader::given(const std::string& key) const { return reader_.has(key.c_str()); }
@@ -80,28 +96,12 @@ const json& FieldReader::fallback(const Field& f) const {
   return f.default_value;
 }
 
-void FieldReader::check_range(const Field& f, double value, const std::string& shown) const {
-  const bool low = std::isfinite(f.min), high = std::isfinite(f.max);
-  const bool ok = (!low || (f.exclusive ? value > f.min : value >= f.min)) && (!high || (f.exclusive ? value < f.max : value <= f.max));
-  if (ok && !std::isnan(value)) return;
-  std::string range;
-  if (low && high)
-    range = std::string("in ") + (f.exclusive ? "(" : "[") + compact(f.min) + ", " + compact(f.max) + (f.exclusive ? ")" : "]");
-  else if (low)
-    range = (f.exclusive ? "> " : ">= ") + compact(f.min);
-  else if (high)
-    range = (f.exclusive ? "< " : "<= ") + compact(f.max);
-  else
-    range = "a number";
-  throw UsageError(path_of(f.key) + " = " + shown + " must be " + range + (f.range_note.empty() ? "" : " " + f.range_note));
-}
-
 Index FieldReader::integer(const std::string& key) {
   const Field& f = field(key, FieldType::integer);
   if (!given(key)) return fallback(f).get<Index>();
   Index v = 0;
   reader_.read(key.c_str(), v);
-  check_range(f, static_cast<double>(v), std::to_string(v));
+  check_range(f, static_cast<double>(v), path_of(key), std::to_string(v));
   return v;
 }
 
@@ -118,7 +118,7 @@ double FieldReader::number(const std::string& key) {
   if (!given(key)) return fallback(f).get<double>();
   double v = 0.0;
   reader_.read(key.c_str(), v);
-  check_range(f, v, show_number(v));
+  check_range(f, v, path_of(key), show_number(v));
   return v;
 }
 

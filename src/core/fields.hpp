@@ -27,11 +27,11 @@ struct Field {
   // for the help text and the README.
   json default_value = nullptr;
   std::string derived_default;
-  // Inclusive (or, with `exclusive`, open) range of an integer or number, and the values a text
-  // may take (empty: any).
+  // Range of an integer or number, each end closed unless marked open, and the values a text may
+  // take (empty: any).
   double min = -std::numeric_limits<double>::infinity();
   double max = std::numeric_limits<double>::infinity();
-  bool exclusive = false;
+  bool min_open = false, max_open = false;
   std::string range_note;  // appended to the range error (why the range is what it is)
   std::vector<std::string> choices;
   // A boolean given by its bare flag (--rotate) rather than --key true|false.
@@ -42,9 +42,10 @@ struct Field {
   Field& defaults(json value) { default_value = std::move(value); return *this; }
   Field& derives(std::string how) { derived_default = std::move(how); return *this; }
   Field& at_least(double low) { min = low; return *this; }
-  Field& above(double low) { min = low; exclusive = true; return *this; }
+  Field& above(double low) { min = low; min_open = true; return *this; }
+  Field& below(double high) { max = high; max_open = true; return *this; }
   Field& within(double low, double high) { min = low; max = high; return *this; }
-  Field& strictly_within(double low, double high) { min = low; max = high; exclusive = true; return *this; }
+  Field& strictly_within(double low, double high) { min = low; max = high; min_open = max_open = true; return *this; }
   Field& because(std::string note) { range_note = std::move(note); return *this; }
   Field& one_of(std::vector<std::string> values) { choices = std::move(values); return *this; }
   Field& as_switch() { switch_flag = true; return *this; }
@@ -55,6 +56,10 @@ struct Field {
   // "(default 1.8)", "(default: block 100, half/one 5)" or "" when there is neither.
   std::string default_text() const;
 };
+
+// UsageError "WHERE = SHOWN must be in [a, b) NOTE" unless `value` lies in f's range (NaN never
+// does); no check for a field without a range.
+void check_range(const Field& f, double value, const std::string& where, const std::string& shown);
 
 // "--key" for "key" (underscores as hyphens).
 std::string flag_of(const std::string& key);
@@ -81,7 +86,6 @@ class FieldReader {
   const Field& field(const std::string& key, FieldType type) const;
   // The table's default for an absent key (logic_error when the field's default is derived).
   const json& fallback(const Field& f) const;
-  void check_range(const Field& f, double value, const std::string& shown) const;
 
   ObjectReader& reader_;
   const std::vector<Field>& fields_;

@@ -19,7 +19,7 @@ namespace {
 
 void compute(Probe& probe, MeasureValues& out) {
   const Optimizer& opt = probe.optimizer();
-  if (opt.config().precond == Precond::sgd) return;
+  if (!opt.diagonal()) return;
   const double nan = std::numeric_limits<double>::quiet_NaN();
   std::vector<double> ratios;
   const Vec v = opt.second_moment();

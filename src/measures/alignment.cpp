@@ -140,7 +140,7 @@ Measure alignment_measure() {
     else estimated(probe, out);
   };
   const auto check = [](const TaskFactory& f) {
-    if (!f.has_population() && !f.has_pseudo_gradients())
+    if (!f.has_population() && !f.provides(CurvatureNeed::kronecker))
       throw UsageError("measure alignment needs the exact GN matrix or per-sample pseudo-gradients, which task " +
                        f.name() + " does not provide");
   };

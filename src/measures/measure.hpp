@@ -40,6 +40,9 @@ struct Measure {
 std::string measure_names();
 // Every measure, in the order of the registry.
 const std::vector<Measure>& measure_registry();
+// Adds a measure (e.g. from a test) before the command line is built; logic_error when the name
+// is taken.
+void register_measure(Measure measure);
 // The entry of that name; UsageError listing the names otherwise.
 const Measure& find_measure(const std::string& name);
 // "alignment,noise" (or "all") as a list of registered names in registry order, without

@@ -1,5 +1,6 @@
 #include "measures/measure.hpp"
 
+#include "core/registry.hpp"
 #include "core/types.hpp"
 
 #include <algorithm>
@@ -12,24 +13,25 @@ Measure alignment_measure();
 Measure noise_measure();
 Measure adam_gn_ratio_measure();
 
-const std::vector<Measure>& measure_registry() {
-  static const std::vector<Measure> registry = {
-      alignment_measure(),
-      noise_measure(),
-      adam_gn_ratio_measure(),
-  };
-  return registry;
+namespace {
+
+Registry<Measure>& registry() {
+  static Registry<Measure> measures("measure", [] {
+    return std::vector<Measure>{alignment_measure(), noise_measure(), adam_gn_ratio_measure()};
+  });
+  return measures;
 }
 
-std::string measure_names() {
-  std::string names;
-  for (const Measure& m : measure_registry()) names += (names.empty() ? "" : ", ") + m.name;
-  return names;
-}
+}  // namespace
+
+const std::vector<Measure>& measure_registry() { return registry().entries(); }
+
+void register_measure(Measure measure) { registry().add(std::move(measure)); }
+
+std::string measure_names() { return registry().names_text(); }
 
 const Measure& find_measure(const std::string& name) {
-  for (const Measure& m : measure_registry())
-    if (m.name == name) return m;
+  if (const Measure* m = registry().lookup(name)) return *m;
   throw UsageError("measure " + name + " is not one of " + measure_names() + " (or all)");
 }
 

@@ -1,6 +1,8 @@
 #include "optim/basis.hpp"
 
+#include "optim/config.hpp"
 #include "optim/eigensolver.hpp"
+#include "optim/registry.hpp"
 
 #include <algorithm>
 #include <numeric>
@@ -113,6 +115,36 @@ void EigenBasis::gn_diagonal(const Curvature& c, Vec& h) const {
   } else {
     MatrixBasis::gn_diagonal(c, h);
   }
+}
+
+}  // namespace adamgn
+
+namespace adamgn {
+
+BasisEntry identity_basis() {
+  BasisEntry e;
+  e.name = "identity";
+  e.description = "U = I: the parameters' own coordinates";
+  e.needs = [](const OptimizerConfig&) { return BasisNeeds{CurvatureNeed::none, CurvatureNeed::diagonal}; };
+  e.make = [](const OptimizerConfig&, const Layout&) { return std::make_unique<IdentityBasis>(); };
+  e.memory = [](const OptimizerConfig&, const Layout&, bool) { return Bytes(0); };
+  return e;
+}
+
+// Memory: U, the eigensolver's vectors, reduced matrix and workspace, the carry of Adam's moment
+// (U_new, U_new^T U_old) and H U, 7 dense P x P matrices; a permutation (16 P) when the GN is
+// diagonal by structure.
+BasisEntry eigen_basis() {
+  BasisEntry e;
+  e.name = "eigen";
+  e.description = "eigenvectors of the full GN matrix, refreshed every basis_every steps";
+  e.needs = [](const OptimizerConfig&) { return BasisNeeds{CurvatureNeed::full, CurvatureNeed::full}; };
+  e.make = [](const OptimizerConfig&, const Layout& layout) { return std::make_unique<EigenBasis>(layout.size()); };
+  e.memory = [](const OptimizerConfig&, const Layout& layout, bool gn_is_diagonal) {
+    const Index p = layout.size();
+    return gn_is_diagonal ? Bytes::of(p, 16) : Bytes::of(p, 8 * 7) * p;
+  };
+  return e;
 }
 
 }  // namespace adamgn

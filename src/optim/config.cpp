@@ -1,7 +1,10 @@
 #include "optim/config.hpp"
 
+#include "optim/registry.hpp"
+
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <sstream>
 
 namespace adamgn {
@@ -23,26 +26,6 @@ json sample_size_json(SampleSize s, const char* exact_word) {
 }
 
 }  // namespace
-
-const char* to_string(Precond p) {
-  switch (p) {
-    case Precond::adam: return "adam";
-    case Precond::gn: return "gn";
-    case Precond::sgd: return "sgd";
-  }
-  return "?";
-}
-
-const char* to_string(BasisKind b) {
-  switch (b) {
-    case BasisKind::identity: return "identity";
-    case BasisKind::eigen: return "eigen";
-    case BasisKind::kronecker: return "kronecker";
-    case BasisKind::interp_kronecker: return "interp";
-    case BasisKind::interp_eigen: return "interp-eigen";
-  }
-  return "?";
-}
 
 double Schedule::multiplier(Index t, Index total) const {
   switch (kind) {
@@ -103,36 +86,66 @@ Schedule Schedule::parse(const std::string& text, const std::string& where) {
   return s;
 }
 
+std::vector<Field> optimizer_fields() {
+  std::string powers;
+  for (const DiagonalEntry& d : diagonal_registry().entries())
+    if (d.make) powers += (powers.empty() ? "" : ", ") + d.name + " " + show_number(d.default_power);
+  return {
+      Field("precond", FieldType::text, "the diagonal s (`adamgn list diagonals`)")
+          .defaults("adam")
+          .one_of(diagonal_registry().names()),
+      Field("power", FieldType::number, "p in D = (s + alpha)^p").derives(powers).at_least(-2).below(0),
+      Field("basis", FieldType::text, "the basis U (`adamgn list bases`)").defaults("identity").shown_as(basis_forms()),
+      Field("lr", FieldType::number, "learning rate").defaults(1e-3).above(0),
+      Field("schedule", FieldType::text, "learning-rate schedule; step multiplies it by F (0.5 if omitted) every K steps or P% of the run")
+          .defaults("constant")
+          .shown_as("constant|cosine|step:K[:F]|step:P%[:F]"),
+      Field("alpha", FieldType::number, "added to the statistic before the power").defaults(0).at_least(0),
+      Field("beta2", FieldType::number, "Adam's second-moment decay").defaults(0.99).at_least(0).below(1),
+      Field("beta1", FieldType::number, "momentum, kept in parameter space").defaults(0).at_least(0).below(1),
+      Field("batch", FieldType::text, "gradient batch (full: the exact population gradient)").defaults("full").shown_as("N|full"),
+      Field("gn_batch", FieldType::text, "GN batch (population: the exact GN matrix)").defaults(4096).shown_as("N|population"),
+      Field("basis_every", FieldType::integer, "refresh the basis every K steps").defaults(1).at_least(1),
+      Field("kron_vectors", FieldType::text, "Kronecker bases: vector blocks in their own eigenbasis or the identity")
+          .defaults("eigen")
+          .one_of({"eigen", "identity"}),
+  };
+}
+
+OptimizerConfig::OptimizerConfig() {
+  json defaults = json::object();
+  for (const Field& f : optimizer_fields())
+    if (!f.default_value.is_null()) defaults[f.key] = f.default_value;
+  ObjectReader r(defaults, "optimizer defaults");
+  read(r);
+}
+
+const BasisEntry& OptimizerConfig::basis_entry() const { return basis_registry().find(basis, "basis"); }
+const DiagonalEntry& OptimizerConfig::diagonal_entry() const { return diagonal_registry().find(precond, "precond"); }
+
 void OptimizerConfig::read(ObjectReader& r) {
-  bool power_given = r.has("power");
   if (r.has("precond")) {
     std::string p;
     r.read("precond", p);
-    if (p == "adam") precond = Precond::adam;
-    else if (p == "gn") precond = Precond::gn;
-    else if (p == "sgd") precond = Precond::sgd;
-    else throw UsageError(r.path_of("precond") + " = " + p + " must be adam, gn or sgd");
-    if (!power_given) power = precond == Precond::gn ? -1.0 : -0.5;
+    const DiagonalEntry& d = diagonal_registry().find(p, r.path_of("precond"));
+    precond = d.name;
+    if (!r.has("power")) power = d.default_power;
   }
   r.read("power", power);
   if (r.has("basis")) {
-    std::string b;
-    r.read("basis", b);
-    const auto bad = [&] {
-      return UsageError(r.path_of("basis") + " = " + b +
-                        " must be identity, eigen, kronecker, interp:G or interp-eigen:G (G in [0, 1])");
-    };
-    if (b == "identity") basis = BasisKind::identity;
-    else if (b == "eigen") basis = BasisKind::eigen;
-    else if (b == "kronecker") basis = BasisKind::kronecker;
-    else if (b.rfind("interp:", 0) == 0 || b.rfind("interp-eigen:", 0) == 0) {
-      const bool eig = b.rfind("interp-eigen:", 0) == 0;
-      const json g = parse_scalar(b.substr(b.find(':') + 1));
-      if (!g.is_number() || !(g.get<double>() >= 0.0 && g.get<double>() <= 1.0)) throw bad();
-      basis = eig ? BasisKind::interp_eigen : BasisKind::interp_kronecker;
-      gamma = g.get<double>();
-    } else {
-      throw bad();
+    std::string text;
+    r.read("basis", text);
+    const std::string where = r.path_of("basis");
+    const auto colon = text.find(':');
+    const BasisEntry* e = basis_registry().lookup(text.substr(0, colon));
+    if (e == nullptr || (colon == std::string::npos) == e->argument.has_value())
+      throw UsageError(where + " = " + text + " must be one of " + basis_forms());
+    basis = e->name;
+    basis_argument = std::numeric_limits<double>::quiet_NaN();
+    if (e->argument) {
+      const json value = parse_scalar(text.substr(colon + 1));
+      basis_argument = value.is_number() ? value.get<double>() : std::numeric_limits<double>::quiet_NaN();
+      check_range(*e->argument, basis_argument, where + " = " + text + ": " + e->argument->key, text.substr(colon + 1));
     }
   }
   if (r.has("kron_vectors")) {
@@ -157,20 +170,17 @@ void OptimizerConfig::read(ObjectReader& r) {
 }
 
 void OptimizerConfig::validate() const {
-  if (!(lr > 0.0)) throw UsageError("lr = " + show_number(lr) + " must be > 0");
-  if (!(power < 0.0 && power >= -2.0)) throw UsageError("power = " + show_number(power) + " must be in [-2, 0)");
-  if (!(alpha >= 0.0)) throw UsageError("alpha = " + show_number(alpha) + " must be >= 0");
-  if (!(beta2 >= 0.0 && beta2 < 1.0)) throw UsageError("beta2 = " + show_number(beta2) + " must be in [0, 1)");
-  if (!(beta1 >= 0.0 && beta1 < 1.0)) throw UsageError("beta1 = " + show_number(beta1) + " must be in [0, 1)");
-  if (basis_every < 1)
-    throw UsageError("basis_every = " + std::to_string(basis_every) + " must be >= 1");
-  if (precond == Precond::sgd && basis != BasisKind::identity)
-    throw UsageError("basis = " + basis_text() +
-                     " does not apply to precond = sgd (sgd uses U = I, D = I)");
+  // The table's ranges, on the values as the arm resolved them.
+  const json values = to_json();
+  for (const Field& f : optimizer_fields())
+    if (f.type == FieldType::number || f.type == FieldType::integer)
+      check_range(f, values.at(f.key).get<double>(), f.key, show(values.at(f.key)));
+  if (!diagonal_entry().make && basis != "identity")
+    throw UsageError("basis = " + basis_text() + " does not apply to precond = " + precond + " (no diagonal: U = I, D = I)");
 }
 
 json OptimizerConfig::to_json() const {
-  return json{{"precond", to_string(precond)},
+  return json{{"precond", precond},
               {"power", power},
               {"basis", basis_text()},
               {"lr", lr},
@@ -185,16 +195,15 @@ json OptimizerConfig::to_json() const {
 }
 
 std::string OptimizerConfig::basis_text() const {
-  if (basis == BasisKind::interp_kronecker || basis == BasisKind::interp_eigen)
-    return std::string(to_string(basis)) + ":" + show_number(gamma);
-  return to_string(basis);
+  return std::isnan(basis_argument) ? basis : basis + ":" + show_number(basis_argument);
 }
 
 std::string OptimizerConfig::label() const {
-  if (precond == Precond::sgd) return "sgd";
-  std::string p = power == -1.0 ? "-1" : power == -0.5 ? "-1/2" : show_number(power);
-  if (precond == Precond::adam) return power == -0.5 ? "adam" : "adam^" + p;
-  return "gn^" + p;
+  const DiagonalEntry& d = diagonal_entry();
+  if (!d.make) return d.name;
+  if (power == d.default_power && !d.power_in_label) return d.name;
+  const std::string p = power == -1.0 ? "-1" : power == -0.5 ? "-1/2" : show_number(power);
+  return d.name + "^" + p;
 }
 
 }  // namespace adamgn

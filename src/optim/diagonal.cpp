@@ -3,6 +3,9 @@
 // of a step give the same bits whatever the compiler would contract.
 #include "optim/diagonal.hpp"
 
+#include "optim/config.hpp"
+#include "optim/registry.hpp"
+
 #include <cmath>
 
 namespace adamgn {
@@ -132,6 +135,44 @@ void GaussNewtonDiagonal::prepare(const Curvature& c, const Basis& b, Index, Ind
 
 void GaussNewtonDiagonal::statistic(const Vec&, Index begin, Index len, Vec& s) {
   s.segment(begin, len) = h_.segment(begin, len);
+}
+
+}  // namespace adamgn
+
+namespace adamgn {
+
+DiagonalEntry adam_diagonal() {
+  DiagonalEntry e;
+  e.name = "adam";
+  e.description = "Adam's bias-corrected second moment of the rotated gradient (decay beta2)";
+  e.default_power = -0.5;
+  e.make = [](const OptimizerConfig& o) { return std::make_unique<AdamDiagonal>(o.beta2); };
+  e.tuning_axes = [](const OptimizerConfig&) {
+    return std::vector<TuningAxis>{{"beta2", {0.0, 0.9, 0.95, 0.99}}};
+  };
+  return e;
+}
+
+DiagonalEntry gn_diagonal() {
+  DiagonalEntry e;
+  e.name = "gn";
+  e.description = "the GN diagonal in the basis, diag(U^T H U), with H from its own batch (gn_batch)";
+  e.default_power = -1.0;
+  e.power_in_label = true;
+  e.make = [](const OptimizerConfig&) { return std::make_unique<GaussNewtonDiagonal>(); };
+  e.needs = [](const BasisNeeds& b) { return b.gn; };
+  e.tuning_axes = [](const OptimizerConfig& o) {
+    if (!(o.alpha > 0.0)) return std::vector<TuningAxis>{};
+    return std::vector<TuningAxis>{{"alpha", {o.alpha / 10, o.alpha, o.alpha * 10}}};
+  };
+  return e;
+}
+
+DiagonalEntry sgd_diagonal() {
+  DiagonalEntry e;
+  e.name = "sgd";
+  e.description = "no diagonal and no basis: the plain gradient (or momentum) step";
+  return e;
 }
 
 }  // namespace adamgn

@@ -3,7 +3,9 @@
 #include "core/gemm.hpp"
 #include "core/memory.hpp"
 #include "core/parallel.hpp"
+#include "optim/config.hpp"
 #include "optim/eigensolver.hpp"
+#include "optim/registry.hpp"
 #include "optim/tridiagonal.hpp"
 
 #include <algorithm>
@@ -676,6 +678,92 @@ bool InterpolatedEigenBasis::refresh(const Curvature& c, Vec* v) {
   if (v != nullptr && v->size() == n_) carry_second_moment(next, *v);
   adopt(std::move(next));
   return true;
+}
+
+}  // namespace adamgn
+
+namespace adamgn {
+namespace {
+
+// Memory per factor of size k (m and n of a matrix block; a vector block's size unless vectors
+// stay in the identity): Q, its Gram, eigenvectors and replaced copy and the eigensolver's
+// workspace (8 k^2 x 6), a float32 copy (4 k^2), and with gamma < 1 the geodesic's temporaries
+// (8 k^2 x 4).
+Bytes kronecker_memory(const Layout& layout, double gamma, bool vectors_identity) {
+  const std::size_t per = 8 * 6 + 4 + (gamma < 1.0 ? 8 * 4 : 0);
+  auto factor = [&](Index k) { return Bytes::of(k, per) * k; };
+  Bytes total;
+  for (const Block& b : layout.blocks) {
+    if (b.matrix) total += factor(b.rows) + factor(b.cols);
+    else if (!vectors_identity) total += factor(b.rows);
+  }
+  return total;
+}
+
+// The interpolations start at U_0 = I exactly, so at gamma = 0 they are the identity basis
+// itself: no curvature, and no float32 carry of Adam's second moment at each refresh, which
+// would round it (tests/test_mlp.cpp).
+bool at_identity(const OptimizerConfig& o) { return o.basis_argument == 0.0; }
+
+Field gamma_argument() {
+  return Field("gamma", FieldType::number, "the fraction of the geodesic from I").within(0, 1).shown_as("G");
+}
+
+}  // namespace
+
+BasisEntry kronecker_basis() {
+  BasisEntry e;
+  e.name = "kronecker";
+  e.description = "Kronecker-factored GN eigenbasis per weight matrix, Q_L ⊗ Q_R (paper eq. 26)";
+  e.needs = [](const OptimizerConfig&) { return BasisNeeds{CurvatureNeed::kronecker, CurvatureNeed::kronecker}; };
+  e.make = [](const OptimizerConfig& o, const Layout& layout) {
+    return std::make_unique<KroneckerBasis>(layout, 1.0, o.kron_vectors_identity);
+  };
+  e.memory = [](const OptimizerConfig& o, const Layout& layout, bool) {
+    return kronecker_memory(layout, 1.0, o.kron_vectors_identity);
+  };
+  return e;
+}
+
+BasisEntry interp_basis() {
+  BasisEntry e;
+  e.name = "interp";
+  e.description = "each Kronecker factor moved the fraction G along the geodesic from I (paper C.3)";
+  e.argument = gamma_argument();
+  e.needs = [](const OptimizerConfig& o) {
+    if (at_identity(o)) return BasisNeeds{CurvatureNeed::none, CurvatureNeed::diagonal};
+    return BasisNeeds{CurvatureNeed::kronecker, CurvatureNeed::kronecker};
+  };
+  e.make = [](const OptimizerConfig& o, const Layout& layout) -> std::unique_ptr<Basis> {
+    if (at_identity(o)) return std::make_unique<IdentityBasis>();
+    return std::make_unique<KroneckerBasis>(layout, o.basis_argument, o.kron_vectors_identity);
+  };
+  e.memory = [](const OptimizerConfig& o, const Layout& layout, bool) {
+    return at_identity(o) ? Bytes(0) : kronecker_memory(layout, o.basis_argument, o.kron_vectors_identity);
+  };
+  return e;
+}
+
+// Memory: the eigenbasis's (basis.cpp) and 3 more P x P matrices for the geodesic.
+BasisEntry interp_eigen_basis() {
+  BasisEntry e;
+  e.name = "interp-eigen";
+  e.description = "the full GN eigenbasis moved the fraction G along the geodesic from I";
+  e.argument = gamma_argument();
+  e.needs = [](const OptimizerConfig& o) {
+    if (at_identity(o)) return BasisNeeds{CurvatureNeed::none, CurvatureNeed::diagonal};
+    return BasisNeeds{CurvatureNeed::full, CurvatureNeed::full};
+  };
+  e.make = [](const OptimizerConfig& o, const Layout& layout) -> std::unique_ptr<Basis> {
+    if (at_identity(o)) return std::make_unique<IdentityBasis>();
+    return std::make_unique<InterpolatedEigenBasis>(layout.size(), o.basis_argument);
+  };
+  e.memory = [](const OptimizerConfig& o, const Layout& layout, bool gn_is_diagonal) {
+    const Index p = layout.size();
+    if (at_identity(o)) return Bytes(0);
+    return gn_is_diagonal ? Bytes::of(p, 16) : Bytes::of(p, 8 * 10) * p;
+  };
+  return e;
 }
 
 }  // namespace adamgn

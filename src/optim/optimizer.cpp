@@ -1,7 +1,7 @@
 #include "optim/optimizer.hpp"
 
 #include "core/parallel.hpp"
-#include "optim/kronecker.hpp"
+#include "optim/registry.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -10,63 +10,22 @@
 namespace adamgn {
 
 std::unique_ptr<Basis> make_basis(const OptimizerConfig& config, const Layout& layout) {
-  // U_0 = I exactly, so interp:0 and interp-eigen:0 are the identity basis itself: no curvature
-  // for it, and no float32 carry of Adam's second moment at each refresh, which would round it
-  // (tests/test_mlp.cpp).
-  const bool interpolated = config.basis == BasisKind::interp_kronecker || config.basis == BasisKind::interp_eigen;
-  if (interpolated && config.gamma == 0.0) return std::make_unique<IdentityBasis>();
-  switch (config.basis) {
-    case BasisKind::identity: return std::make_unique<IdentityBasis>();
-    case BasisKind::eigen: return std::make_unique<EigenBasis>(layout.size());
-    case BasisKind::kronecker:
-      return std::make_unique<KroneckerBasis>(layout, 1.0, config.kron_vectors_identity);
-    case BasisKind::interp_kronecker:
-      return std::make_unique<KroneckerBasis>(layout, config.gamma, config.kron_vectors_identity);
-    case BasisKind::interp_eigen: return std::make_unique<InterpolatedEigenBasis>(layout.size(), config.gamma);
-  }
-  return nullptr;
+  return config.basis_entry().make(config, layout);
 }
 
 CurvatureNeed curvature_need(const OptimizerConfig& config) {
-  if (config.precond == Precond::sgd) return CurvatureNeed::none;
-  const bool interpolated = config.basis == BasisKind::interp_kronecker || config.basis == BasisKind::interp_eigen;
-  if (config.basis == BasisKind::identity || (interpolated && config.gamma == 0.0))
-    return config.precond == Precond::gn ? CurvatureNeed::diagonal : CurvatureNeed::none;
-  if (config.basis == BasisKind::eigen || config.basis == BasisKind::interp_eigen) return CurvatureNeed::full;
-  return CurvatureNeed::kronecker;
+  const DiagonalEntry& d = config.diagonal_entry();
+  if (!d.make) return CurvatureNeed::none;
+  const BasisNeeds b = config.basis_entry().needs(config);
+  return std::max(b.refresh, d.needs(b));
 }
 
-// In bytes, P parameters:
-//   12 x 8 P                          theta and the step's vectors (gradient, momentum, rotated
-//                                     copies, statistic, update, the diagonal's state)
-//   eigen basis                       8 P^2 x 7: U, the eigensolver's vectors, reduced matrix and
-//                                     workspace, the carry of Adam's moment (U_new, U_new^T U_old)
-//                                     and H U; interp-eigen 3 more for the geodesic's temporaries;
-//                                     a permutation (16 P) when the GN is diagonal by structure
-//   kronecker basis                   per factor of size k (m and n of a matrix block, a vector
-//                                     block's size unless vectors stay in the identity):
-//                                     8 k^2 x 6 (Q, its Gram, eigenvectors and replaced copy, the
-//                                     eigensolver's workspace) + 4 k^2 (float32 copy), 8 k^2 x 4
-//                                     more with gamma < 1 (the geodesic)
+// In bytes, P parameters: 12 x 8 P for theta and the step's vectors (gradient, momentum, rotated
+// copies, statistic, update, the diagonal's state), and the basis's own (its entry's formula).
 Bytes optimizer_memory(const OptimizerConfig& config, const Layout& layout, bool gn_is_diagonal) {
-  const Index p = layout.size();
-  Bytes total = Bytes::of(p, 12 * 8);
-  if (config.precond == Precond::sgd) return total;
-  const bool interpolated = config.basis == BasisKind::interp_kronecker || config.basis == BasisKind::interp_eigen;
-  if (interpolated && config.gamma == 0.0) return total;
-  if (config.basis == BasisKind::eigen || config.basis == BasisKind::interp_eigen) {
-    if (gn_is_diagonal) return total + Bytes::of(p, 16);
-    return total + Bytes::of(p, 8 * (config.basis == BasisKind::eigen ? 7 : 10)) * p;
-  }
-  if (config.basis == BasisKind::kronecker || config.basis == BasisKind::interp_kronecker) {
-    const std::size_t per = 8 * 6 + 4 + (config.gamma < 1.0 ? 8 * 4 : 0);
-    auto factor = [&](Index k) { return Bytes::of(k, per) * k; };
-    for (const Block& b : layout.blocks) {
-      if (b.matrix) total += factor(b.rows) + factor(b.cols);
-      else if (!config.kron_vectors_identity) total += factor(b.rows);
-    }
-  }
-  return total;
+  const Bytes total = Bytes::of(layout.size(), 12 * 8);
+  if (!config.diagonal_entry().make) return total;
+  return total + config.basis_entry().memory(config, layout, gn_is_diagonal);
 }
 
 Optimizer::Optimizer(const OptimizerConfig& config, const Layout& layout, Index total_steps,
@@ -74,16 +33,15 @@ Optimizer::Optimizer(const OptimizerConfig& config, const Layout& layout, Index 
     : config_(config),
       total_steps_(total_steps),
       basis_(basis ? std::move(basis) : make_basis(config, layout)) {
-  if (config.precond == Precond::adam) diagonal_ = std::make_unique<AdamDiagonal>(config.beta2);
-  if (config.precond == Precond::gn) diagonal_ = std::make_unique<GaussNewtonDiagonal>();
+  if (const DiagonalEntry& d = config.diagonal_entry(); d.make) diagonal_ = d.make(config);
 }
 
 void Optimizer::track_second_moment() {
-  if (config_.precond == Precond::gn && !tracked_) tracked_ = std::make_unique<AdamDiagonal>(config_.beta2);
+  if (diagonal_ && !diagonal_->second_moment() && !tracked_) tracked_ = std::make_unique<AdamDiagonal>(config_.beta2);
 }
 
 Vec Optimizer::second_moment() const {
-  const Diagonal* adam = config_.precond == Precond::adam ? diagonal_.get() : tracked_.get();
+  const Diagonal* adam = diagonal_ && diagonal_->second_moment() ? diagonal_.get() : tracked_.get();
   if (!adam) return Vec();
   return adam->current_statistic();
 }

@@ -6,6 +6,7 @@
 #include "optim/basis.hpp"
 #include "optim/eigensolver.hpp"
 #include "optim/optimizer.hpp"
+#include "optim/registry.hpp"
 #include "measures/measure.hpp"
 #include "measures/probe.hpp"
 #include "runner/claims.hpp"
@@ -218,20 +219,23 @@ namespace {
 // One arm against its task: the basis's and the batches' needs.
 void check_arm(const ArmSpec& a, const TaskFactory& factory) {
   const OptimizerConfig& o = a.optimizer;
-  const bool dense = o.basis == BasisKind::eigen || o.basis == BasisKind::interp_eigen;
-  if (dense && !factory.gn_is_diagonal() && factory.dim() > EigenBasis::kMaxDense)
+  const DiagonalEntry& diagonal = o.diagonal_entry();
+  const BasisNeeds needs = diagonal.make ? o.basis_entry().needs(o) : BasisNeeds{CurvatureNeed::none, CurvatureNeed::none};
+  for (const CurvatureNeed need : {needs.refresh, diagonal.needs(needs)})
+    if (!factory.provides(need))
+      throw UsageError("arm " + a.name + ": basis = " + o.basis_text() + " with precond = " + o.precond + " needs " +
+                       describe(need) + ", which task " + factory.name() + " does not provide");
+  // A dense eigendecomposition is O(P^3) in time and O(P^2) in memory, unless the GN is diagonal
+  // by structure (the eigenbasis is then a permutation).
+  if (needs.refresh == CurvatureNeed::full && !factory.gn_is_diagonal() && factory.dim() > EigenBasis::kMaxDense)
     throw UsageError("arm " + a.name + ": basis = " + o.basis_text() + " needs the full " +
                      std::to_string(factory.dim()) + " x " + std::to_string(factory.dim()) +
                      " GN matrix; the limit is " + std::to_string(EigenBasis::kMaxDense) +
                      " parameters (use kronecker)");
-  const bool kron = o.basis == BasisKind::kronecker || o.basis == BasisKind::interp_kronecker;
-  if (kron && !factory.has_pseudo_gradients())
-    throw UsageError("arm " + a.name + ": basis = " + o.basis_text() + " needs per-sample pseudo-gradients, which task " +
-                     factory.name() + " does not provide (use eigen)");
   if (!factory.has_population() && o.batch.exact)
     throw UsageError("arm " + a.name + ": batch = full is not available for task " + factory.name() +
                      " (fresh samples every step); give a batch size");
-  if (!factory.has_population() && o.gn_batch.exact && o.precond != Precond::sgd)
+  if (!factory.has_population() && o.gn_batch.exact && curvature_need(o) != CurvatureNeed::none)
     throw UsageError("arm " + a.name + ": gn_batch = population is not available for task " + factory.name() +
                      "; give a GN batch size");
 }

@@ -1,5 +1,6 @@
 #include "runner/sweep.hpp"
 
+#include "optim/registry.hpp"
 #include "runner/run_record.hpp"
 
 #include <algorithm>
@@ -66,16 +67,19 @@ json axes_to_json(const std::vector<GridAxis>& axes) {
 }
 
 // The paper's protocol (C.1) around an arm's own values: lr by factors of 3 (three steps either
-// way), alpha by factors of 10 for GN arms, beta2 in {0, 0.9, 0.95, 0.99} for Adam arms, and a
-// constant or step-decay schedule.
+// way), the diagonal's own axes (optim/registry.cpp's entries: alpha by factors of 10 for GN arms
+// with alpha > 0, beta2 in {0, 0.9, 0.95, 0.99} for Adam arms), and a constant or step-decay
+// schedule.
 std::vector<GridAxis> protocol_axes(const OptimizerConfig& o) {
   std::vector<GridAxis> axes;
   GridAxis lr{"lr", {}};
   for (int k = -3; k <= 3; ++k) lr.values.push_back(tidy(o.lr * std::pow(3.0, k)));
   axes.push_back(lr);
-  if (o.precond == Precond::gn && o.alpha > 0.0)
-    axes.push_back({"alpha", {tidy(o.alpha / 10), tidy(o.alpha), tidy(o.alpha * 10)}});
-  if (o.precond == Precond::adam) axes.push_back({"beta2", {0.0, 0.9, 0.95, 0.99}});
+  for (auto& [key, values] : o.diagonal_entry().tuning_axes(o)) {
+    GridAxis axis{key, {}};
+    for (const json& v : values) axis.values.push_back(v.is_number() ? json(tidy(v.get<double>())) : v);
+    axes.push_back(axis);
+  }
   axes.push_back({"schedule", {"constant", "step:10%"}});
   return axes;
 }

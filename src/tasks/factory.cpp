@@ -1,5 +1,6 @@
 #include "tasks/factory.hpp"
 
+#include "core/registry.hpp"
 #include "tasks/registry.hpp"
 
 #include <stdexcept>
@@ -7,34 +8,20 @@
 namespace adamgn {
 namespace {
 
-std::vector<TaskEntry>& registry() {
-  static std::vector<TaskEntry> entries = builtin_tasks();
+Registry<TaskEntry>& registry() {
+  static Registry<TaskEntry> entries("task", builtin_tasks);
   return entries;
 }
 
 }  // namespace
 
-const std::vector<TaskEntry>& task_registry() { return registry(); }
+const std::vector<TaskEntry>& task_registry() { return registry().entries(); }
 
-void register_task(TaskEntry entry) {
-  for (const auto& e : registry())
-    if (e.name == entry.name) throw std::logic_error("register_task: the name " + entry.name + " is taken");
-  registry().push_back(std::move(entry));
-}
+void register_task(TaskEntry entry) { registry().add(std::move(entry)); }
 
-std::vector<std::string> task_names() {
-  std::vector<std::string> names;
-  for (const auto& e : registry()) names.push_back(e.name);
-  return names;
-}
+std::vector<std::string> task_names() { return registry().names(); }
 
-const TaskEntry& find_task(const std::string& name) {
-  for (const auto& e : registry())
-    if (e.name == name) return e;
-  std::string known;
-  for (const auto& e : registry()) known += (known.empty() ? "" : ", ") + e.name;
-  throw UsageError("task.name = " + name + " is not a task (one of " + known + ")");
-}
+const TaskEntry& find_task(const std::string& name) { return registry().find(name, "task.name"); }
 
 std::unique_ptr<TaskFactory> make_task_factory(const json& task) {
   ObjectReader r(task, "task");

@@ -40,8 +40,11 @@ class TaskFactory {
   virtual Layout layout() const { return Layout::single_vector("theta", dim()); }
   // True when the GN matrix is diagonal by structure (then no dense eigendecomposition is needed).
   virtual bool gn_is_diagonal() const { return false; }
-  // True when tasks provide per-sample GN pseudo-gradients (needed by the Kronecker basis).
-  virtual bool has_pseudo_gradients() const { return false; }
+  // True when the tasks give the optimizer this level of curvature (Task::curvature). Every task
+  // gives the GN diagonal and the full GN matrix; the Kronecker factors need per-sample
+  // pseudo-gradients, which a task declares by overriding this. A basis or diagonal asks for a
+  // level (optim/registry.hpp), and that is the whole compatibility rule.
+  virtual bool provides(CurvatureNeed need) const { return need != CurvatureNeed::kronecker; }
   // True when exact population gradients and GN (batch full, gn_batch population) exist.
   virtual bool has_population() const { return true; }
   virtual std::unique_ptr<Task> make(std::uint64_t seed) const = 0;

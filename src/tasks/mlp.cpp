@@ -689,7 +689,7 @@ class MlpFactory : public TaskFactory {
   std::string name() const override { return p_->cfg.kind; }
   Index dim() const override { return p_->layout.size(); }
   Layout layout() const override { return p_->layout; }
-  bool has_pseudo_gradients() const override { return true; }
+  bool provides(CurvatureNeed) const override { return true; }
   bool has_population() const override { return false; }
   std::unique_ptr<Task> make(std::uint64_t seed) const override {
     if (p_->cfg.precision == "f64") return std::make_unique<MlpTask<double>>(p_, seed);

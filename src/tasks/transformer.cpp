@@ -544,7 +544,7 @@ class TransformerFactory : public TaskFactory {
   Index dim() const override { return p_->layout.size(); }
   Layout layout() const override { return p_->layout; }
   bool has_population() const override { return false; }
-  bool has_pseudo_gradients() const override { return true; }
+  bool provides(CurvatureNeed) const override { return true; }
   std::unique_ptr<Task> make(std::uint64_t seed) const override {
     if (p_->cfg.precision == "f64") return std::make_unique<TransformerTask<double>>(p_, seed);
     return std::make_unique<TransformerTask<float>>(p_, seed);
