@@ -4,6 +4,7 @@
 #include "optim/optimizer.hpp"
 #include "runner/experiment.hpp"
 #include "tasks/factory.hpp"
+#include "paths.hpp"
 
 #include <doctest/doctest.h>
 

@@ -4,7 +4,7 @@
 #include "optim/eigensolver.hpp"
 #include "optim/kronecker.hpp"
 #include "optim/optimizer.hpp"
-#include "optim/tridiagonal.hpp"
+#include "kernels/tridiagonal.hpp"
 
 #include <algorithm>
 #include <cmath>

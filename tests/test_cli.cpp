@@ -1,5 +1,7 @@
 // The adamgn binary end to end: every error path a user can hit gives one line naming the
 // problem, exit code 2 and no output file; a diverged run is a result with exit code 0.
+#include "paths.hpp"
+
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
@@ -44,7 +46,7 @@ std::string scratch_dir() {
   return scratch.path;
 }
 
-Result adamgn(const std::string& args) {
+Result run_binary(const std::string& args) {
   const std::string out = scratch_dir() + "/stdout", err = scratch_dir() + "/stderr";
   const std::string cmd = std::string(ADAMGN_BINARY) + " " + args + " >" + out + " 2>" + err;
   const int status = std::system(cmd.c_str());
@@ -67,7 +69,7 @@ void check_usage_error(const std::string& args, const std::string& must_mention)
   const std::string file = scratch_dir() + "/out.json";
   std::remove(file.c_str());
   INFO("adamgn " << args);
-  const Result r = adamgn(args + " -o " + file);
+  const Result r = run_binary(args + " -o " + file);
   CHECK(r.code == 2);
   CHECK(lines(r.err) == 1);
   CHECK(r.err.rfind("adamgn: error: ", 0) == 0);
@@ -112,16 +114,16 @@ TEST_CASE("user errors: one line, exit code 2, no file") {
     bad << "{\"task\": {\"name\": \"quadratic\"}, \"arms\": [";
   }
   check_usage_error("run --preset " + scratch_dir() + "/bad.json", "invalid JSON");
-  const Result r = adamgn("quadratic --steps 5 -o /nonexistent-folder/out.json");
+  const Result r = run_binary("quadratic --steps 5 -o /nonexistent-folder/out.json");
   CHECK(r.code == 2);
   CHECK(r.err.find("/nonexistent-folder") != std::string::npos);
   CHECK(lines(r.err) == 1);
-  CHECK(adamgn("frobnicate").code == 2);
+  CHECK(run_binary("frobnicate").code == 2);
 }
 
 TEST_CASE("a diverged run is a result: exit code 0, status diverged, finite JSON") {
   const std::string file = scratch_dir() + "/div.json";
-  const Result r = adamgn("quadratic --precond sgd --lr 10 --steps 100 --seeds 2 -q -o " + file);
+  const Result r = run_binary("quadratic --precond sgd --lr 10 --steps 100 --seeds 2 -q -o " + file);
   CHECK(r.code == 0);
   const std::string text = slurp(file);
   CHECK(text.find("NaN") == std::string::npos);
@@ -134,7 +136,7 @@ TEST_CASE("a diverged run is a result: exit code 0, status diverged, finite JSON
 
 TEST_CASE("output modes: file, stdout, --jsonl lines, presets list, version") {
   const std::string file = scratch_dir() + "/fig.json";
-  Result r = adamgn("run --preset fig1-left --set run.steps=20 --seeds 2 -o " + file);
+  Result r = run_binary("run --preset fig1-left --set run.steps=20 --seeds 2 -o " + file);
   CHECK(r.code == 0);
   CHECK(r.out.empty());
   CHECK(r.err.find("final loss") != std::string::npos);  // the human summary
@@ -144,18 +146,18 @@ TEST_CASE("output modes: file, stdout, --jsonl lines, presets list, version") {
   CHECK(doc["config"]["run"]["steps"] == 20);
   CHECK(doc["config"]["run"]["seeds"] == 2);
 
-  r = adamgn("logistic --dim 64 --steps 10 --seeds 3 --jsonl -q");
+  r = run_binary("logistic --dim 64 --steps 10 --seeds 3 --jsonl -q");
   CHECK(r.code == 0);
   CHECK(lines(r.out) == 3);
   std::stringstream ss(r.out);
   std::string line;
   while (std::getline(ss, line)) CHECK(nlohmann::json::parse(line)["schema"] == "adamgn.run/1");
 
-  r = adamgn("quadratic --cov half --steps 10 -q");
+  r = run_binary("quadratic --cov half --steps 10 -q");
   CHECK(r.code == 0);
   CHECK(nlohmann::json::parse(r.out)["config"]["task"]["cov"] == "half");
 
-  r = adamgn("teacher --width 8 --batch 16 --gn-batch 64 --basis kronecker --precond gn --alpha 1e-3 --lr 0.01 "
+  r = run_binary("teacher --width 8 --batch 16 --gn-batch 64 --basis kronecker --precond gn --alpha 1e-3 --lr 0.01 "
              "--steps 5 --log-every 5 --seeds 2 -q");
   CHECK(r.code == 0);
   {
@@ -165,13 +167,13 @@ TEST_CASE("output modes: file, stdout, --jsonl lines, presets list, version") {
     CHECK_FALSE(run.contains("test_accuracy"));  // teacher is a regression
     CHECK(doc["arms"][0]["summary"].contains("final_test_loss_mean"));
   }
-  r = adamgn("parity --width 16 --batch 16 --steps 4 --log-every 2 --seeds 1 -q");
+  r = run_binary("parity --width 16 --batch 16 --steps 4 --log-every 2 --seeds 1 -q");
   CHECK(r.code == 0);
   CHECK(nlohmann::json::parse(r.out)["arms"][0]["runs"][0]["test_accuracy"].size() == 3);
 
   // A scale is merged before the command line: --arms may drop arms the scale patches, and
   // --set and --steps override the scale's values (fig4 paper: width 512, 3000 steps).
-  r = adamgn("run --preset fig4 --scale paper --arms 'adam id small' --set task.width=8 --set gn_batch=16 "
+  r = run_binary("run --preset fig4 --scale paper --arms 'adam id small' --set task.width=8 --set gn_batch=16 "
              "--steps 3 --seeds 1 -q");
   CHECK(r.code == 0);
   {
@@ -182,7 +184,7 @@ TEST_CASE("output modes: file, stdout, --jsonl lines, presets list, version") {
     CHECK(doc["config"]["run"]["log_every"] == 100);  // from the paper scale
   }
   // arms.NAME.KEY with a dot in the arm's name (fig10: "adam g0.25 small").
-  r = adamgn("run --preset fig10-parity --arms 'adam g0.25 small,adam g0.5 small' --set task.width=8 --set gn_batch=16 "
+  r = run_binary("run --preset fig10-parity --arms 'adam g0.25 small,adam g0.5 small' --set task.width=8 --set gn_batch=16 "
              "--set 'arms.adam g0.25 small.lr=0.125' --steps 2 --seeds 1 -q");
   CHECK(r.code == 0);
   {
@@ -193,27 +195,27 @@ TEST_CASE("output modes: file, stdout, --jsonl lines, presets list, version") {
   }
 
   // bench: one table row per timed arm, at the scale asked for, with the same overrides as run.
-  r = adamgn("bench --preset fig4 --scale paper --arms 'adam id small,gn^-1 kron large' --set task.width=8 "
+  r = run_binary("bench --preset fig4 --scale paper --arms 'adam id small,gn^-1 kron large' --set task.width=8 "
              "--set gn_batch=16 --steps 2");
   CHECK(r.code == 0);
   CHECK(lines(r.out) == 4);  // header, rule, two arms
   CHECK(r.out.find("| fig4 | gn^-1 kron large | 2 |") != std::string::npos);
-  r = adamgn("bench --preset fig4 --scale huge");
+  r = run_binary("bench --preset fig4 --scale huge");
   CHECK(r.code == 2);
   CHECK(r.err == "adamgn: error: scale = huge is not defined by this preset\n");
   // The warm-up steps are left out of the times, so a run needs more steps than that.
-  r = adamgn("bench --preset fig4 --arms 'adam id small' --set task.width=8 --steps 1 --warmup 0");
+  r = run_binary("bench --preset fig4 --arms 'adam id small' --set task.width=8 --steps 1 --warmup 0");
   CHECK(r.code == 0);
   CHECK(r.out.find("| fig4 | adam id small | 1 |") != std::string::npos);
-  r = adamgn("bench --preset fig4 --arms 'adam id small' --set task.width=8 --steps 2 --warmup 2");
+  r = run_binary("bench --preset fig4 --arms 'adam id small' --set task.width=8 --steps 2 --warmup 2");
   CHECK(r.code == 2);
   CHECK(r.err == "adamgn: error: bench: fig4 has 2 steps, no more than --warmup 2; give more --steps\n");
 
-  r = adamgn("presets");
+  r = run_binary("presets");
   CHECK(r.code == 0);
   CHECK(r.out.find("fig1-left\t") != std::string::npos);
 
-  r = adamgn("--version");
+  r = run_binary("--version");
   CHECK(r.code == 0);
   CHECK(!r.out.empty());
 }

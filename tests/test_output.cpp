@@ -8,6 +8,8 @@
 
 #include "core/types.hpp"
 
+#include "paths.hpp"
+
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 

@@ -1,6 +1,6 @@
 #include "curvature/curvature.hpp"
 
-#include "core/gemm.hpp"
+#include "kernels/gemm.hpp"
 #include "core/parallel.hpp"
 
 #include <array>
@@ -170,7 +170,7 @@ M diagonal_piece(const Block& blk, const M& left, const M* right, Index s0, Inde
   const Index k = right ? left.rows() / n : 1;
   M ql_storage, qr_storage;
   const auto rr = right ? right->middleRows(s0, len) : left.middleRows(0, 0);
-  // The products go through gemm_into (core/gemm.hpp), squared in place afterwards.
+  // The products go through gemm_into (kernels/gemm.hpp), squared in place afterwards.
   const auto product = [](const auto& a, const auto& b) {
     M c(a.rows(), b.cols());
     gemm_into(c, a, b);

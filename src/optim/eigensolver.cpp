@@ -2,7 +2,7 @@
 
 #include "core/memory.hpp"
 #include "core/parallel.hpp"
-#include "optim/tridiagonal.hpp"
+#include "kernels/tridiagonal.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -82,7 +82,16 @@ const bool g_single_threaded_blas = [] {
   return true;
 }();
 
-#ifdef ADAMGN_LAPACK
+#if defined(ADAMGN_LAPACK) && ADAMGN_KERNELS_PORTABLE
+// A portable build calls LAPACK's syevd as it is: `a` holds the lower triangle on entry and the
+// eigenvectors on exit, w the eigenvalues (increasing).
+lapack_int lapack_syevd(lapack_int n, float* a, float* w) {
+  return LAPACKE_ssyevd(LAPACK_COL_MAJOR, 'V', 'L', n, a, n, w);
+}
+lapack_int lapack_syevd(lapack_int n, double* a, double* w) {
+  return LAPACKE_dsyevd(LAPACK_COL_MAJOR, 'V', 'L', n, a, n, w);
+}
+#elif defined(ADAMGN_LAPACK)
 // The workspace is sized here: a float32 workspace query rounds sizes above 2^24 down.
 template <class S, class F>
 lapack_int with_stedc_workspace(lapack_int n, F&& call) {
@@ -111,7 +120,7 @@ lapack_int sytrd(lapack_int n, double* a, double* d, double* e, double* tau) {
 }
 
 // LAPACK's syevd in three stages: the reduction to tridiagonal form, LAPACK's divide and conquer
-// on the tridiagonal matrix, our back-transformation (optim/tridiagonal.hpp). `s` holds the lower
+// on the tridiagonal matrix, our back-transformation (kernels/tridiagonal.hpp). `s` holds the lower
 // triangle on entry; on success w holds the eigenvalues (increasing) and vectors the eigenvectors.
 template <class S>
 bool syevd(DenseMatrix<S>& s, DenseVector<S>& w, DenseMatrix<S>& vectors) {
@@ -143,7 +152,13 @@ bool decompose(const M& s, Vec& values, Mat& vectors) {
   DenseMatrix<S>& v = work.vectors;
   resize_huge(work.reduced, s.rows(), s.cols());
   work.reduced = s;
+#if ADAMGN_KERNELS_PORTABLE
+  w.resize(s.rows());
+  if (lapack_syevd(static_cast<lapack_int>(s.rows()), work.reduced.data(), w.data()) != 0) return false;
+  v.swap(work.reduced);
+#else
   if (!syevd(work.reduced, w, v)) return false;
+#endif
 #else
   Eigen::SelfAdjointEigenSolver<M> solver(s);
   if (solver.info() != Eigen::Success) return false;

@@ -1,5 +1,5 @@
 // Symmetric eigendecomposition used by every basis: divide and conquer as in LAPACK's syevd when
-// the build has LAPACK (tridiagonal reduction and back-transformation in optim/tridiagonal.hpp,
+// the build has LAPACK (tridiagonal reduction and back-transformation in kernels/tridiagonal.hpp,
 // LAPACK's stedc between them; large matrices use the run's spare threads, with the same bits
 // for any thread count), Eigen's solver otherwise.
 // Eigenvalues come out sorted decreasingly, each eigenvector with its largest-magnitude entry

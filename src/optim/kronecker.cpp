@@ -1,12 +1,12 @@
 #include "optim/kronecker.hpp"
 
-#include "core/gemm.hpp"
+#include "kernels/gemm.hpp"
 #include "core/memory.hpp"
 #include "core/parallel.hpp"
 #include "optim/config.hpp"
 #include "optim/eigensolver.hpp"
 #include "optim/registry.hpp"
-#include "optim/tridiagonal.hpp"
+#include "kernels/tridiagonal.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -1,7 +1,7 @@
 #include "tasks/mlp.hpp"
 
-#include "core/columns.hpp"
-#include "core/gemm.hpp"
+#include "kernels/columns.hpp"
+#include "kernels/gemm.hpp"
 #include "core/memory.hpp"
 #include "core/parallel.hpp"
 #include "tasks/cifar.hpp"

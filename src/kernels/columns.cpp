@@ -1,6 +1,6 @@
 // Built with -ffp-contract=off: every product and sum below is rounded as written (the fused
 // multiply-adds are explicit), so the order stated in columns.hpp is the order computed.
-#include "core/columns.hpp"
+#include "kernels/columns.hpp"
 
 #include <cstdint>
 

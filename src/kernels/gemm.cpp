@@ -1,4 +1,4 @@
-#include "core/gemm.hpp"
+#include "kernels/gemm.hpp"
 
 #include <algorithm>
 #include <vector>

@@ -6,13 +6,15 @@
 // which form computed it. Everything else takes Eigen's own reductions.
 #pragma once
 
+#include "kernels/choice.hpp"
 #include "core/types.hpp"
 
 #include <cstdint>
 #include <type_traits>
 
-// Eigen versions and instruction sets whose float reduction order the 16-column forms repeat.
-#if defined(EIGEN_VECTORIZE_AVX512DQ) && EIGEN_WORLD_VERSION == 3 && EIGEN_MAJOR_VERSION == 4
+// Eigen versions and instruction sets whose float reduction order the 16-column forms repeat (a
+// portable build takes Eigen's own reductions everywhere).
+#if defined(EIGEN_VECTORIZE_AVX512DQ) && EIGEN_WORLD_VERSION == 3 && EIGEN_MAJOR_VERSION == 4 && !ADAMGN_KERNELS_PORTABLE
 #define ADAMGN_EIGEN_REDUX_ORDER 1
 #endif
 

@@ -10,10 +10,12 @@
 // zero; neither path depends on the thread count.
 //
 // a and b are blocks of plain matrices or their transposes (unit inner stride, either storage
-// order).
+// order). A portable build (ADAMGN_KERNELS_PORTABLE) sends every product to BLAS (or Eigen) and
+// relu_layer declines, so its callers take their plain path.
 #pragma once
 
-#include "core/columns.hpp"
+#include "kernels/choice.hpp"
+#include "kernels/columns.hpp"
 #include "core/types.hpp"
 
 #include <algorithm>
@@ -37,7 +39,7 @@ struct Strided {
 };
 
 // c (m x n, column-major, leading dimension ldc) = a (m x k) * b (k x n) through packed, cache-
-// sized blocks and a register tile (src/core/gemm.cpp); with `subtract`, c -= a * b. Each entry
+// sized blocks and a register tile (src/kernels/gemm.cpp); with `subtract`, c -= a * b. Each entry
 // of c is summed over k in increasing order, in blocks of 256 added to (or subtracted from) c
 // one after the other; nothing depends on the thread count.
 void blocked_sgemm(Index m, Index n, Index k, const Strided<float>& a, const Strided<float>& b, float* c, Index ldc,
@@ -210,7 +212,7 @@ void gemm_into(C&& c, const A& a, const B& b) {
   using namespace gemm_detail;
   static_assert(!std::decay_t<C>::IsRowMajor, "gemm_into writes a column-major result");
   static_assert(std::is_same_v<S, typename A::Scalar> && std::is_same_v<S, typename B::Scalar>);
-  constexpr Index L = Eigen::internal::packet_traits<S>::size;
+  [[maybe_unused]] constexpr Index L = Eigen::internal::packet_traits<S>::size;
   const Index m = c.rows(), n = c.cols(), k = a.cols();
   if (m == 0 || n == 0) return;
   if (k == 0) {
@@ -218,6 +220,7 @@ void gemm_into(C&& c, const A& a, const B& b) {
     return;
   }
   eigen_assert(a.innerStride() == 1 && b.innerStride() == 1 && c.innerStride() == 1);
+#if !ADAMGN_KERNELS_PORTABLE
   const bool small = m * n * k <= kSmallWork;
   if constexpr (A::IsRowMajor && !B::IsRowMajor) {
     if (small && m < L) {
@@ -246,6 +249,7 @@ void gemm_into(C&& c, const A& a, const B& b) {
     blocked_sgemm(m, n, k, as, bs, c.data(), c.outerStride());
     return;
   }
+#endif
 #ifdef EIGEN_USE_BLAS
   // A row-major r x k block is, in memory, the column-major k x r matrix: BLAS transposes it.
   const char ta = A::IsRowMajor ? 'T' : 'N', tb = B::IsRowMajor ? 'T' : 'N';
@@ -276,6 +280,9 @@ bool relu_layer(H&& h, Z&& z, F&& f, const A& a, const B& b, const typename A::S
   using namespace gemm_detail;
   constexpr Index L = Eigen::internal::packet_traits<S>::size;
   const Index m = h.rows(), n = h.cols(), k = a.cols();
+#if ADAMGN_KERNELS_PORTABLE
+  return false;
+#endif
   if (m < L || n == 0 || k == 0 || m * n * k > kSmallWork || h.outerStride() != z.outerStride() || f.cols() != 1)
     return false;
   eigen_assert(a.innerStride() == 1 && b.innerStride() == 1 && h.innerStride() == 1 && z.innerStride() == 1);
@@ -296,6 +303,7 @@ template <class C, class A, class B>
 void gemm_subtract(C&& c, const A& a, const B& b) {
   using S = typename std::decay_t<C>::Scalar;
   using namespace gemm_detail;
+#if !ADAMGN_KERNELS_PORTABLE
   if constexpr (std::is_same_v<S, float> && kBlockedFloat) {
     static_assert(!std::decay_t<C>::IsRowMajor, "gemm_subtract writes a column-major result");
     const Index m = c.rows(), n = c.cols(), k = a.cols();
@@ -307,6 +315,7 @@ void gemm_subtract(C&& c, const A& a, const B& b) {
       return;
     }
   }
+#endif
   c.noalias() -= a * b;
 }
 

@@ -1,6 +1,6 @@
-#include "optim/tridiagonal.hpp"
+#include "kernels/tridiagonal.hpp"
 
-#include "core/gemm.hpp"
+#include "kernels/gemm.hpp"
 #include "core/parallel.hpp"
 
 #include <algorithm>

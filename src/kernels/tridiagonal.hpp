@@ -6,6 +6,7 @@
 // the same for any thread count (LAPACK's own threaded versions sum partial products per thread).
 #pragma once
 
+#include "kernels/choice.hpp"
 #include "core/types.hpp"
 
 namespace adamgn {
