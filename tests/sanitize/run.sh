@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sanitizer runs of the test suite (docs/reliability.md, "Sanitizers").
-#   scripts/sanitize.sh [address|thread|all]   (default all)
+#   tests/sanitize/run.sh [address|thread|all]   (default all)
 # address: GCC ASan+UBSan build in build-asan/ (-O3 -g, UBSan not recoverable) of the library,
 #          the binary and the doctest suite, then every ctest suite but slurm. GCC at the release
 #          build's -O3, the compiler and level the suite is written for: several tests pin the bits
@@ -18,8 +18,8 @@
 # parallelism (default 2).
 set -euo pipefail
 
-root=$(cd "$(dirname "$0")/.." && pwd)
-supp="$root/scripts/sanitizers"
+root=$(cd "$(dirname "$0")/../.." && pwd)
+supp="$root/tests/sanitize"
 jobs=${JOBS:-2}
 what=${1:-all}
 status=0

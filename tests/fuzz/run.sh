@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fuzzing campaign of the parsers (docs/reliability.md, "Fuzzing").
-#   scripts/fuzz.sh [TARGET...]     (default: preset set_assignments stored_run cifar)
+#   tests/fuzz/run.sh [TARGET...]     (default: preset set_assignments stored_run cifar)
 # Builds the libFuzzer targets (clang, ASan+UBSan, ADAMGN_FUZZ=ON) in build-fuzz/, then runs each
 # target in turn from its seed corpus tests/fuzz/corpus/TARGET/ (read only: new inputs go to
 # build-fuzz/fuzz/corpus/TARGET/) for RUNS inputs. Settings (environment): RUNS (default 1000000),
@@ -10,7 +10,7 @@
 # report leaves its input in build-fuzz/fuzz/artifacts/TARGET/ and makes the script exit non-zero.
 set -euo pipefail
 
-root=$(cd "$(dirname "$0")/.." && pwd)
+root=$(cd "$(dirname "$0")/../.." && pwd)
 build="$root/build-fuzz"
 runs=${RUNS:-1000000}
 max_time=${MAX_TIME:-1200}

@@ -3,10 +3,10 @@
 # following the PyTorch reference's training check (../shared/reference, P4): identity-basis Adam
 # at batch 4096 for learning rates {1e-4, 3e-4, 1e-3, 3e-3}, then Kronecker-basis Adam (batch and
 # GN batch 4096, basis refreshed every 10 steps) at the best of those rates and a third of it.
-# One seed each. Usage: scripts/cifar_accuracy.sh DATA_DIR  (writes results/cifar/*.json)
+# One seed each. Usage: results/cifar/run.sh DATA_DIR  (writes results/cifar/*.json)
 set -euo pipefail
-cd "$(dirname "$0")/.."
-data=${1:?usage: scripts/cifar_accuracy.sh DATA_DIR}
+cd "$(dirname "$0")/../.."
+data=${1:?usage: results/cifar/run.sh DATA_DIR}
 mkdir -p results/cifar
 common=(--data-dir "$data" --batch 4096 --steps 400 --seeds 1 --log-every 100 --beta2 0.99 --alpha 1e-16 -q)
 best=""; best_acc=-1
