@@ -119,6 +119,13 @@ json preset_as_written(const std::string& preset) {
   return base;
 }
 
+// The scale the sweep runs at: --scale, else a sweep document's "scale" ("" for the quick scale).
+std::string sweep_scale(const SweepFlags& f) {
+  if (!f.scale.empty() || f.preset.empty()) return f.scale;
+  const json doc = load_preset(f.preset);
+  return doc.value("schema", "") == "adamgn.sweep/1" ? doc.value("scale", std::string()) : std::string();
+}
+
 int run_sweep(const SweepFlags& f) {
   if (!f.shard.empty() && f.index >= 0) throw UsageError("--shard and --index cannot be combined");
   if (f.preset.empty() && (!f.grid.empty() || !f.refine.empty() || !f.sets.empty() || f.protocol || !f.scale.empty() ||
@@ -173,7 +180,7 @@ int run_sweep(const SweepFlags& f) {
   if (partial || !plan.complete) return 0;
   write_sweep_documents(sweep, plan, store, f.quiet);
   if (!f.write_preset.empty())
-    write_atomically(f.write_preset, tuned_preset(sweep, plan, store, preset_as_written(f.preset)).dump(2) + "\n");
+    write_atomically(f.write_preset, tuned_preset(sweep, plan, store, preset_as_written(f.preset), sweep_scale(f)).dump(2) + "\n");
   return 0;
 }
 
@@ -203,7 +210,7 @@ void add_sweep_commands(CLI::App& root, std::vector<Command>& out) {
   app->add_flag("--list", f->list, "print the numbered jobs of the stages that can be expanded now");
   app->add_flag("--overwrite", f->overwrite, "rerun jobs whose results are already stored");
   app->add_option("--threads", f->threads, "threads (0 = all cores)")->check(integer_at_least(0));
-  app->add_option("--write-preset", f->write_preset, "when complete: write the experiment with each arm's winner");
+  app->add_option("--write-preset", f->write_preset, "when complete: write the preset with each arm's winner and tuning record (with --scale S: into its scales.S entry)");
   app->add_flag("--emit-slurm", f->emit_slurm, "write a Slurm job-array script (DIR/slurm.sh) and exit");
   app->add_option("--slurm-script", f->slurm_script, "--emit-slurm: write the script here instead");
   app->add_option("--shards", f->shards, "--emit-slurm: array tasks per stage (default 4)")->check(integer_at_least(1));

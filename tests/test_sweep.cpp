@@ -348,6 +348,37 @@ TEST_CASE("a finished sweep writes its selection, a result document and the tune
   CHECK(sh(cli("run --preset " + tuned + " --steps 5 -q -o " + dir + "/check.json")) == 0);
 }
 
+TEST_CASE("a sweep at a named scale writes its winners and records into that scale, not the quick values") {
+  // A sweep document that names its scale, as sweeps/fig3-paper-identity.json does.
+  const std::string dir = temp_dir("sweep-scale"), tuned = dir + "/tuned.json", sweep_doc = dir + "/sweep-doc.json";
+  json preset = json::parse(kExperiment);
+  preset["scales"] = json::parse(R"({"paper": {"run": {"steps": 40}, "arms": {"gn": {"gn_batch": 8}}}})");
+  preset["tuning"] = json::parse(R"({"adam": {"winner": {"lr": 0.01}}})");
+  std::ofstream(dir + "/tiny.json") << preset.dump();
+  std::ofstream(sweep_doc) << json{{"schema", "adamgn.sweep/1"}, {"preset", dir + "/tiny.json"}, {"scale", "paper"},
+                                   {"arms", {"gn"}}, {"grid", {{"lr", {0.03, 0.3}}}}, {"seeds", 2}}
+                                  .dump();
+  REQUIRE(sh(cli("sweep --preset " + sweep_doc + " -q --out " + dir + "/store --write-preset " + tuned)) == 0);
+  json doc, sel;
+  std::ifstream(tuned) >> doc;
+  std::ifstream(dir + "/store/selection.json") >> sel;
+  const json winner = sel["arms"][0]["winner"];
+  REQUIRE(winner.is_object());
+  // The quick scale is as written; the paper scale's override of gn gains the winner beside its own key.
+  CHECK(doc["arms"] == preset["arms"]);
+  CHECK(doc["tuning"] == preset["tuning"]);
+  CHECK(doc["scales"]["paper"]["arms"]["gn"]["lr"] == winner["lr"]);
+  CHECK(doc["scales"]["paper"]["arms"]["gn"]["gn_batch"] == 8);
+  CHECK(doc["scales"]["paper"]["run"] == preset["scales"]["paper"]["run"]);
+  CHECK(doc["scales"]["paper"]["tuning"]["gn"]["winner"] == winner);
+  CHECK(doc["scales"]["paper"]["tuning"]["gn"]["scores"].size() == 2);
+  // Run at that scale, the tuned preset uses the winner.
+  REQUIRE(sh(cli("run --preset " + tuned + " --scale paper --steps 2 -q -o " + dir + "/check.json")) == 0);
+  json check;
+  std::ifstream(dir + "/check.json") >> check;
+  CHECK(check["arms"][1]["optimizer"]["lr"] == winner["lr"]);
+}
+
 TEST_CASE("selection: each setting's score with its standard error, and a winner within 2 se of another is a coin toss") {
   // sgd ignores alpha, so the two alpha settings score alike on every seed: a coin toss by any
   // margin. The lr settings of the second sweep are far apart.

@@ -116,9 +116,15 @@ json sweep_selection(const Sweep& sweep, const SweepPlan& plan, const RunStore& 
               {"arms", arms}};
 }
 
-json tuned_preset(const Sweep& sweep, const SweepPlan& plan, const RunStore& store, const json& base) {
+json tuned_preset(const Sweep& sweep, const SweepPlan& plan, const RunStore& store, const json& base,
+                  const std::string& scale) {
   json doc = base.is_null() ? sweep.spec().experiment : base;
-  json tuning = doc.value("tuning", json::object());
+  const bool scaled = !base.is_null() && !scale.empty() && scale != "quick";
+  if (scaled && !(doc.contains("scales") && doc["scales"].contains(scale)))
+    throw UsageError("--write-preset: the preset has no scale '" + scale + "' to write the winners into");
+  // Where the winners and their records go: the document itself, or the scale's overrides.
+  json& target = scaled ? doc["scales"][scale] : doc;
+  json tuning = target.value("tuning", json::object());
   const json selection = sweep_selection(sweep, plan, store);
   std::vector<std::uint64_t> tuning_seeds;
   for (Index s = 0; s < sweep.spec().seeds; ++s) tuning_seeds.push_back(sweep.spec().seed + static_cast<std::uint64_t>(s));
@@ -146,15 +152,20 @@ json tuned_preset(const Sweep& sweep, const SweepPlan& plan, const RunStore& sto
             scores.push_back(json{{"setting", st["setting"]}, {"score", st["score"]}, {"se", st["se"]}});
           rec["scores"] = scores;
         }
-      for (auto& arm : doc["arms"])
-        if (arm.value("name", "") == name)
-          for (auto it = w.begin(); it != w.end(); ++it) arm[it.key()] = it.value();
+      if (scaled) {
+        json& arm = target["arms"][name];  // a scale's arms are overrides keyed by arm name
+        for (auto it = w.begin(); it != w.end(); ++it) arm[it.key()] = it.value();
+      } else {
+        for (auto& arm : doc["arms"])
+          if (arm.value("name", "") == name)
+            for (auto it = w.begin(); it != w.end(); ++it) arm[it.key()] = it.value();
+      }
     } else {
       rec["winner"] = nullptr;
     }
     tuning[name] = rec;
   }
-  doc["tuning"] = tuning;
+  target["tuning"] = tuning;
   return doc;
 }
 

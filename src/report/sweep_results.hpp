@@ -13,8 +13,11 @@ json sweep_result(const Sweep& sweep, const SweepPlan& plan, const RunStore& sto
 // Selection table: per arm the winner, its score, and every setting's score.
 json sweep_selection(const Sweep& sweep, const SweepPlan& plan, const RunStore& store);
 // `base` (the preset the sweep came from, with its scales and claims; null: the sweep's resolved
-// experiment) with each arm's winning keys written in and a "tuning" record per arm.
-json tuned_preset(const Sweep& sweep, const SweepPlan& plan, const RunStore& store, const json& base = nullptr);
+// experiment) with each arm's winning keys written in and a "tuning" record per arm. A sweep at a
+// named scale other than "quick" writes both into that scale's entry of `base`
+// (scales.SCALE.arms.NAME and scales.SCALE.tuning), leaving the quick-scale values as they are.
+json tuned_preset(const Sweep& sweep, const SweepPlan& plan, const RunStore& store, const json& base = nullptr,
+                  const std::string& scale = "");
 
 // Writes a complete sweep's result.json and, when it selects winners, selection.json into its
 // folder; each arm's winner and score go to stderr unless `quiet`.
