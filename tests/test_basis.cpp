@@ -4,7 +4,6 @@
 #include "optim/eigensolver.hpp"
 #include "optim/kronecker.hpp"
 #include "optim/optimizer.hpp"
-#include "kernels/tridiagonal.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -71,38 +70,6 @@ TEST_CASE("symmetric eigensolver: A V = V diag(w), V orthogonal, for any thread 
     CHECK(w == Vec::Constant(n, 3.0));
     CHECK(v == Mat::Identity(n, n));
   }
-}
-
-TEST_CASE("tridiagonal reduction: A = Q T Q^T with Q orthogonal, bit for bit on any thread count") {
-  // 300 rows: ten panels, two column pieces, several blocks of reflectors.
-  Rng rng(23);
-  Mat x(350, 300);
-  rng.fill_normal(x);
-  const Mat a = x.transpose() * x / 350.0;
-  const int saved = inner_threads();
-  std::vector<Mat> q_of;
-  std::vector<Vec> d_of;
-  for (int threads : {1, 2, 3}) {
-    set_inner_threads(threads);
-    Mat work = a.triangularView<Eigen::Lower>();
-    Vec d, e, tau;
-    reduce_to_tridiagonal(work, d, e, tau);
-    Mat q = Mat::Identity(300, 300);
-    apply_reduction(work, tau, q);
-    Mat t = Mat::Zero(300, 300);
-    t.diagonal() = d;
-    t.diagonal(-1) = e;
-    t.diagonal(1) = e;
-    CHECK((q * t * q.transpose() - a).norm() < 1e-12 * a.norm());
-    CHECK((q.transpose() * q - Mat::Identity(300, 300)).norm() < 1e-12);
-    q_of.push_back(q);
-    d_of.push_back(d);
-  }
-  set_inner_threads(saved);
-  CHECK(q_of[1] == q_of[0]);
-  CHECK(q_of[2] == q_of[0]);
-  CHECK(d_of[1] == d_of[0]);
-  CHECK(d_of[2] == d_of[0]);
 }
 
 TEST_CASE("symmetric eigensolver above the threaded-reduction size (float32, 1100 rows)") {
