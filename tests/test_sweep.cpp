@@ -418,6 +418,16 @@ TEST_CASE("selection: each setting's score with its standard error, and a winner
   const json apart = selection_of("lr=0.0001,0.2", "coin-apart");
   CHECK(apart["coin_toss"] == false);
   CHECK(apart["winner"]["lr"] == 0.2);
+  // One tuning seed: no standard error, so even the exact tie is not called either way.
+  const std::string dir = temp_dir("coin-one"), tuned = temp_dir("coin-one-tuned") + "/tuned.json";
+  REQUIRE(sh(cli("sweep --preset " + preset + " --grid alpha=0.001,0.01 --seeds 1 -q --out " + dir + " --write-preset " + tuned)) == 0);
+  json one, doc;
+  std::ifstream(dir + "/selection.json") >> one;
+  std::ifstream(tuned) >> doc;
+  CHECK(one["arms"][0]["coin_toss"].is_null());
+  CHECK(one["arms"][0]["within_2se"].is_null());
+  CHECK(one["arms"][0]["settings"][0]["se"].is_null());
+  CHECK(doc["tuning"]["gd"]["coin_toss"].is_null());
 }
 
 TEST_CASE("a sweep over arms with their own task keys: each arm's runs are keyed by and run on its task") {

@@ -98,11 +98,13 @@ json sweep_selection(const Sweep& sweep, const SweepPlan& plan, const RunStore& 
     }
     const bool any = sel.winner >= 0;
     const json winner = any ? plan.settings[static_cast<std::size_t>(sel.winner)].setting : json(nullptr);
-    const json close = rivals(settings, winner);
+    // One tuning seed gives no standard error, so whether the winner is a coin toss is unknown (null).
+    const bool judged = sweep.spec().seeds >= 2;
+    const json close = judged ? rivals(settings, winner) : json(nullptr);
     arms.push_back(json{{"name", sweep.experiment().arms[static_cast<std::size_t>(sel.arm)].name},
                         {"winner", winner},
                         {"score", any ? json(sel.score) : json(nullptr)},
-                        {"coin_toss", !close.empty()},
+                        {"coin_toss", judged ? json(!close.empty()) : json(nullptr)},
                         {"within_2se", close},
                         {"settings_tried", sel.settings_tried},
                         {"settings", settings}});
@@ -112,7 +114,7 @@ json sweep_selection(const Sweep& sweep, const SweepPlan& plan, const RunStore& 
                         "setting's score null (+inf)"},
               {"coin_toss", "true when another setting's score is within 2 sqrt(se_winner^2 + se_other^2) of the "
                             "winner's (those settings: within_2se): the choice between them is not resolved by the "
-                            "tuning seeds"},
+                            "tuning seeds; null with one tuning seed, which gives no standard error"},
               {"arms", arms}};
 }
 
