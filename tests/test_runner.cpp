@@ -257,6 +257,34 @@ TEST_CASE("every built-in preset parses at both scales and runs a few steps") {
   }
 }
 
+TEST_CASE("every built-in preset's tuning records are adamgn sweep records, and each arm runs its winner") {
+  // One record per arm, written by `adamgn sweep --write-preset` from the sweep document its
+  // protocol names (the quick scale; a scale's own records sit in scales.NAME.tuning).
+  const auto check_record = [](const json& rec, const json& values, const std::string& where) {
+    INFO(where);
+    for (const char* key : {"protocol", "grid", "arm_grid", "protocol_axes", "refine", "tuning_seeds", "settings_tried",
+                            "winner", "score", "scores", "coin_toss"})
+      CHECK(rec.contains(key));
+    const std::string protocol = rec.value("protocol", "");
+    const auto at = protocol.find("sweeps/");
+    REQUIRE(at != std::string::npos);
+    const std::string doc = protocol.substr(at, protocol.find(".json", at) + 5 - at);
+    CHECK(std::ifstream(std::string(ADAMGN_SOURCE_DIR) + "/" + doc).good());
+    CHECK(rec["scores"].size() == rec["settings_tried"].get<std::size_t>());
+    for (auto it = rec["winner"].begin(); it != rec["winner"].end(); ++it) CHECK(values.value(it.key(), json()) == it.value());
+  };
+  for (const auto& p : embedded_presets()) {
+    const json doc = load_preset(p.name);
+    for (const auto& arm : doc["arms"]) {
+      const std::string name = arm["name"];
+      json values = doc.value("defaults", json::object());
+      values.update(arm);
+      REQUIRE(doc["tuning"].contains(name));
+      check_record(doc["tuning"][name], values, std::string(p.name) + ": " + name);
+    }
+  }
+}
+
 TEST_CASE("a scale can override single arms by name") {
   json doc{{"task", {{"name", "quadratic"}, {"cov", "half"}}},
            {"arms", {{{"name", "a"}, {"precond", "sgd"}, {"lr", 0.1}}, {{"name", "b"}, {"precond", "sgd"}, {"lr", 0.2}}}},
