@@ -108,6 +108,10 @@ inline std::string tiny_cifar_dataset() {
   return dir;
 }
 
+// fig6's arms that the preset-wide tests run: one per basis and diagonal kind. Each Kronecker arm
+// decomposes the 3072 x 3072 input factor, which takes seconds.
+inline const char* const kFig6ArmsRun = "adam id large,adam kron small,gn^-1 kron large";
+
 // The whole of a file ("" when it cannot be read).
 inline std::string file_text(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

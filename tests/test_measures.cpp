@@ -322,6 +322,7 @@ TEST_CASE("measures on or off: every preset's loss curves are the same bits") {
     if (doc["task"]["name"] == "cifar") {
       doc["task"]["data_dir"] = cifar;
       doc["task"]["eval_size"] = 8;
+      keep_arms(doc, kFig6ArmsRun);
     }
     // Every arm at most 64-sample batches, so the check stays fast on the network presets.
     for (auto& arm : doc["arms"]) {
