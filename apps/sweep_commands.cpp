@@ -42,6 +42,12 @@ std::string self_path() {
   return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "adamgn";
 }
 
+// The scale a sweep runs at: --scale, else a sweep document's "scale" ("" for the quick scale).
+std::string scale_of(const SweepFlags& f, const json& doc) {
+  if (!f.scale.empty() || doc.value("schema", "") != "adamgn.sweep/1") return f.scale;
+  return doc.value("scale", std::string());
+}
+
 // The sweep the flags describe: a preset (or a sweep document) with its "sweep" section, then the
 // flags on top.
 SweepSpec spec_from_flags(const SweepFlags& f) {
@@ -60,8 +66,7 @@ SweepSpec spec_from_flags(const SweepFlags& f) {
       if (!doc["arms"].is_array()) throw UsageError(f.preset + ": 'arms' must be a list of arm names");
       for (const auto& a : doc["arms"]) doc_arms += (doc_arms.empty() ? "" : ",") + a.get<std::string>();
     }
-    if (f.scale.empty() && doc.contains("scale")) doc = resolve_scale(experiment, doc["scale"].get<std::string>());
-    else doc = resolve_scale(experiment, f.scale);
+    doc = resolve_scale(experiment, scale_of(f, doc));
   } else {
     if (doc.contains("sweep")) sweep_fields = doc["sweep"];
     doc = resolve_scale(doc, f.scale);
@@ -106,24 +111,24 @@ Shard parse_shard(const std::string& text) {
   return Shard{i, n};
 }
 
-// The preset --preset names as written (scales, claims), the base of --write-preset; a sweep
-// document stands for its preset or experiment. Null when the sweep came from its folder.
-json preset_as_written(const std::string& preset) {
-  json base = nullptr;
-  if (preset.empty()) return base;
-  const json doc = load_preset(preset);
+// The preset --preset names as written (scales, claims), the base of --write-preset, and the
+// scale the sweep ran at; a sweep document stands for its preset or experiment. The base is null
+// when the sweep came from its folder.
+struct WrittenPreset {
+  json base;
+  std::string scale;
+};
+WrittenPreset preset_as_written(const SweepFlags& f) {
+  WrittenPreset out{nullptr, f.scale};
+  if (f.preset.empty()) return out;
+  const json doc = load_preset(f.preset);
+  out.scale = scale_of(f, doc);
+  json& base = out.base;
   if (doc.value("schema", "") != "adamgn.sweep/1") base = doc;
   else if (doc.contains("preset") && doc["preset"].is_string()) base = load_preset(doc["preset"].get<std::string>());
   else if (doc.contains("experiment")) base = doc["experiment"];
   if (base.is_object()) base.erase("sweep");
-  return base;
-}
-
-// The scale the sweep runs at: --scale, else a sweep document's "scale" ("" for the quick scale).
-std::string sweep_scale(const SweepFlags& f) {
-  if (!f.scale.empty() || f.preset.empty()) return f.scale;
-  const json doc = load_preset(f.preset);
-  return doc.value("schema", "") == "adamgn.sweep/1" ? doc.value("scale", std::string()) : std::string();
+  return out;
 }
 
 int run_sweep(const SweepFlags& f) {
@@ -179,8 +184,10 @@ int run_sweep(const SweepFlags& f) {
   const bool partial = !f.shard.empty() || f.index >= 0;
   if (partial || !plan.complete) return 0;
   write_sweep_documents(sweep, plan, store, f.quiet);
-  if (!f.write_preset.empty())
-    write_atomically(f.write_preset, tuned_preset(sweep, plan, store, preset_as_written(f.preset), sweep_scale(f)).dump(2) + "\n");
+  if (!f.write_preset.empty()) {
+    const WrittenPreset written = preset_as_written(f);
+    write_atomically(f.write_preset, tuned_preset(sweep, plan, store, written.base, written.scale).dump(2) + "\n");
+  }
   return 0;
 }
 

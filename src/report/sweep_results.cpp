@@ -154,14 +154,10 @@ json tuned_preset(const Sweep& sweep, const SweepPlan& plan, const RunStore& sto
             scores.push_back(json{{"setting", st["setting"]}, {"score", st["score"]}, {"se", st["se"]}});
           rec["scores"] = scores;
         }
-      if (scaled) {
-        json& arm = target["arms"][name];  // a scale's arms are overrides keyed by arm name
-        for (auto it = w.begin(); it != w.end(); ++it) arm[it.key()] = it.value();
-      } else {
+      if (scaled) target["arms"][name].update(w);  // a scale's arms are overrides keyed by arm name
+      else
         for (auto& arm : doc["arms"])
-          if (arm.value("name", "") == name)
-            for (auto it = w.begin(); it != w.end(); ++it) arm[it.key()] = it.value();
-      }
+          if (arm.value("name", "") == name) arm.update(w);
     } else {
       rec["winner"] = nullptr;
     }
