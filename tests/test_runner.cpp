@@ -260,7 +260,7 @@ TEST_CASE("every built-in preset parses at both scales and runs a few steps") {
 
 TEST_CASE("every built-in preset's tuning records are adamgn sweep records, and each arm runs its winner") {
   // One record per arm, written by `adamgn sweep --write-preset` from the sweep document its
-  // protocol names (the quick scale; a scale's own records sit in scales.NAME.tuning).
+  // protocol names; a scale that retunes arms holds their records in scales.NAME.tuning.
   const auto check_record = [](const json& rec, const json& values, const std::string& where) {
     INFO(where);
     for (const char* key : {"protocol", "grid", "arm_grid", "protocol_axes", "refine", "tuning_seeds", "settings_tried",
@@ -282,6 +282,24 @@ TEST_CASE("every built-in preset's tuning records are adamgn sweep records, and 
       values.update(arm);
       REQUIRE(doc["tuning"].contains(name));
       check_record(doc["tuning"][name], values, std::string(p.name) + ": " + name);
+    }
+    if (!doc.contains("scales")) continue;
+    for (auto scale = doc["scales"].begin(); scale != doc["scales"].end(); ++scale) {
+      if (!scale->contains("tuning")) continue;
+      const json& tuning = (*scale)["tuning"];
+      std::size_t tuned = 0;
+      for (const auto& arm : doc["arms"]) {
+        const std::string name = arm["name"];
+        if (!tuning.contains(name)) continue;
+        ++tuned;
+        // The values the arm runs at this scale: defaults, the scale's defaults, the arm, the scale's arm.
+        json values = doc.value("defaults", json::object());
+        values.update(scale->value("defaults", json::object()));
+        values.update(arm);
+        values.update((*scale)["arms"].value(name, json::object()));
+        check_record(tuning[name], values, std::string(p.name) + " at scale " + scale.key() + ": " + name);
+      }
+      CHECK(tuned == tuning.size());  // every record belongs to an arm
     }
   }
 }
