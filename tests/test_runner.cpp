@@ -276,28 +276,22 @@ TEST_CASE("every built-in preset's tuning records are adamgn sweep records, and 
   };
   for (const auto& p : embedded_presets()) {
     const json doc = load_preset(p.name);
-    for (const auto& arm : doc["arms"]) {
-      const std::string name = arm["name"];
-      json values = doc.value("defaults", json::object());
-      values.update(arm);
-      REQUIRE(doc["tuning"].contains(name));
-      check_record(doc["tuning"][name], values, std::string(p.name) + ": " + name);
-    }
-    if (!doc.contains("scales")) continue;
-    for (auto scale = doc["scales"].begin(); scale != doc["scales"].end(); ++scale) {
-      if (!scale->contains("tuning")) continue;
-      const json& tuning = (*scale)["tuning"];
+    std::vector<std::pair<std::string, json>> records{{"", doc["tuning"]}};  // scale, its records
+    const json scales = doc.value("scales", json::object());
+    for (const auto& [scale, entry] : scales.items())
+      if (entry.contains("tuning")) records.emplace_back(scale, entry["tuning"]);
+    for (const auto& [scale, tuning] : records) {
+      const json resolved = resolve_scale(doc, scale);  // the values each arm runs at this scale
       std::size_t tuned = 0;
-      for (const auto& arm : doc["arms"]) {
+      for (const auto& arm : resolved["arms"]) {
         const std::string name = arm["name"];
+        const std::string where = std::string(p.name) + (scale.empty() ? "" : " at scale " + scale) + ": " + name;
+        if (scale.empty()) REQUIRE_MESSAGE(tuning.contains(name), where);  // every arm is tuned at the quick scale
         if (!tuning.contains(name)) continue;
         ++tuned;
-        // The values the arm runs at this scale: defaults, the scale's defaults, the arm, the scale's arm.
-        json values = doc.value("defaults", json::object());
-        values.update(scale->value("defaults", json::object()));
+        json values = resolved.value("defaults", json::object());
         values.update(arm);
-        values.update((*scale)["arms"].value(name, json::object()));
-        check_record(tuning[name], values, std::string(p.name) + " at scale " + scale.key() + ": " + name);
+        check_record(tuning[name], values, where);
       }
       CHECK(tuned == tuning.size());  // every record belongs to an arm
     }
